@@ -1,0 +1,143 @@
+/*
+ * meta.h - the metadata engine: the POSIX namespace, attributes, directory
+ * entries, xattrs and the slice lists of file chunks, kept in Redis.  Every
+ * mutation is one atomic Lua script (or MULTI/EXEC).  The engine knows
+ * nothing of objects beyond slice ids and sizes.  The format is in
+ * docs/FORMAT.md.
+ *
+ * Errors follow vfs.h.  Namespace operations take the same arguments as
+ * their gfs_* twins in vfs.h and do the permission checks inside the same
+ * atomic script, so a check and its mutation can never interleave with
+ * another client's change.
+ */
+#ifndef GATEFS_META_H
+#define GATEFS_META_H
+
+#include "vfs.h"
+
+#define META_FORMAT_VERSION 1
+#define META_DEFAULT_BLOCK_SIZE (4u << 20)
+#define META_CHUNK_SIZE (64u << 20)
+
+struct meta;
+
+struct meta_settings {
+	char name[64];
+	char uuid[37];
+	char storage_url[1024];
+	uint32_t block_size;
+	uint32_t chunk_size;
+	uint32_t format_version;
+	uint8_t secret[32];
+	uint64_t capacity_bytes; /* 0 = unlimited (statfs reports a large figure) */
+	uint64_t capacity_inodes;
+	int64_t created_sec;
+};
+
+/* Connects (per-thread connections are made lazily inside), checks
+ * maxmemory-policy (refuses anything that evicts) and warns if neither AOF
+ * nor RDB persistence is on.  Does not need a formatted volume. */
+int meta_open(const char *url, struct meta **out, char *err, size_t errlen);
+void meta_close(struct meta *m);
+
+/* Writes settings and the root directory.  Refuses (-EEXIST) if a volume
+ * exists unless force is set, in which case only settings are updated. */
+int meta_format(struct meta *m, const struct meta_settings *s, int force, char *err, size_t errlen);
+/* -ENOENT if not formatted; -EPROTO if the format version is unknown. */
+int meta_load_settings(struct meta *m, struct meta_settings *s, char *err, size_t errlen);
+
+/* Namespace (see vfs.h for the contract of each). */
+int meta_lookup(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
+		struct gfs_attr *out);
+int meta_getattr(struct meta *m, struct gfs_ref ref, struct gfs_attr *out);
+int meta_setattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, const struct gfs_setattr *sa,
+		 const struct gfs_time *guard_ctime, struct gfs_wcc *wcc);
+int meta_access(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, uint32_t want, uint32_t *granted,
+		struct gfs_attr *attr_out);
+int meta_readlink(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, char *buf, size_t bufsize,
+		  size_t *len);
+int meta_statfs(struct meta *m, struct gfs_statfs *out);
+int meta_create(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name, uint32_t mode,
+		enum gfs_create_how how, const uint8_t verifier[8], struct gfs_attr *out, struct gfs_wcc *dir_wcc);
+int meta_mkdir(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name, uint32_t mode,
+	       struct gfs_attr *out, struct gfs_wcc *dir_wcc);
+int meta_symlink(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
+		 const char *target, uint32_t mode, struct gfs_attr *out, struct gfs_wcc *dir_wcc);
+int meta_mknod(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
+	       enum gfs_ftype type, uint32_t mode, uint32_t rdev_major, uint32_t rdev_minor, struct gfs_attr *out,
+	       struct gfs_wcc *dir_wcc);
+int meta_link(struct meta *m, const struct gfs_cred *cred, struct gfs_ref target, struct gfs_ref dir,
+	      const char *name, struct gfs_attr *target_out, struct gfs_wcc *dir_wcc);
+int meta_remove(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
+		struct gfs_wcc *dir_wcc);
+int meta_rmdir(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
+	       struct gfs_wcc *dir_wcc);
+int meta_rename(struct meta *m, const struct gfs_cred *cred, struct gfs_ref src_dir, const char *src_name,
+		struct gfs_ref dst_dir, const char *dst_name, struct gfs_wcc *src_wcc, struct gfs_wcc *dst_wcc);
+int meta_readdir(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, uint64_t cookie,
+		 uint64_t cookie_verifier, int plus, gfs_readdir_cb cb, void *arg, int *eof, uint64_t *verifier_out,
+		 struct gfs_attr *dir_attr);
+int meta_getxattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, const char *name, void *buf,
+		  size_t bufsize, size_t *len);
+int meta_setxattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, const char *name,
+		  const void *value, size_t len, int flags);
+int meta_listxattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, char *buf, size_t bufsize,
+		   size_t *len);
+int meta_removexattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, const char *name);
+
+/*
+ * File data.  A file is a sequence of chunks of META_CHUNK_SIZE bytes.  Each
+ * chunk has a list of slice records, oldest first; on read the newest record
+ * covering a byte wins, and bytes covered by none read as zeros.
+ * A record with id 0 is a hole (reads as zeros): truncate writes these.
+ */
+struct meta_slice {
+	uint32_t pos; /* offset of this record within the chunk */
+	uint64_t id; /* slice id; 0 = zeros */
+	uint32_t size; /* full size of the slice object set (bytes) */
+	uint32_t off; /* offset of this record's data within the slice */
+	uint32_t len; /* bytes this record covers */
+};
+
+/* Reserves count consecutive slice ids; returns the first. */
+int meta_new_slice_ids(struct meta *m, uint32_t count, uint64_t *first);
+/* Caller frees *out with free(). */
+int meta_read_chunk(struct meta *m, gfs_ino_t ino, uint32_t chunk_index, struct meta_slice **out, size_t *n);
+/* Appends one slice record to a chunk, and atomically raises the file size
+ * to at least new_size_min, sets mtime/ctime to now and bumps the change
+ * counter.  -ESTALE if the inode is gone (the slice is then queued for
+ * deletion by the script).  *nslices_out (optional) is the chunk's record
+ * count after the append, so the caller can schedule compaction. */
+int meta_write_slice(struct meta *m, struct gfs_ref ref, uint32_t chunk_index, const struct meta_slice *s,
+		     uint64_t new_size_min, struct gfs_wcc *wcc, size_t *nslices_out);
+/* Replaces the first nold records of a chunk with the given records, if the
+ * list still starts with exactly those nold records (else -EAGAIN and
+ * nothing changes).  Slice ids no longer referenced go to the delete queue. */
+int meta_compact_chunk(struct meta *m, gfs_ino_t ino, uint32_t chunk_index, const struct meta_slice *old,
+		       size_t nold, const struct meta_slice *repl, size_t nrepl);
+
+/* The delayed-delete queue of slices whose objects may be removed. */
+struct meta_dead_slice {
+	uint64_t id;
+	uint32_t size;
+};
+/* Returns up to max entries queued at or before older_than_sec (caller frees). */
+int meta_dead_slices(struct meta *m, int64_t older_than_sec, size_t max, struct meta_dead_slice **out, size_t *n);
+/* Removes entries from the queue after their objects are deleted. */
+int meta_dead_slices_done(struct meta *m, const struct meta_dead_slice *s, size_t n);
+
+/* fsck: walks every inode, entry and chunk; reports problems through cb
+ * (one line each) and returns the number of problems found, or <0. */
+typedef void (*meta_report_cb)(void *arg, const char *line);
+int meta_fsck(struct meta *m, meta_report_cb cb, void *arg);
+/* Calls cb for every live slice id referenced by any chunk (for gc). */
+int meta_scan_slices(struct meta *m, int (*cb)(void *arg, uint64_t id, uint32_t size), void *arg);
+
+struct meta_usage {
+	uint64_t inodes;
+	uint64_t bytes;
+	uint64_t dead_slices;
+};
+int meta_usage(struct meta *m, struct meta_usage *u);
+
+#endif

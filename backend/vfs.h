@@ -1,0 +1,269 @@
+/*
+ * vfs.h - the one storage API that every protocol front end (NFSv3, MOUNT,
+ * NLM, NFSv4) uses.  It speaks inode references, attributes, names and byte
+ * ranges; it never exposes Redis or object-store details.
+ *
+ * Conventions (hold for every function below):
+ *  - Return 0 on success or a negative errno.  The errno set is fixed so that
+ *    front ends can map it 1:1 onto protocol status codes:
+ *      -ENOENT -EEXIST -ENOTDIR -EISDIR -ENOTEMPTY -EACCES -EPERM -EINVAL
+ *      -ENAMETOOLONG -ESTALE -EIO -ENOSPC -EDQUOT -EROFS -EXDEV -EFBIG -EMLINK
+ *      -ENODATA (no such xattr) -ERANGE (buffer too small) -ENOTSUP
+ *      -EAGAIN: a backend is temporarily unreachable; retry later
+ *               (NFS3ERR_JUKEBOX / NFS4ERR_DELAY).  Nothing was changed.
+ *      -EBADCOOKIE (defined below): a readdir cookie is no longer valid.
+ *      -GFS_ENOTSYNC: a setattr guard did not match.
+ *  - Every mutation is atomic: it happens completely or not at all.
+ *  - A struct gfs_ref names an inode together with its generation.  gen == 0
+ *    means "do not check"; otherwise a mismatch (inode reused or dead) is
+ *    -ESTALE.  Front ends take both from the file handle.
+ *  - All functions are thread-safe; each thread uses its own Redis
+ *    connection internally.
+ *  - Output structs are filled only on success unless stated otherwise.
+ */
+#ifndef GATEFS_VFS_H
+#define GATEFS_VFS_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GFS_NAME_MAX 255
+#define GFS_PATH_MAX 4096
+#define GFS_MAX_GROUPS 16
+#define GFS_ROOT_INO 1ULL
+#define GFS_XATTR_NAME_MAX 255
+#define GFS_XATTR_SIZE_MAX 65536
+
+/* Not Linux errnos; chosen above the errno range used by the kernel. */
+#define EBADCOOKIE 10003
+#define GFS_ENOTSYNC 10002
+
+typedef uint64_t gfs_ino_t;
+
+struct gfs_ref {
+	gfs_ino_t ino;
+	uint32_t gen;
+};
+
+enum gfs_ftype {
+	GFS_REG = 1,
+	GFS_DIR = 2,
+	GFS_LNK = 3,
+	GFS_BLK = 4,
+	GFS_CHR = 5,
+	GFS_SOCK = 6,
+	GFS_FIFO = 7,
+};
+
+struct gfs_time {
+	int64_t sec;
+	uint32_t nsec;
+};
+
+struct gfs_attr {
+	gfs_ino_t ino;
+	uint32_t gen;
+	enum gfs_ftype type;
+	uint32_t mode; /* permission bits only: 07777 */
+	uint32_t nlink;
+	uint32_t uid;
+	uint32_t gid;
+	uint64_t size;
+	uint64_t used; /* bytes of storage charged to the file */
+	uint32_t rdev_major;
+	uint32_t rdev_minor;
+	struct gfs_time atime;
+	struct gfs_time mtime;
+	struct gfs_time ctime;
+	uint64_t change; /* bumped by every change of this inode */
+	gfs_ino_t parent; /* directories only: the parent directory; root's is itself */
+};
+
+/* Credentials after export squashing.  uid 0 is the superuser. */
+struct gfs_cred {
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t ngroups;
+	uint32_t groups[GFS_MAX_GROUPS];
+};
+
+enum {
+	GFS_SET_MODE = 1u << 0,
+	GFS_SET_UID = 1u << 1,
+	GFS_SET_GID = 1u << 2,
+	GFS_SET_SIZE = 1u << 3,
+	GFS_SET_ATIME = 1u << 4, /* to sa.atime */
+	GFS_SET_ATIME_NOW = 1u << 5, /* to server time */
+	GFS_SET_MTIME = 1u << 6,
+	GFS_SET_MTIME_NOW = 1u << 7,
+};
+
+struct gfs_setattr {
+	uint32_t valid; /* GFS_SET_* */
+	uint32_t mode;
+	uint32_t uid;
+	uint32_t gid;
+	uint64_t size;
+	struct gfs_time atime;
+	struct gfs_time mtime;
+};
+
+/* Weak cache consistency data for the directory (or file) that a mutation
+ * changed: attributes just before and just after, taken atomically with it. */
+struct gfs_wcc {
+	int has_pre;
+	uint64_t pre_size;
+	struct gfs_time pre_mtime;
+	struct gfs_time pre_ctime;
+	uint64_t pre_change;
+	int has_post;
+	struct gfs_attr post;
+};
+
+/* Access bits, the NFSv3/v4 ACCESS set. */
+enum {
+	GFS_ACCESS_READ = 0x01,
+	GFS_ACCESS_LOOKUP = 0x02,
+	GFS_ACCESS_MODIFY = 0x04,
+	GFS_ACCESS_EXTEND = 0x08,
+	GFS_ACCESS_DELETE = 0x10,
+	GFS_ACCESS_EXECUTE = 0x20,
+};
+
+enum gfs_create_how {
+	GFS_CREATE_UNCHECKED = 0, /* an existing regular file is opened (and truncated if sa says so) */
+	GFS_CREATE_GUARDED = 1, /* -EEXIST if the name exists */
+	GFS_CREATE_EXCLUSIVE = 2, /* verifier kept; a retry with the same verifier succeeds */
+};
+
+enum gfs_stable {
+	GFS_UNSTABLE = 0,
+	GFS_DATA_SYNC = 1,
+	GFS_FILE_SYNC = 2,
+};
+
+struct gfs_statfs {
+	uint64_t total_bytes;
+	uint64_t free_bytes;
+	uint64_t avail_bytes;
+	uint64_t total_files;
+	uint64_t free_files;
+	uint64_t used_bytes;
+	uint64_t used_files;
+};
+
+/* Volume facts a front end needs (handles, verifiers, limits). */
+struct gfs_volume_info {
+	char name[64];
+	char uuid[37];
+	uint64_t volume_id; /* stable 64-bit id derived from the uuid */
+	uint8_t secret[32]; /* per-volume key for handle MACs */
+	uint32_t block_size;
+	uint32_t chunk_size;
+	uint32_t format_version;
+	uint64_t write_verifier; /* new at every process start */
+};
+
+struct gfs_vfs_config {
+	const char *meta_url; /* redis://HOST:PORT/DB or unix:///path/sock?db=N */
+	const char *storage_url; /* optional override; normally taken from the volume */
+	const char *access_key; /* optional; else AWS_ACCESS_KEY_ID */
+	const char *secret_key; /* optional; else AWS_SECRET_ACCESS_KEY */
+	const char *region; /* optional; else AWS_REGION / us-east-1 */
+	uint64_t buffer_bytes; /* write buffer budget; 0 = default 256 MiB */
+	uint64_t cache_mem_bytes; /* read block cache in memory; 0 = default 256 MiB */
+	const char *cache_dir; /* local disk block cache; NULL = none */
+	uint64_t cache_disk_bytes;
+	uint32_t upload_threads; /* 0 = default */
+	int read_only;
+};
+
+struct gfs_vfs;
+
+int gfs_vfs_open(const struct gfs_vfs_config *cfg, struct gfs_vfs **out, char *err, size_t errlen);
+/* Flushes all buffered data, then frees everything. */
+int gfs_vfs_close(struct gfs_vfs *vfs);
+const struct gfs_volume_info *gfs_vfs_info(const struct gfs_vfs *vfs);
+
+/* Namespace. Names are validated here: "" "." ".." and names containing
+ * '/' or NUL are -EINVAL (lookup of "." and ".." is allowed and resolves),
+ * longer than GFS_NAME_MAX is -ENAMETOOLONG. */
+int gfs_lookup(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
+	       struct gfs_attr *out);
+int gfs_getattr(struct gfs_vfs *vfs, struct gfs_ref ref, struct gfs_attr *out);
+/* guard_ctime: when non-NULL and the inode's ctime differs, nothing changes
+ * and -GFS_ENOTSYNC is returned (NFS3ERR_NOT_SYNC).  A size change of a
+ * regular file discards or zero-extends data as POSIX truncate does. */
+int gfs_setattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, const struct gfs_setattr *sa,
+		const struct gfs_time *guard_ctime, struct gfs_wcc *wcc);
+int gfs_access(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint32_t want, uint32_t *granted,
+	       struct gfs_attr *attr_out);
+/* Copies the target (not NUL-terminated past *len) into buf. */
+int gfs_readlink(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, char *buf, size_t bufsize,
+		 size_t *len);
+int gfs_statfs(struct gfs_vfs *vfs, struct gfs_statfs *out);
+
+int gfs_create(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref dir, const char *name, uint32_t mode,
+	       enum gfs_create_how how, const uint8_t verifier[8], struct gfs_attr *out, struct gfs_wcc *dir_wcc);
+int gfs_mkdir(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref dir, const char *name, uint32_t mode,
+	      struct gfs_attr *out, struct gfs_wcc *dir_wcc);
+int gfs_symlink(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
+		const char *target, uint32_t mode, struct gfs_attr *out, struct gfs_wcc *dir_wcc);
+int gfs_mknod(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
+	      enum gfs_ftype type, uint32_t mode, uint32_t rdev_major, uint32_t rdev_minor, struct gfs_attr *out,
+	      struct gfs_wcc *dir_wcc);
+int gfs_link(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref target, struct gfs_ref dir,
+	     const char *name, struct gfs_attr *target_out, struct gfs_wcc *dir_wcc);
+/* Non-directories only: a directory is -EISDIR. */
+int gfs_remove(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
+	       struct gfs_wcc *dir_wcc);
+int gfs_rmdir(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
+	      struct gfs_wcc *dir_wcc);
+int gfs_rename(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref src_dir, const char *src_name,
+	       struct gfs_ref dst_dir, const char *dst_name, struct gfs_wcc *src_wcc, struct gfs_wcc *dst_wcc);
+
+/* Directory listing.  Cookies are stable: each entry keeps the cookie it got
+ * when it was created in its directory, and a listing resumed from a cookie
+ * returns entries with larger cookies.  "." and ".." come first with cookies
+ * 1 and 2.  cookie 0 starts at the beginning.  The verifier changes only if
+ * cookies of this directory could have become invalid (never, today, except
+ * when the directory is recreated). */
+struct gfs_dirent {
+	const char *name; /* valid only during the callback */
+	gfs_ino_t ino;
+	uint32_t gen;
+	enum gfs_ftype type;
+	uint64_t cookie;
+	const struct gfs_attr *attr; /* non-NULL only for readdirplus */
+};
+/* Return 0 to continue, 1 to stop (the entry was NOT consumed), <0 to abort. */
+typedef int (*gfs_readdir_cb)(void *arg, const struct gfs_dirent *ent);
+int gfs_readdir(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref dir, uint64_t cookie,
+		uint64_t cookie_verifier, int plus, gfs_readdir_cb cb, void *arg, int *eof, uint64_t *verifier_out,
+		struct gfs_attr *dir_attr);
+
+/* Data.  read: *eof is set when the range reached the end of file. */
+int gfs_read(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, size_t count,
+	     void *buf, size_t *nread, int *eof, struct gfs_attr *attr);
+/* *committed says how stable the data is on return (>= the request). */
+int gfs_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, size_t count,
+	      const void *buf, enum gfs_stable stable, enum gfs_stable *committed, struct gfs_wcc *wcc);
+/* Upload and commit everything buffered for this file. */
+int gfs_commit(struct gfs_vfs *vfs, struct gfs_ref ref, struct gfs_attr *attr);
+
+/* Extended attributes (user namespace semantics; names up to 255 bytes). */
+enum { GFS_XATTR_CREATE = 1, GFS_XATTR_REPLACE = 2 };
+int gfs_getxattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, const char *name, void *buf,
+		 size_t bufsize, size_t *len);
+int gfs_setxattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, const char *name,
+		 const void *value, size_t len, int flags);
+/* Writes NUL-separated names; with bufsize 0 only reports the size needed. */
+int gfs_listxattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, char *buf, size_t bufsize,
+		  size_t *len);
+int gfs_removexattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, const char *name);
+
+/* Text for a vfs error code, for logs. */
+const char *gfs_strerror(int err);
+
+#endif
