@@ -61,13 +61,12 @@ int meta_create(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir,
 		enum gfs_create_how how, const uint8_t verifier[8], struct gfs_attr *out, struct gfs_wcc *dir_wcc);
 int meta_mkdir(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name, uint32_t mode,
 	       struct gfs_attr *out, struct gfs_wcc *dir_wcc);
-int meta_symlink(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
-		 const char *target, uint32_t mode, struct gfs_attr *out, struct gfs_wcc *dir_wcc);
-int meta_mknod(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
-	       enum gfs_ftype type, uint32_t mode, uint32_t rdev_major, uint32_t rdev_minor, struct gfs_attr *out,
-	       struct gfs_wcc *dir_wcc);
-int meta_link(struct meta *m, const struct gfs_cred *cred, struct gfs_ref target, struct gfs_ref dir,
-	      const char *name, struct gfs_attr *target_out, struct gfs_wcc *dir_wcc);
+int meta_symlink(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name, const char *target,
+		 uint32_t mode, struct gfs_attr *out, struct gfs_wcc *dir_wcc);
+int meta_mknod(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name, enum gfs_ftype type,
+	       uint32_t mode, uint32_t rdev_major, uint32_t rdev_minor, struct gfs_attr *out, struct gfs_wcc *dir_wcc);
+int meta_link(struct meta *m, const struct gfs_cred *cred, struct gfs_ref target, struct gfs_ref dir, const char *name,
+	      struct gfs_attr *target_out, struct gfs_wcc *dir_wcc);
 int meta_remove(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
 		struct gfs_wcc *dir_wcc);
 int meta_rmdir(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
@@ -79,8 +78,8 @@ int meta_readdir(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir
 		 struct gfs_attr *dir_attr);
 int meta_getxattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, const char *name, void *buf,
 		  size_t bufsize, size_t *len);
-int meta_setxattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, const char *name,
-		  const void *value, size_t len, int flags);
+int meta_setxattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, const char *name, const void *value,
+		  size_t len, int flags);
 int meta_listxattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, char *buf, size_t bufsize,
 		   size_t *len);
 int meta_removexattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, const char *name);
@@ -92,11 +91,11 @@ int meta_removexattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref
  * A record with id 0 is a hole (reads as zeros): truncate writes these.
  */
 struct meta_slice {
-	uint32_t pos; /* offset of this record within the chunk */
-	uint64_t id; /* slice id; 0 = zeros */
+	uint32_t pos;  /* offset of this record within the chunk */
+	uint64_t id;   /* slice id; 0 = zeros */
 	uint32_t size; /* full size of the slice object set (bytes) */
-	uint32_t off; /* offset of this record's data within the slice */
-	uint32_t len; /* bytes this record covers */
+	uint32_t off;  /* offset of this record's data within the slice */
+	uint32_t len;  /* bytes this record covers */
 };
 
 /* Reserves count consecutive slice ids; returns the first. */
@@ -113,8 +112,8 @@ int meta_write_slice(struct meta *m, struct gfs_ref ref, uint32_t chunk_index, c
 /* Replaces the first nold records of a chunk with the given records, if the
  * list still starts with exactly those nold records (else -EAGAIN and
  * nothing changes).  Slice ids no longer referenced go to the delete queue. */
-int meta_compact_chunk(struct meta *m, gfs_ino_t ino, uint32_t chunk_index, const struct meta_slice *old,
-		       size_t nold, const struct meta_slice *repl, size_t nrepl);
+int meta_compact_chunk(struct meta *m, gfs_ino_t ino, uint32_t chunk_index, const struct meta_slice *old, size_t nold,
+		       const struct meta_slice *repl, size_t nrepl);
 
 /* The delayed-delete queue of slices whose objects may be removed. */
 struct meta_dead_slice {

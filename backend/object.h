@@ -38,8 +38,7 @@ struct object_ops {
 	int (*del)(struct object_store *st, const char *key);
 	int (*del_many)(struct object_store *st, const char *const *keys, size_t n);
 	/* Lists keys under prefix in lexical order, after start_after if given. */
-	int (*list)(struct object_store *st, const char *prefix, const char *start_after, object_list_cb cb,
-		    void *arg);
+	int (*list)(struct object_store *st, const char *prefix, const char *start_after, object_list_cb cb, void *arg);
 	void (*destroy)(struct object_store *st);
 };
 
@@ -49,11 +48,11 @@ struct object_store {
 };
 
 struct object_credentials {
-	const char *access_key; /* NULL: AWS_ACCESS_KEY_ID */
-	const char *secret_key; /* NULL: AWS_SECRET_ACCESS_KEY */
+	const char *access_key;	   /* NULL: AWS_ACCESS_KEY_ID */
+	const char *secret_key;	   /* NULL: AWS_SECRET_ACCESS_KEY */
 	const char *session_token; /* NULL: AWS_SESSION_TOKEN (optional) */
-	const char *region; /* NULL: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1 */
-	uint32_t max_retry_ms; /* total retry budget; 0 = default (30 s) */
+	const char *region;	   /* NULL: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1 */
+	uint32_t max_retry_ms;	   /* total retry budget; 0 = default (30 s) */
 };
 
 /*

@@ -76,7 +76,7 @@ struct gfs_attr {
 	struct gfs_time atime;
 	struct gfs_time mtime;
 	struct gfs_time ctime;
-	uint64_t change; /* bumped by every change of this inode */
+	uint64_t change;  /* bumped by every change of this inode */
 	gfs_ino_t parent; /* directories only: the parent directory; root's is itself */
 };
 
@@ -93,7 +93,7 @@ enum {
 	GFS_SET_UID = 1u << 1,
 	GFS_SET_GID = 1u << 2,
 	GFS_SET_SIZE = 1u << 3,
-	GFS_SET_ATIME = 1u << 4, /* to sa.atime */
+	GFS_SET_ATIME = 1u << 4,     /* to sa.atime */
 	GFS_SET_ATIME_NOW = 1u << 5, /* to server time */
 	GFS_SET_MTIME = 1u << 6,
 	GFS_SET_MTIME_NOW = 1u << 7,
@@ -133,7 +133,7 @@ enum {
 
 enum gfs_create_how {
 	GFS_CREATE_UNCHECKED = 0, /* an existing regular file is opened (and truncated if sa says so) */
-	GFS_CREATE_GUARDED = 1, /* -EEXIST if the name exists */
+	GFS_CREATE_GUARDED = 1,	  /* -EEXIST if the name exists */
 	GFS_CREATE_EXCLUSIVE = 2, /* verifier kept; a retry with the same verifier succeeds */
 };
 
@@ -166,14 +166,14 @@ struct gfs_volume_info {
 };
 
 struct gfs_vfs_config {
-	const char *meta_url; /* redis://HOST:PORT/DB or unix:///path/sock?db=N */
-	const char *storage_url; /* optional override; normally taken from the volume */
-	const char *access_key; /* optional; else AWS_ACCESS_KEY_ID */
-	const char *secret_key; /* optional; else AWS_SECRET_ACCESS_KEY */
-	const char *region; /* optional; else AWS_REGION / us-east-1 */
-	uint64_t buffer_bytes; /* write buffer budget; 0 = default 256 MiB */
+	const char *meta_url;	  /* redis://HOST:PORT/DB or unix:///path/sock?db=N */
+	const char *storage_url;  /* optional override; normally taken from the volume */
+	const char *access_key;	  /* optional; else AWS_ACCESS_KEY_ID */
+	const char *secret_key;	  /* optional; else AWS_SECRET_ACCESS_KEY */
+	const char *region;	  /* optional; else AWS_REGION / us-east-1 */
+	uint64_t buffer_bytes;	  /* write buffer budget; 0 = default 256 MiB */
 	uint64_t cache_mem_bytes; /* read block cache in memory; 0 = default 256 MiB */
-	const char *cache_dir; /* local disk block cache; NULL = none */
+	const char *cache_dir;	  /* local disk block cache; NULL = none */
 	uint64_t cache_disk_bytes;
 	uint32_t upload_threads; /* 0 = default */
 	int read_only;

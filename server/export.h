@@ -21,19 +21,20 @@ enum export_squash {
 
 struct export_client; /* one CIDR, address or '*' with its options */
 
-struct export {
-	uint32_t id; /* stable: derived from the export path */
-	char path[1024]; /* as clients mount it, e.g. "/hf" */
+struct export
+{
+	uint32_t id;	       /* stable: derived from the export path */
+	char path[1024];       /* as clients mount it, e.g. "/hf" */
 	char volume_dir[1024]; /* directory inside the volume, e.g. "/" or "/hf" */
-	struct gfs_ref root; /* resolved at start */
+	struct gfs_ref root;   /* resolved at start */
 };
 
 /* The outcome of admitting one call on one handle. */
 struct export_access {
 	const struct export *export;
-	struct gfs_ref ref; /* the inode the handle names */
+	struct gfs_ref ref;   /* the inode the handle names */
 	struct gfs_cred cred; /* after squashing */
-	bool read_only; /* writes must fail with ROFS */
+	bool read_only;	      /* writes must fail with ROFS */
 };
 
 /* Decodes the handle, finds its export, checks the client address and port

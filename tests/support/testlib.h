@@ -28,48 +28,54 @@ void tl_fail(const char *file, int line, const char *fmt, ...) __attribute__((fo
 int tl_main(int argc, char **argv);
 extern int tl_current_failed;
 
-#define TEST(fname)                                                                                                \
-	static void fname(void);                                                                                   \
-	static struct tl_test tl_test_##fname = {#fname, fname, NULL};                                            \
-	__attribute__((constructor)) static void tl_reg_##fname(void) { tl_register(&tl_test_##fname); }           \
+#define TEST(fname)                                                                                                    \
+	static void fname(void);                                                                                       \
+	static struct tl_test tl_test_##fname = {#fname, fname, NULL};                                                 \
+	__attribute__((constructor)) static void tl_reg_##fname(void)                                                  \
+	{                                                                                                              \
+		tl_register(&tl_test_##fname);                                                                         \
+	}                                                                                                              \
 	static void fname(void)
 
-#define TEST_MAIN()                                                                                                \
-	int main(int argc, char **argv) { return tl_main(argc, argv); }
+#define TEST_MAIN()                                                                                                    \
+	int main(int argc, char **argv)                                                                                \
+	{                                                                                                              \
+		return tl_main(argc, argv);                                                                            \
+	}
 
 /* CHECK records a failure and continues; REQUIRE returns from the test. */
-#define CHECK(cond)                                                                                                \
-	do {                                                                                                       \
-		if (!(cond))                                                                                       \
-			tl_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);                                          \
+#define CHECK(cond)                                                                                                    \
+	do {                                                                                                           \
+		if (!(cond))                                                                                           \
+			tl_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);                                               \
 	} while (0)
-#define REQUIRE(cond)                                                                                              \
-	do {                                                                                                       \
-		if (!(cond)) {                                                                                     \
-			tl_fail(__FILE__, __LINE__, "REQUIRE(%s)", #cond);                                        \
-			return;                                                                                    \
-		}                                                                                                  \
+#define REQUIRE(cond)                                                                                                  \
+	do {                                                                                                           \
+		if (!(cond)) {                                                                                         \
+			tl_fail(__FILE__, __LINE__, "REQUIRE(%s)", #cond);                                             \
+			return;                                                                                        \
+		}                                                                                                      \
 	} while (0)
-#define CHECK_EQ(a, b)                                                                                             \
-	do {                                                                                                       \
-		long long tl_a = (long long)(a), tl_b = (long long)(b);                                            \
-		if (tl_a != tl_b)                                                                                  \
-			tl_fail(__FILE__, __LINE__, "CHECK_EQ(%s, %s): %lld != %lld", #a, #b, tl_a, tl_b);        \
+#define CHECK_EQ(a, b)                                                                                                 \
+	do {                                                                                                           \
+		long long tl_a = (long long)(a), tl_b = (long long)(b);                                                \
+		if (tl_a != tl_b)                                                                                      \
+			tl_fail(__FILE__, __LINE__, "CHECK_EQ(%s, %s): %lld != %lld", #a, #b, tl_a, tl_b);             \
 	} while (0)
-#define REQUIRE_EQ(a, b)                                                                                           \
-	do {                                                                                                       \
-		long long tl_a = (long long)(a), tl_b = (long long)(b);                                            \
-		if (tl_a != tl_b) {                                                                                \
-			tl_fail(__FILE__, __LINE__, "REQUIRE_EQ(%s, %s): %lld != %lld", #a, #b, tl_a, tl_b);      \
-			return;                                                                                    \
-		}                                                                                                  \
+#define REQUIRE_EQ(a, b)                                                                                               \
+	do {                                                                                                           \
+		long long tl_a = (long long)(a), tl_b = (long long)(b);                                                \
+		if (tl_a != tl_b) {                                                                                    \
+			tl_fail(__FILE__, __LINE__, "REQUIRE_EQ(%s, %s): %lld != %lld", #a, #b, tl_a, tl_b);           \
+			return;                                                                                        \
+		}                                                                                                      \
 	} while (0)
-#define CHECK_STR(a, b)                                                                                            \
-	do {                                                                                                       \
-		const char *tl_a = (a), *tl_b = (b);                                                               \
-		if (!tl_a || !tl_b || strcmp(tl_a, tl_b) != 0)                                                     \
-			tl_fail(__FILE__, __LINE__, "CHECK_STR(%s, %s): \"%s\" != \"%s\"", #a, #b,               \
-				tl_a ? tl_a : "(null)", tl_b ? tl_b : "(null)");                                   \
+#define CHECK_STR(a, b)                                                                                                \
+	do {                                                                                                           \
+		const char *tl_a = (a), *tl_b = (b);                                                                   \
+		if (!tl_a || !tl_b || strcmp(tl_a, tl_b) != 0)                                                         \
+			tl_fail(__FILE__, __LINE__, "CHECK_STR(%s, %s): \"%s\" != \"%s\"", #a, #b,                     \
+				tl_a ? tl_a : "(null)", tl_b ? tl_b : "(null)");                                       \
 	} while (0)
 
 /* A free TCP port on 127.0.0.1 (bound and released; race-free enough for tests). */

@@ -1,0 +1,15 @@
+/*
+ * commands.h - the subcommands of the gatefs command.  Each takes the
+ * arguments after its name (argv[0] is the subcommand name) and returns the
+ * process exit status.  gatefs.c holds the table that dispatches to them.
+ */
+#ifndef GATEFS_COMMANDS_H
+#define GATEFS_COMMANDS_H
+
+int cmd_serve(int argc, char **argv);  /* cmd_serve.c */
+int cmd_format(int argc, char **argv); /* cmd_admin.c */
+int cmd_status(int argc, char **argv); /* cmd_admin.c */
+int cmd_fsck(int argc, char **argv);   /* cmd_admin.c */
+int cmd_gc(int argc, char **argv);     /* cmd_admin.c */
+
+#endif

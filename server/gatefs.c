@@ -1,0 +1,47 @@
+/*
+ * gatefs.c - the gatefs command: dispatches to a subcommand by name.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+    {"serve", cmd_serve, "run the NFS gateway in the foreground"},
+    {"format", cmd_format, "create a volume in Redis and check its object store"},
+    {"status", cmd_status, "print a volume's settings, usage and counts"},
+    {"fsck", cmd_fsck, "check the namespace and object references"},
+    {"gc", cmd_gc, "delete objects that no metadata references"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: gatefs COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'gatefs COMMAND --help' describes each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "gatefs: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# run.sh - the whole test suite, as README.md and .ci/run give it:
+# installs the Debian packages, builds with AddressSanitizer and
+# UndefinedBehaviorSanitizer and -Werror, checks formatting, and runs every
+# test with ctest (unit, component against a real redis-server and Ceph
+# radosgw, protocol over TCP, and Linux kernel clients in qemu guests).
+# Environment: BUILD_DIR (default build-test), CTEST_ARGS (extra ctest args).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash tests/deps.sh test
+
+BUILD_DIR=${BUILD_DIR:-build-test}
+cmake -S . -B "$BUILD_DIR" -DGATEFS_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)"
+
+bash tests/check-format.sh
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+cd "$BUILD_DIR"
+# shellcheck disable=SC2086
+ctest --output-on-failure --timeout 1200 -j2 ${CTEST_ARGS:-}
