@@ -19,14 +19,30 @@ enum export_squash {
 	EXPORT_ALL_SQUASH = 2,
 };
 
-struct export_client; /* one CIDR, address or '*' with its options */
+struct server;
+
+/* One entry of an export's client list: a CIDR, an address or '*' with its
+ * options.  Entries are matched in order; the first match wins. */
+struct export_client {
+	char spec[64]; /* as written, e.g. "10.0.0.0/8" or "*" */
+	int family;    /* AF_INET, AF_INET6, or AF_UNSPEC for '*' */
+	uint8_t addr[16];
+	unsigned prefix_len;
+	bool read_only;
+	enum export_squash squash;
+	uint32_t anonuid; /* default 65534 */
+	uint32_t anongid;
+	bool secure; /* default: the client's source port must be < 1024 */
+};
 
 struct export
 {
-	uint32_t id;	       /* stable: derived from the export path */
-	char path[1024];       /* as clients mount it, e.g. "/hf" */
-	char volume_dir[1024]; /* directory inside the volume, e.g. "/" or "/hf" */
-	struct gfs_ref root;   /* resolved at start */
+	uint32_t id;		       /* stable: derived from the export path */
+	char path[1024];	       /* as clients mount it, e.g. "/hf" */
+	char volume_dir[1024];	       /* directory inside the volume, e.g. "/" or "/hf" */
+	struct gfs_ref root;	       /* resolved at start */
+	struct export_client *clients; /* owned; nclients entries, first match wins */
+	size_t nclients;
 };
 
 /* The outcome of admitting one call on one handle. */
@@ -42,5 +58,19 @@ struct export_access {
  * Returns 0, -EBADMSG (bad handle), -ESTALE (unknown export, foreign volume,
  * bad MAC) or -EACCES (client not allowed / insecure port). */
 int export_admit(const struct rpc_call *call, const void *fh, size_t fh_len, struct export_access *out);
+
+/* The client entry that admits peer (port not checked), or NULL. */
+const struct export_client *export_match_client(const struct export *ex, const struct sockaddr *peer);
+/* Admission to an export without a handle (MOUNT): client list, secure
+ * port and squashing; out->ref is the export root.  0 or -EACCES. */
+int export_admit_export(const struct rpc_call *call, const struct export *ex, struct export_access *out);
+/* True if ref is the export's root: LOOKUP ".." there must return the root
+ * itself, so that a client can never walk out of its export. */
+bool export_is_root(const struct export *ex, struct gfs_ref ref);
+/* The stable id of an export path (FNV-1a; never 0). */
+uint32_t export_id_for_path(const char *path);
+/* Finds an export of call->server by id or by exact path; NULL if none. */
+const struct export *export_by_id(const struct server *srv, uint32_t id);
+const struct export *export_by_path(const struct server *srv, const char *path);
 
 #endif

@@ -1,0 +1,45 @@
+/*
+ * cache.h - the memory block cache: whole blocks of committed slices, keyed
+ * by (slice id, block index), bounded in bytes with LRU eviction.  Fetches
+ * are single-flight: however many readers (or prefetches) want one block at
+ * once, the object store sees one GET.  No disk tier yet.
+ */
+#ifndef GATEFS_CACHE_H
+#define GATEFS_CACHE_H
+
+#include <stdint.h>
+
+struct gfs_vfs;
+struct block_cache;
+
+struct cache_block {
+	uint64_t id;
+	uint32_t idx;
+	uint32_t len;
+	uint8_t *data; /* len bytes, valid while referenced */
+	/* private to cache.c */
+	int state;
+	int err;
+	int refs;
+	struct cache_block *hnext, *lprev, *lnext;
+};
+
+struct cache_counters {
+	uint64_t hits, misses, waits, gets, prefetches, bytes;
+};
+
+int cache_create(struct gfs_vfs *vfs, uint64_t max_bytes, struct block_cache **out);
+void cache_destroy(struct block_cache *c);
+
+/* Returns a referenced, loaded block (or the fetch's error).  Release with
+ * cache_release. */
+int cache_get(struct block_cache *c, uint64_t id, uint32_t idx, uint32_t len, struct cache_block **out);
+void cache_release(struct block_cache *c, struct cache_block *b);
+/* Starts a background fetch of a block unless it is cached or loading. */
+void cache_prefetch(struct block_cache *c, uint64_t id, uint32_t idx, uint32_t len);
+/* Copies bytes [off, off+len) of slice id (of `size` bytes) into dst. */
+int cache_read_slice(struct block_cache *c, uint64_t id, uint32_t size, uint32_t off, uint32_t len, void *dst);
+
+void cache_counters(struct block_cache *c, struct cache_counters *out);
+
+#endif

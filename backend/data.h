@@ -1,0 +1,103 @@
+/*
+ * data.h - the data layer behind vfs.c: the shared context of one opened
+ * volume (struct gfs_vfs), its tuning knobs and its counters.  The write
+ * buffer (writebuf.c), block cache (cache.c), read path (data_read.c),
+ * worker pools (data_pool.c) and background work (gc.c) all hang off it.
+ *
+ * The functions marked "public" are for tools, benchmarks and tests: they
+ * expose counters and let a caller run background work synchronously.
+ */
+#ifndef GATEFS_DATA_H
+#define GATEFS_DATA_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "meta.h"
+#include "object.h"
+#include "vfs.h"
+
+struct writebuf;
+struct block_cache;
+struct data_pool;
+struct gc;
+struct readahead;
+
+/* Knobs with defaults; each can be overridden by an environment variable
+ * (named in vfs.c) so that tests and operators can shorten delays. */
+struct data_tuning {
+	uint32_t flush_idle_ms; /* commit a file this long after its last write */
+	int64_t delete_delay_sec; /* age of a dead slice before its objects go */
+	uint32_t gc_interval_ms; /* how often the deleter runs */
+	uint32_t compact_threshold; /* compact a chunk with more records than this */
+	uint32_t readahead_max; /* read-ahead window limit, bytes */
+};
+
+/* public: counters of one opened volume (monotonic unless stated). */
+struct gfs_data_stats {
+	uint64_t buffer_budget; /* configured write buffer budget */
+	uint64_t buffered_bytes; /* now */
+	uint64_t buffered_peak; /* highest ever (reset by gfs_data_reset_peak) */
+	uint64_t object_puts;
+	uint64_t object_gets; /* block fetches issued to the store by the cache */
+	uint64_t object_deletes;
+	uint64_t cache_hits;
+	uint64_t cache_misses;
+	uint64_t cache_waits; /* readers that joined another reader's fetch */
+	uint64_t cache_bytes; /* now */
+	uint64_t prefetches;
+	uint64_t slices_committed;
+	uint64_t compactions;
+	uint64_t writer_waits; /* times a writer waited for buffer budget */
+};
+
+struct gfs_vfs {
+	struct meta *meta;
+	struct object_store *store;
+	struct gfs_volume_info info;
+	struct data_tuning tuning;
+	int read_only;
+
+	struct writebuf *wb;
+	struct block_cache *cache;
+	struct readahead *ra;
+	struct data_pool *upload_pool;
+	struct data_pool *fetch_pool;
+	struct gc *gc;
+
+	/* Slice ids are reserved from Redis in batches. */
+	pthread_mutex_t id_lock;
+	uint64_t next_id, end_id;
+
+	atomic_uint_fast64_t n_puts, n_deletes, n_commits, n_compactions;
+};
+
+/* Next unused slice id (reserves a batch from Redis when needed). */
+int data_new_slice_id(struct gfs_vfs *vfs, uint64_t *id);
+
+/* Uploads one block of a slice under its key; counts it. */
+int data_put_block(struct gfs_vfs *vfs, uint64_t id, uint32_t idx, const void *buf, uint32_t len);
+/* Deletes every block object of a slice of the given size. */
+int data_delete_slice(struct gfs_vfs *vfs, uint64_t id, uint32_t size);
+
+/* Reads [offset, offset+count) of a regular file into buf, merging committed
+ * records with this gateway's buffered writes; holes read as zeros.  The
+ * range must lie within the file (the caller clamps to the size). */
+int data_read_range(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t offset, size_t count, void *buf);
+
+/* Sequential-read detection state (data_read.c). */
+int data_read_init(struct gfs_vfs *vfs);
+void data_read_fini(struct gfs_vfs *vfs);
+
+/* public */
+void gfs_data_stats(struct gfs_vfs *vfs, struct gfs_data_stats *out);
+void gfs_data_reset_peak(struct gfs_vfs *vfs);
+/* Deletes the objects of dead slices queued at least delay_sec ago; returns
+ * how many slices were reclaimed, or <0. */
+int gfs_data_gc_run(struct gfs_vfs *vfs, int64_t delay_sec);
+/* Rewrites one chunk as a single slice now (0, or -EAGAIN if it raced). */
+int gfs_data_compact(struct gfs_vfs *vfs, gfs_ino_t ino, uint32_t chunk_index);
+/* Commits every file with buffered data (what a COMMIT of each would do). */
+int gfs_data_flush_all(struct gfs_vfs *vfs);
+
+#endif

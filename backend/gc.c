@@ -1,0 +1,243 @@
+/*
+ * gc.c - the gc thread of gc.h.  It wakes every gc_interval_ms, runs queued
+ * compactions, then the delayed delete.  Compaction reads the chunk through
+ * the normal read path one block at a time (bounded memory), uploads the
+ * result as a new slice and swaps it in with meta_compact_chunk, which only
+ * succeeds if no one else changed the records it read.
+ */
+#include "gc.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache.h"
+#include "data.h"
+#include "log.h"
+#include "slice_view.h"
+
+#define GC_QUEUE_MAX 256
+
+struct compact_req {
+	gfs_ino_t ino;
+	uint32_t chunk;
+};
+
+struct gc {
+	struct gfs_vfs *vfs;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int stopping;
+	pthread_t thread;
+	struct compact_req queue[GC_QUEUE_MAX];
+	size_t nqueue;
+};
+
+/* Reads [pos, pos+len) of a chunk as committed records say (pending data of
+ * this gateway is newer and is not part of the records being replaced). */
+static int read_records(struct gfs_vfs *vfs, const struct meta_slice *recs, size_t n, uint32_t pos, uint32_t len,
+			uint8_t *dst)
+{
+	struct view_src *srcs = calloc(n ? n : 1, sizeof(*srcs));
+	if (!srcs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		srcs[i] = (struct view_src){.pos = recs[i].pos,
+					    .len = recs[i].len,
+					    .off = recs[i].off,
+					    .id = recs[i].id,
+					    .size = recs[i].size};
+	struct view_seg *segs;
+	size_t nseg;
+	int rc = slice_view(srcs, n, pos, pos + len, &segs, &nseg);
+	if (rc < 0) {
+		free(srcs);
+		return rc;
+	}
+	for (size_t i = 0; rc == 0 && i < nseg; i++) {
+		uint8_t *d = dst + (segs[i].pos - pos);
+		if (segs[i].src < 0)
+			memset(d, 0, segs[i].len);
+		else
+			rc = cache_read_slice(vfs->cache, srcs[segs[i].src].id, srcs[segs[i].src].size,
+					      segs[i].slice_off, segs[i].len, d);
+	}
+	free(segs);
+	free(srcs);
+	return rc;
+}
+
+int gc_compact_chunk(struct gfs_vfs *vfs, gfs_ino_t ino, uint32_t chunk)
+{
+	struct meta_slice *recs = NULL;
+	size_t n = 0;
+	int rc = meta_read_chunk(vfs->meta, ino, chunk, &recs, &n);
+	if (rc < 0)
+		return rc;
+	if (n < 2) {
+		free(recs);
+		return 0;
+	}
+	/* The new slice spans the records' data; zero records at its ends need
+	 * no bytes, since uncovered bytes read as zeros as well. */
+	uint32_t start = UINT32_MAX, end = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i].id == 0 || recs[i].len == 0)
+			continue;
+		if (recs[i].pos < start)
+			start = recs[i].pos;
+		if (recs[i].pos + recs[i].len > end)
+			end = recs[i].pos + recs[i].len;
+	}
+	struct meta_slice repl = {0};
+	size_t nrepl = 0;
+	uint32_t bs = vfs->info.block_size;
+	uint8_t *buf = NULL;
+	if (start < end) {
+		uint32_t size = end - start;
+		rc = data_new_slice_id(vfs, &repl.id);
+		buf = rc == 0 ? malloc(bs) : NULL;
+		if (rc == 0 && !buf)
+			rc = -ENOMEM;
+		uint32_t nb = slice_nblocks(size, bs);
+		for (uint32_t i = 0; rc == 0 && i < nb; i++) {
+			uint32_t blen = slice_block_len(size, bs, i);
+			rc = read_records(vfs, recs, n, start + i * bs, blen, buf);
+			if (rc == 0)
+				rc = data_put_block(vfs, repl.id, i, buf, blen);
+		}
+		repl = (struct meta_slice){.pos = start, .id = repl.id, .size = size, .off = 0, .len = size};
+		nrepl = 1;
+	}
+	free(buf);
+	if (rc == 0)
+		rc = meta_compact_chunk(vfs->meta, ino, chunk, recs, n, &repl, nrepl);
+	if (rc < 0 && nrepl && repl.id) {
+		/* Never referenced: remove what we uploaded. */
+		data_delete_slice(vfs, repl.id, repl.size);
+	}
+	if (rc == 0)
+		atomic_fetch_add(&vfs->n_compactions, 1);
+	free(recs);
+	return rc;
+}
+
+int gc_delete_dead(struct gfs_vfs *vfs, int64_t delay_sec)
+{
+	int total = 0;
+	for (;;) {
+		struct meta_dead_slice *dead = NULL;
+		size_t n = 0;
+		int rc = meta_dead_slices(vfs->meta, (int64_t)time(NULL) - delay_sec, 256, &dead, &n);
+		if (rc < 0)
+			return rc;
+		if (n == 0) {
+			free(dead);
+			return total;
+		}
+		size_t done = 0;
+		for (size_t i = 0; i < n; i++) {
+			rc = data_delete_slice(vfs, dead[i].id, dead[i].size);
+			if (rc < 0)
+				break;
+			done++;
+		}
+		int rc2 = done ? meta_dead_slices_done(vfs->meta, dead, done) : 0;
+		free(dead);
+		if (rc < 0)
+			return rc;
+		if (rc2 < 0)
+			return rc2;
+		total += (int)done;
+		if (n < 256)
+			return total;
+	}
+}
+
+void gc_schedule_compact(struct gc *g, gfs_ino_t ino, uint32_t chunk)
+{
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->lock);
+	int dup = 0;
+	for (size_t i = 0; i < g->nqueue; i++)
+		dup |= g->queue[i].ino == ino && g->queue[i].chunk == chunk;
+	if (!dup && g->nqueue < GC_QUEUE_MAX) {
+		g->queue[g->nqueue++] = (struct compact_req){ino, chunk};
+		pthread_cond_signal(&g->cond);
+	}
+	pthread_mutex_unlock(&g->lock);
+}
+
+static void *gc_main(void *arg)
+{
+	struct gc *g = arg;
+	struct gfs_vfs *vfs = g->vfs;
+	pthread_mutex_lock(&g->lock);
+	while (!g->stopping) {
+		if (g->nqueue == 0) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)vfs->tuning.gc_interval_ms * 1000000ull;
+			ts.tv_sec += (time_t)(ns / 1000000000ull);
+			ts.tv_nsec = (long)(ns % 1000000000ull);
+			pthread_cond_timedwait(&g->cond, &g->lock, &ts);
+		}
+		if (g->stopping)
+			break;
+		struct compact_req req = {0};
+		int have = g->nqueue > 0;
+		if (have) {
+			req = g->queue[0];
+			memmove(g->queue, g->queue + 1, (g->nqueue - 1) * sizeof(*g->queue));
+			g->nqueue--;
+		}
+		pthread_mutex_unlock(&g->lock);
+		if (have) {
+			int rc = gc_compact_chunk(vfs, req.ino, req.chunk);
+			if (rc < 0 && rc != -EAGAIN && rc != -ENOENT && rc != -ESTALE)
+				log_warn("gc: compaction of inode %llu chunk %u: %d", (unsigned long long)req.ino,
+					 req.chunk, rc);
+		} else if (!vfs->read_only) {
+			int rc = gc_delete_dead(vfs, vfs->tuning.delete_delay_sec);
+			if (rc < 0)
+				log_warn("gc: delayed delete: %d", rc);
+		}
+		pthread_mutex_lock(&g->lock);
+	}
+	pthread_mutex_unlock(&g->lock);
+	return NULL;
+}
+
+int gc_start(struct gfs_vfs *vfs, struct gc **out)
+{
+	struct gc *g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->vfs = vfs;
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->cond, NULL);
+	int rc = pthread_create(&g->thread, NULL, gc_main, g);
+	if (rc) {
+		free(g);
+		return -rc;
+	}
+	*out = g;
+	return 0;
+}
+
+void gc_stop(struct gc *g)
+{
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->lock);
+	g->stopping = 1;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+	pthread_join(g->thread, NULL);
+	pthread_mutex_destroy(&g->lock);
+	pthread_cond_destroy(&g->cond);
+	free(g);
+}

@@ -1,0 +1,233 @@
+-- _lib.lua: prepended to every other script (see meta_conn.c build_scripts).
+-- Calling convention: KEYS[1] = the settings key (routes the volume's hash
+-- slot on Redis Cluster), ARGV[1] = key prefix "gatefs{V}:", ARGV[2..4] =
+-- caller uid, gid, supplementary groups (space separated); the script's own
+-- arguments start at ARGV[A].  Scripts return {status, ...}; status is 0 or a
+-- negative errno.  Numbers are kept as decimal strings: Lua numbers are
+-- doubles and tostring() would print large ones in exponent form.
+local P = ARGV[1]
+local A = 5
+local CRED = {uid = tonumber(ARGV[2]), gid = tonumber(ARGV[3]), groups = {}}
+for g in string.gmatch(ARGV[4], '%d+') do
+  CRED.groups[#CRED.groups + 1] = tonumber(g)
+end
+
+local E = {PERM = 1, NOENT = 2, IO = 5, AGAIN = 11, ACCES = 13, EXIST = 17, NOTDIR = 20, ISDIR = 21,
+  INVAL = 22, FBIG = 27, NOSPC = 28, MLINK = 31, RANGE = 34, NAMETOOLONG = 36, NOTEMPTY = 39,
+  NODATA = 61, STALE = 116, NOTSYNC = 10002, BADCOOKIE = 10003}
+local CHUNK = 67108864
+local REG, DIR, LNK = '1', '2', '3'
+local MAX_SIZE = 4503599627370496 -- 2^52: beyond this, doubles lose bytes
+
+local function S(n)
+  return string.format('%.0f', n)
+end
+
+local function ikey(ino)
+  return P .. 'i' .. ino
+end
+
+local now_s, now_n
+local function now()
+  if not now_s then
+    local t = redis.call('TIME')
+    now_s, now_n = t[1], S(tonumber(t[2]) * 1000)
+  end
+  return now_s, now_n
+end
+
+local function hash(key)
+  local r = redis.call('HGETALL', key)
+  if #r == 0 then
+    return nil
+  end
+  local t = {}
+  for i = 1, #r, 2 do
+    t[r[i]] = r[i + 1]
+  end
+  return t
+end
+
+local function flat(t)
+  local r = {}
+  for k, v in pairs(t) do
+    r[#r + 1] = k
+    r[#r + 1] = v
+  end
+  return r
+end
+
+-- The inode, checked against the generation from the handle ('0' = any).
+local function get_inode(ino, gen)
+  local a = hash(ikey(ino))
+  if not a or (gen ~= '0' and a.gen ~= gen) then
+    return nil, -E.STALE
+  end
+  return a
+end
+
+local function get_dir(ino, gen)
+  local a, e = get_inode(ino, gen)
+  if not a then
+    return nil, e
+  end
+  if a.t ~= DIR then
+    return nil, -E.NOTDIR
+  end
+  return a
+end
+
+local function in_group(gid)
+  if CRED.gid == gid then
+    return true
+  end
+  for _, g in ipairs(CRED.groups) do
+    if g == gid then
+      return true
+    end
+  end
+  return false
+end
+
+local function is_owner(a)
+  return CRED.uid == 0 or CRED.uid == tonumber(a.u)
+end
+
+-- POSIX permission check; mask bits 4 = read, 2 = write, 1 = execute.
+-- Root passes everything except executing a non-directory without any x bit.
+local function may(a, mask)
+  local mode = tonumber(a.m)
+  if CRED.uid == 0 then
+    return bit.band(mask, 1) == 0 or a.t == DIR or bit.band(mode, 73) ~= 0
+  end
+  local bits
+  if CRED.uid == tonumber(a.u) then
+    bits = bit.rshift(mode, 6)
+  elseif in_group(tonumber(a.g)) then
+    bits = bit.rshift(mode, 3)
+  else
+    bits = mode
+  end
+  return bit.band(bits, mask) == mask
+end
+
+-- Sticky directory: only root, the directory's owner or the entry's owner
+-- may remove or replace the entry.
+local function sticky_denies(dir, a)
+  return bit.band(tonumber(dir.m), 512) ~= 0 and CRED.uid ~= 0 and CRED.uid ~= tonumber(dir.u) and
+    CRED.uid ~= tonumber(a.u)
+end
+
+-- wcc "pre" attributes, taken before the mutation.
+local function pre(a)
+  return {a.s or '0', a.ms, a.mn, a.cs, a.cn, a.ch}
+end
+
+-- Writes the named fields of a, plus ctime (and mtime with what == 'm') and
+-- a bumped change counter.
+local function touch(a, what, ...)
+  local s, n = now()
+  a.cs, a.cn = s, n
+  a.ch = S(tonumber(a.ch) + 1)
+  local kv = {'cs', s, 'cn', n, 'ch', a.ch}
+  if what == 'm' then
+    a.ms, a.mn = s, n
+    kv[#kv + 1], kv[#kv + 2], kv[#kv + 3], kv[#kv + 4] = 'ms', s, 'mn', n
+  end
+  for _, f in ipairs({...}) do
+    if a[f] then
+      kv[#kv + 1], kv[#kv + 2] = f, a[f]
+    end
+  end
+  redis.call('HSET', ikey(a.i), unpack(kv))
+end
+
+local function add(a, field, delta)
+  a[field] = S(tonumber(a[field]) + delta)
+end
+
+-- Directory entries: hash name -> "TYPE,INO,GEN,SEQ" and a sorted set
+-- name by SEQ (the readdir order and cookie).
+local function entry(dino, name)
+  local v = redis.call('HGET', P .. 'd' .. dino, name)
+  if not v then
+    return nil
+  end
+  local t, ino, gen, seq = string.match(v, '^(%d+),(%d+),(%d+),(%d+)$')
+  return {t = t, ino = ino, gen = gen, seq = seq}
+end
+
+local function add_entry(dir, name, t, ino, gen)
+  local seq = redis.call('HINCRBY', ikey(dir.i), 'sq', 1)
+  dir.sq = S(seq)
+  redis.call('HSET', P .. 'd' .. dir.i, name, t .. ',' .. ino .. ',' .. gen .. ',' .. S(seq))
+  redis.call('ZADD', P .. 'z' .. dir.i, seq, name)
+end
+
+local function del_entry(dino, name)
+  redis.call('HDEL', P .. 'd' .. dino, name)
+  redis.call('ZREM', P .. 'z' .. dino, name)
+end
+
+local function align4k(n)
+  return math.ceil(n / 4096) * 4096
+end
+
+local function chunk_key(ino, idx)
+  return P .. 'c' .. ino .. '_' .. S(idx)
+end
+
+-- Queues every slice id of a packed record string for deletion, once.
+-- Queue member = 8-byte id + 4-byte size, big-endian (bytes 5..16 of a record).
+local function queue_records(data, keep)
+  local s = now()
+  for off = 1, #data - 23, 24 do
+    local hi, lo = struct.unpack('>I4I4', data, off + 4)
+    if hi ~= 0 or lo ~= 0 then
+      local member = string.sub(data, off + 4, off + 15)
+      if not keep[member] then
+        keep[member] = true
+        redis.call('ZADD', P .. 'delslices', s, member)
+      end
+    end
+  end
+end
+
+-- Deletes chunk lists from index first on, for a file of the given size.
+local function drop_chunks(ino, first, size)
+  local done = {}
+  for idx = first, math.ceil(size / CHUNK) - 1 do
+    local k = chunk_key(ino, idx)
+    local data = redis.call('GET', k)
+    if data then
+      queue_records(data, done)
+      redis.call('DEL', k)
+    end
+  end
+end
+
+local function delete_inode(a)
+  if a.t == REG then
+    drop_chunks(a.i, 0, tonumber(a.s))
+    redis.call('DECRBY', P .. 'usedspace', S(align4k(tonumber(a.s))))
+  elseif a.t == DIR then
+    redis.call('DEL', P .. 'd' .. a.i, P .. 'z' .. a.i)
+  end
+  redis.call('DEL', ikey(a.i), P .. 'x' .. a.i)
+  redis.call('DECR', P .. 'totalinodes')
+end
+
+-- Drops one link of a non-directory; deletes it with the last link.
+local function unlink_inode(a)
+  add(a, 'n', -1)
+  if tonumber(a.n) <= 0 then
+    delete_inode(a)
+  else
+    touch(a, 'c', 'n')
+  end
+end
+
+local function setting(name)
+  local v = redis.call('HGET', KEYS[1], name)
+  return v and tonumber(v) or 0
+end

@@ -1,0 +1,156 @@
+/*
+ * meta_reply.c - turning Redis replies into vfs structs: the inode hash
+ * (docs/FORMAT.md "Inode") into struct gfs_attr, wcc data, and the packed
+ * 24-byte slice record.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "meta_internal.h"
+
+uint64_t meta_reply_u64(const redisReply *r)
+{
+	if (!r)
+		return 0;
+	if (r->type == REDIS_REPLY_INTEGER)
+		return (uint64_t)r->integer;
+	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
+		return strtoull(r->str, NULL, 10);
+	return 0;
+}
+
+int meta_reply_status(const redisReply *r)
+{
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_INTEGER)
+		return -EIO;
+	return (int)r->element[0]->integer;
+}
+
+/* One inode hash field and where it goes. */
+enum attr_slot {
+	A_TYPE,
+	A_MODE,
+	A_UID,
+	A_GID,
+	A_NLINK,
+	A_SIZE,
+	A_RDEV_MAJOR,
+	A_RDEV_MINOR,
+	A_ATIME_S,
+	A_ATIME_N,
+	A_MTIME_S,
+	A_MTIME_N,
+	A_CTIME_S,
+	A_CTIME_N,
+	A_CHANGE,
+	A_PARENT,
+	A_GEN,
+	A_INO,
+	A_LINK,
+	A_NSLOTS
+};
+
+static const struct {
+	const char *field;
+	enum attr_slot slot;
+} attr_fields[] = {
+	{"t", A_TYPE},	   {"m", A_MODE},	{"u", A_UID},	    {"g", A_GID},	 {"n", A_NLINK},
+	{"s", A_SIZE},	   {"ra", A_RDEV_MAJOR}, {"ri", A_RDEV_MINOR}, {"as", A_ATIME_S}, {"an", A_ATIME_N},
+	{"ms", A_MTIME_S}, {"mn", A_MTIME_N},	{"cs", A_CTIME_S},  {"cn", A_CTIME_N}, {"ch", A_CHANGE},
+	{"p", A_PARENT},   {"gen", A_GEN},	{"i", A_INO},	    {"l", A_LINK},
+};
+
+int meta_parse_attr(const redisReply *r, struct gfs_attr *attr)
+{
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2)
+		return -ESTALE;
+	uint64_t v[A_NSLOTS] = {0};
+	size_t linklen = 0;
+	for (size_t i = 0; i + 1 < r->elements; i += 2) {
+		const redisReply *k = r->element[i], *val = r->element[i + 1];
+		if (k->type != REDIS_REPLY_STRING)
+			continue;
+		for (size_t f = 0; f < sizeof(attr_fields) / sizeof(attr_fields[0]); f++)
+			if (strcmp(k->str, attr_fields[f].field) == 0) {
+				if (attr_fields[f].slot == A_LINK)
+					linklen = val->len;
+				else
+					v[attr_fields[f].slot] = meta_reply_u64(val);
+				break;
+			}
+	}
+	memset(attr, 0, sizeof(*attr));
+	attr->ino = v[A_INO];
+	attr->gen = (uint32_t)v[A_GEN];
+	attr->type = (enum gfs_ftype)v[A_TYPE];
+	attr->mode = (uint32_t)v[A_MODE] & 07777;
+	attr->uid = (uint32_t)v[A_UID];
+	attr->gid = (uint32_t)v[A_GID];
+	attr->nlink = (uint32_t)v[A_NLINK];
+	attr->size = attr->type == GFS_LNK ? linklen : v[A_SIZE];
+	attr->rdev_major = (uint32_t)v[A_RDEV_MAJOR];
+	attr->rdev_minor = (uint32_t)v[A_RDEV_MINOR];
+	attr->atime = (struct gfs_time){(int64_t)v[A_ATIME_S], (uint32_t)v[A_ATIME_N]};
+	attr->mtime = (struct gfs_time){(int64_t)v[A_MTIME_S], (uint32_t)v[A_MTIME_N]};
+	attr->ctime = (struct gfs_time){(int64_t)v[A_CTIME_S], (uint32_t)v[A_CTIME_N]};
+	attr->change = v[A_CHANGE];
+	attr->parent = attr->type == GFS_DIR ? v[A_PARENT] : 0;
+	/* Charged storage: whole 4 KiB pages of the size (see FORMAT.md "Usage"). */
+	if (attr->type == GFS_REG)
+		attr->used = (attr->size + 4095) & ~4095ULL;
+	else if (attr->type == GFS_DIR)
+		attr->used = 4096;
+	else
+		attr->used = attr->size;
+	return attr->type >= GFS_REG && attr->type <= GFS_FIFO ? 0 : -EIO;
+}
+
+void meta_parse_wcc(const redisReply *pre, const redisReply *post, struct gfs_wcc *wcc)
+{
+	if (!wcc)
+		return;
+	memset(wcc, 0, sizeof(*wcc));
+	if (pre && pre->type == REDIS_REPLY_ARRAY && pre->elements == 6) {
+		wcc->has_pre = 1;
+		wcc->pre_size = meta_reply_u64(pre->element[0]);
+		wcc->pre_mtime = (struct gfs_time){(int64_t)meta_reply_u64(pre->element[1]),
+						   (uint32_t)meta_reply_u64(pre->element[2])};
+		wcc->pre_ctime = (struct gfs_time){(int64_t)meta_reply_u64(pre->element[3]),
+						   (uint32_t)meta_reply_u64(pre->element[4])};
+		wcc->pre_change = meta_reply_u64(pre->element[5]);
+	}
+	if (post && meta_parse_attr(post, &wcc->post) == 0)
+		wcc->has_post = 1;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+void meta_pack_slice(uint8_t out[META_REC_SIZE], const struct meta_slice *s)
+{
+	put32(out, s->pos);
+	put32(out + 4, (uint32_t)(s->id >> 32));
+	put32(out + 8, (uint32_t)s->id);
+	put32(out + 12, s->size);
+	put32(out + 16, s->off);
+	put32(out + 20, s->len);
+}
+
+void meta_unpack_slice(const uint8_t in[META_REC_SIZE], struct meta_slice *s)
+{
+	s->pos = get32(in);
+	s->id = (uint64_t)get32(in + 4) << 32 | get32(in + 8);
+	s->size = get32(in + 12);
+	s->off = get32(in + 16);
+	s->len = get32(in + 20);
+}

@@ -1,0 +1,199 @@
+/*
+ * meta_slice.c - file data records: slice id allocation, reading a chunk's
+ * records, appending one (write_slice), compaction, and the delayed-delete
+ * queue of slices whose objects may be removed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "meta_internal.h"
+
+#define DEAD_MEMBER_SIZE 12 /* 8-byte id + 4-byte size, big-endian */
+
+int meta_new_slice_ids(struct meta *m, uint32_t count, uint64_t *first)
+{
+	if (count == 0)
+		return -EINVAL;
+	char key[META_KEY_MAX];
+	meta_key(m, key, sizeof(key), "nextslice");
+	int err = 0;
+	redisReply *r = meta_command(m, &err, "INCRBY %s %u", key, count);
+	if (!r)
+		return err;
+	if (r->type != REDIS_REPLY_INTEGER) {
+		freeReplyObject(r);
+		return -EIO;
+	}
+	*first = (uint64_t)r->integer - count + 1;
+	freeReplyObject(r);
+	return 0;
+}
+
+int meta_read_chunk(struct meta *m, gfs_ino_t ino, uint32_t chunk_index, struct meta_slice **out, size_t *n)
+{
+	char key[META_KEY_MAX];
+	meta_key(m, key, sizeof(key), "c%llu_%u", (unsigned long long)ino, chunk_index);
+	int err = 0;
+	redisReply *r = meta_command(m, &err, "GET %s", key);
+	if (!r)
+		return err;
+	*out = NULL;
+	*n = 0;
+	if (r->type == REDIS_REPLY_STRING && r->len) {
+		if (r->len % META_REC_SIZE) {
+			freeReplyObject(r);
+			return -EIO;
+		}
+		size_t count = r->len / META_REC_SIZE;
+		struct meta_slice *s = calloc(count, sizeof(*s));
+		if (!s) {
+			freeReplyObject(r);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < count; i++)
+			meta_unpack_slice((const uint8_t *)r->str + i * META_REC_SIZE, &s[i]);
+		*out = s;
+		*n = count;
+	}
+	freeReplyObject(r);
+	return 0;
+}
+
+int meta_write_slice(struct meta *m, struct gfs_ref ref, uint32_t chunk_index, const struct meta_slice *s,
+		     uint64_t new_size_min, struct gfs_wcc *wcc, size_t *nslices_out)
+{
+	if ((uint64_t)s->pos + s->len > META_CHUNK_SIZE || (uint64_t)s->off + s->len > s->size)
+		return -EINVAL;
+	uint8_t rec[META_REC_SIZE];
+	meta_pack_slice(rec, s);
+	struct meta_args a;
+	meta_args_init(&a);
+	meta_args_u64(&a, ref.ino);
+	meta_args_u64(&a, ref.gen);
+	meta_args_u64(&a, chunk_index);
+	meta_args_bin(&a, rec, sizeof(rec));
+	meta_args_u64(&a, new_size_min);
+	int err = 0;
+	redisReply *r = meta_eval(m, MS_WRITE_SLICE, NULL, &err, a.argc, a.argv, a.argvlen);
+	if (!r)
+		return err;
+	int rc = meta_reply_status(r);
+	if (rc == 0 && r->elements == 4) {
+		meta_parse_wcc(r->element[1], r->element[2], wcc);
+		if (nslices_out)
+			*nslices_out = (size_t)meta_reply_u64(r->element[3]);
+	} else if (rc == 0) {
+		rc = -EIO;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+static uint8_t *pack_all(const struct meta_slice *s, size_t n)
+{
+	uint8_t *buf = malloc(n * META_REC_SIZE + 1);
+	if (buf)
+		for (size_t i = 0; i < n; i++)
+			meta_pack_slice(buf + i * META_REC_SIZE, &s[i]);
+	return buf;
+}
+
+int meta_compact_chunk(struct meta *m, gfs_ino_t ino, uint32_t chunk_index, const struct meta_slice *old,
+		       size_t nold, const struct meta_slice *repl, size_t nrepl)
+{
+	if (nold == 0)
+		return -EINVAL;
+	uint8_t *oldb = pack_all(old, nold), *replb = pack_all(repl, nrepl);
+	int rc = -ENOMEM;
+	if (oldb && replb) {
+		struct meta_args a;
+		meta_args_init(&a);
+		meta_args_u64(&a, ino);
+		meta_args_u64(&a, chunk_index);
+		meta_args_bin(&a, oldb, nold * META_REC_SIZE);
+		meta_args_bin(&a, replb, nrepl * META_REC_SIZE);
+		redisReply *r = meta_eval(m, MS_COMPACT, NULL, &rc, a.argc, a.argv, a.argvlen);
+		if (r) {
+			rc = meta_reply_status(r);
+			freeReplyObject(r);
+		}
+	}
+	free(oldb);
+	free(replb);
+	return rc;
+}
+
+static void pack_dead(uint8_t out[DEAD_MEMBER_SIZE], const struct meta_dead_slice *d)
+{
+	struct meta_slice s = {.id = d->id, .size = d->size};
+	uint8_t rec[META_REC_SIZE];
+	meta_pack_slice(rec, &s);
+	memcpy(out, rec + 4, DEAD_MEMBER_SIZE);
+}
+
+int meta_dead_slices(struct meta *m, int64_t older_than_sec, size_t max, struct meta_dead_slice **out, size_t *n)
+{
+	char key[META_KEY_MAX];
+	meta_key(m, key, sizeof(key), "delslices");
+	int err = 0;
+	redisReply *r = meta_command(m, &err, "ZRANGEBYSCORE %s -inf %lld LIMIT 0 %zu", key, (long long)older_than_sec,
+				     max);
+	if (!r)
+		return err;
+	*out = NULL;
+	*n = 0;
+	if (r->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(r);
+		return -EIO;
+	}
+	struct meta_dead_slice *d = r->elements ? calloc(r->elements, sizeof(*d)) : NULL;
+	if (r->elements && !d) {
+		freeReplyObject(r);
+		return -ENOMEM;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < r->elements; i++) {
+		const redisReply *e = r->element[i];
+		if (e->type != REDIS_REPLY_STRING || e->len != DEAD_MEMBER_SIZE)
+			continue; /* not ours; fsck reports it */
+		uint8_t rec[META_REC_SIZE] = {0};
+		memcpy(rec + 4, e->str, DEAD_MEMBER_SIZE);
+		struct meta_slice s;
+		meta_unpack_slice(rec, &s);
+		d[k].id = s.id;
+		d[k].size = s.size;
+		k++;
+	}
+	freeReplyObject(r);
+	*out = d;
+	*n = k;
+	return 0;
+}
+
+int meta_dead_slices_done(struct meta *m, const struct meta_dead_slice *s, size_t n)
+{
+	char key[META_KEY_MAX];
+	meta_key(m, key, sizeof(key), "delslices");
+	for (size_t done = 0; done < n;) {
+		size_t batch = n - done > 256 ? 256 : n - done;
+		const char *argv[2 + 256];
+		size_t argl[2 + 256];
+		uint8_t members[256][DEAD_MEMBER_SIZE];
+		argv[0] = "ZREM";
+		argl[0] = 4;
+		argv[1] = key;
+		argl[1] = strlen(key);
+		for (size_t i = 0; i < batch; i++) {
+			pack_dead(members[i], &s[done + i]);
+			argv[2 + i] = (const char *)members[i];
+			argl[2 + i] = DEAD_MEMBER_SIZE;
+		}
+		int err = 0;
+		redisReply *r = meta_command_argv(m, &err, (int)(2 + batch), argv, argl);
+		if (!r)
+			return err;
+		freeReplyObject(r);
+		done += batch;
+	}
+	return 0;
+}

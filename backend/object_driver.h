@@ -1,0 +1,39 @@
+/*
+ * object_driver.h - private to the object layer: what object.c (URL parsing,
+ * dispatch, probe) and the drivers (object_file.c, object_s3.c) share.
+ * Nothing outside backend/object*.c includes this.
+ */
+#ifndef GATEFS_OBJECT_DRIVER_H
+#define GATEFS_OBJECT_DRIVER_H
+
+#include "object.h"
+
+#include <stdint.h>
+
+#define OBJECT_DEFAULT_RETRY_MS 30000u
+
+/* Everything an s3:// or http(s):// URL says, resolved against defaults. */
+struct object_s3_config {
+	char endpoint[256]; /* "http://127.0.0.1:7480": scheme, host, optional port; no path */
+	char bucket[128];
+	char prefix[512]; /* "" or ends with '/' */
+	char region[64];
+	int path_style;	    /* 1: http://host/bucket/key, 0: http://bucket.host/key */
+	uint32_t retry_ms;  /* total retry budget per operation */
+	uint32_t list_page; /* max-keys per ListObjectsV2 page; 0: server default */
+	uint32_t stall_ms;  /* a transfer with no progress this long fails (and is retried) */
+};
+
+int object_file_open(const char *dir, struct object_store **out, char *err, size_t errlen);
+int object_s3_open(const struct object_s3_config *cfg, const struct object_credentials *cred, struct object_store **out,
+		   char *err, size_t errlen);
+
+/*
+ * The cause of the last failure on this thread, in words ("access denied
+ * (SignatureDoesNotMatch)", "connection refused"), so object_store_probe can
+ * explain a failure without the interface carrying error strings.
+ */
+void object_set_cause(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *object_last_cause(void);
+
+#endif

@@ -1,0 +1,597 @@
+/*
+ * vfs.c - the vfs.h API: opening a volume (metadata engine, object store,
+ * write buffer, cache, background threads), name validation and
+ * forwarding of namespace operations to the metadata engine, and the data
+ * operations on top of the write buffer and the read path.
+ *
+ * Environment overrides of the data layer's tuning (for tests/operators):
+ *   GATEFS_FLUSH_IDLE_MS      commit a file this long after its last write (3000)
+ *   GATEFS_DELETE_DELAY       seconds before dead slices' objects are deleted (60)
+ *   GATEFS_GC_INTERVAL_MS     how often the deleter runs (1000)
+ *   GATEFS_COMPACT_THRESHOLD  records per chunk that trigger compaction (20)
+ *   GATEFS_STORAGE_RETRY_MS   object store retry budget (driver default)
+ */
+#include "vfs.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "cache.h"
+#include "data.h"
+#include "data_pool.h"
+#include "gc.h"
+#include "log.h"
+#include "meta.h"
+#include "slice_view.h"
+#include "writebuf.h"
+
+#define DEFAULT_BUFFER_BYTES (256ull << 20)
+#define DEFAULT_CACHE_BYTES (256ull << 20)
+#define DEFAULT_UPLOAD_THREADS 8
+#define FETCH_THREADS 8
+#define SLICE_ID_BATCH 64
+
+static long long env_num(const char *name, long long dflt)
+{
+	const char *v = getenv(name);
+	if (!v || !*v)
+		return dflt;
+	char *end;
+	long long n = strtoll(v, &end, 10);
+	return *end ? dflt : n;
+}
+
+/* ---- helpers shared by the data layer ---- */
+
+int data_new_slice_id(struct gfs_vfs *vfs, uint64_t *id)
+{
+	int rc = 0;
+	pthread_mutex_lock(&vfs->id_lock);
+	if (vfs->next_id == vfs->end_id) {
+		uint64_t first;
+		rc = meta_new_slice_ids(vfs->meta, SLICE_ID_BATCH, &first);
+		if (rc == 0) {
+			vfs->next_id = first;
+			vfs->end_id = first + SLICE_ID_BATCH;
+		}
+	}
+	if (rc == 0)
+		*id = vfs->next_id++;
+	pthread_mutex_unlock(&vfs->id_lock);
+	return rc;
+}
+
+int data_put_block(struct gfs_vfs *vfs, uint64_t id, uint32_t idx, const void *buf, uint32_t len)
+{
+	char key[256];
+	int rc = slice_block_key(key, sizeof(key), vfs->info.uuid, id, idx, len);
+	if (rc < 0)
+		return rc;
+	rc = vfs->store->ops->put(vfs->store, key, buf, len);
+	if (rc == 0)
+		atomic_fetch_add(&vfs->n_puts, 1);
+	return rc == -EACCES || rc == -ENOENT ? -EIO : rc;
+}
+
+int data_delete_slice(struct gfs_vfs *vfs, uint64_t id, uint32_t size)
+{
+	uint32_t bs = vfs->info.block_size, n = slice_nblocks(size, bs);
+	if (n == 0)
+		return 0;
+	char **keys = calloc(n, sizeof(*keys));
+	int rc = keys ? 0 : -ENOMEM;
+	for (uint32_t i = 0; rc == 0 && i < n; i++) {
+		keys[i] = malloc(256);
+		if (!keys[i])
+			rc = -ENOMEM;
+		else if (slice_block_key(keys[i], 256, vfs->info.uuid, id, i, slice_block_len(size, bs, i)) < 0)
+			rc = -ENAMETOOLONG;
+	}
+	if (rc == 0)
+		rc = vfs->store->ops->del_many(vfs->store, (const char *const *)keys, n);
+	if (rc == 0)
+		atomic_fetch_add(&vfs->n_deletes, n);
+	for (uint32_t i = 0; keys && i < n; i++)
+		free(keys[i]);
+	free(keys);
+	return rc;
+}
+
+/* ---- open / close ---- */
+
+static void volume_id_of(const char *uuid, uint64_t *out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_Digest(uuid, strlen(uuid), md, &mdlen, EVP_sha256(), NULL);
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | md[i];
+	*out = v;
+}
+
+static int start_engine(struct gfs_vfs *vfs, const struct gfs_vfs_config *cfg)
+{
+	unsigned up = cfg->upload_threads ? cfg->upload_threads : DEFAULT_UPLOAD_THREADS;
+	int rc = data_pool_create("upload", up, &vfs->upload_pool);
+	if (rc == 0)
+		rc = data_pool_create("fetch", FETCH_THREADS, &vfs->fetch_pool);
+	if (rc == 0)
+		rc = cache_create(vfs, cfg->cache_mem_bytes ? cfg->cache_mem_bytes : DEFAULT_CACHE_BYTES, &vfs->cache);
+	if (rc == 0)
+		rc = data_read_init(vfs);
+	if (rc == 0)
+		rc = writebuf_create(vfs, cfg->buffer_bytes ? cfg->buffer_bytes : DEFAULT_BUFFER_BYTES, &vfs->wb);
+	if (rc == 0)
+		rc = gc_start(vfs, &vfs->gc);
+	return rc;
+}
+
+static void stop_engine(struct gfs_vfs *vfs)
+{
+	writebuf_destroy(vfs->wb); /* commits what it can, uses the upload pool */
+	vfs->wb = NULL;
+	gc_stop(vfs->gc);
+	vfs->gc = NULL;
+	data_pool_destroy(vfs->upload_pool);
+	data_pool_destroy(vfs->fetch_pool); /* runs queued prefetches into the cache */
+	vfs->upload_pool = vfs->fetch_pool = NULL;
+	cache_destroy(vfs->cache);
+	vfs->cache = NULL;
+	data_read_fini(vfs);
+}
+
+int gfs_vfs_open(const struct gfs_vfs_config *cfg, struct gfs_vfs **out, char *err, size_t errlen)
+{
+	struct gfs_vfs *vfs = calloc(1, sizeof(*vfs));
+	if (!vfs) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&vfs->id_lock, NULL);
+	vfs->read_only = cfg->read_only;
+	vfs->tuning = (struct data_tuning){
+		.flush_idle_ms = (uint32_t)env_num("GATEFS_FLUSH_IDLE_MS", 3000),
+		.delete_delay_sec = env_num("GATEFS_DELETE_DELAY", 60),
+		.gc_interval_ms = (uint32_t)env_num("GATEFS_GC_INTERVAL_MS", 1000),
+		.compact_threshold = (uint32_t)env_num("GATEFS_COMPACT_THRESHOLD", 20),
+		.readahead_max = 32u << 20,
+	};
+
+	struct meta_settings st;
+	int rc = meta_open(cfg->meta_url, &vfs->meta, err, errlen);
+	if (rc == 0)
+		rc = meta_load_settings(vfs->meta, &st, err, errlen);
+	if (rc < 0)
+		goto fail;
+	if (st.chunk_size && st.chunk_size != META_CHUNK_SIZE) {
+		snprintf(err, errlen, "volume chunk size %u is not supported (only %u)", st.chunk_size,
+			 META_CHUNK_SIZE);
+		rc = -EINVAL;
+		goto fail;
+	}
+	struct gfs_volume_info *vi = &vfs->info;
+	snprintf(vi->name, sizeof(vi->name), "%s", st.name);
+	snprintf(vi->uuid, sizeof(vi->uuid), "%s", st.uuid);
+	volume_id_of(vi->uuid, &vi->volume_id);
+	memcpy(vi->secret, st.secret, sizeof(vi->secret));
+	vi->block_size = st.block_size ? st.block_size : META_DEFAULT_BLOCK_SIZE;
+	vi->chunk_size = META_CHUNK_SIZE;
+	vi->format_version = st.format_version;
+	if (getrandom(&vi->write_verifier, sizeof(vi->write_verifier), 0) != sizeof(vi->write_verifier)) {
+		snprintf(err, errlen, "getrandom failed");
+		rc = -EIO;
+		goto fail;
+	}
+
+	const char *url = cfg->storage_url && *cfg->storage_url ? cfg->storage_url : st.storage_url;
+	struct object_credentials cred = {
+		.access_key = cfg->access_key,
+		.secret_key = cfg->secret_key,
+		.region = cfg->region,
+		.max_retry_ms = (uint32_t)env_num("GATEFS_STORAGE_RETRY_MS", 0),
+	};
+	rc = object_store_open(url, &cred, &vfs->store, err, errlen);
+	if (rc < 0)
+		goto fail;
+	rc = start_engine(vfs, cfg);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot start the data engine: %s", strerror(-rc));
+		stop_engine(vfs);
+		goto fail;
+	}
+	*out = vfs;
+	return 0;
+fail:
+	object_store_close(vfs->store);
+	if (vfs->meta)
+		meta_close(vfs->meta);
+	pthread_mutex_destroy(&vfs->id_lock);
+	free(vfs);
+	return rc;
+}
+
+int gfs_vfs_close(struct gfs_vfs *vfs)
+{
+	if (!vfs)
+		return 0;
+	int rc = vfs->wb ? writebuf_flush_all(vfs->wb) : 0;
+	stop_engine(vfs);
+	object_store_close(vfs->store);
+	meta_close(vfs->meta);
+	pthread_mutex_destroy(&vfs->id_lock);
+	free(vfs);
+	return rc;
+}
+
+const struct gfs_volume_info *gfs_vfs_info(const struct gfs_vfs *vfs)
+{
+	return &vfs->info;
+}
+
+/* ---- names ---- */
+
+static int check_name(const char *name, int allow_dots)
+{
+	if (!name || !*name)
+		return -EINVAL;
+	size_t len = strnlen(name, GFS_NAME_MAX + 1);
+	if (len > GFS_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (!allow_dots && (strcmp(name, ".") == 0 || strcmp(name, "..") == 0))
+		return -EINVAL;
+	if (memchr(name, '/', len))
+		return -EINVAL;
+	return 0;
+}
+
+#define CHECK_NAME(name, dots)                                                                                     \
+	do {                                                                                                       \
+		int name_rc_ = check_name(name, dots);                                                             \
+		if (name_rc_)                                                                                      \
+			return name_rc_;                                                                           \
+	} while (0)
+
+#define CHECK_WRITABLE(vfs)                                                                                        \
+	do {                                                                                                       \
+		if ((vfs)->read_only)                                                                              \
+			return -EROFS;                                                                             \
+	} while (0)
+
+/* Buffered data of this gateway is newer than what Redis says. */
+static void overlay_pending(struct gfs_vfs *vfs, struct gfs_attr *a)
+{
+	uint64_t end;
+	struct gfs_time mtime;
+	if (a->type != GFS_REG || !writebuf_pending_attr(vfs->wb, a->ino, &end, &mtime))
+		return;
+	if (end > a->size)
+		a->size = end;
+	if (mtime.sec > a->mtime.sec || (mtime.sec == a->mtime.sec && mtime.nsec > a->mtime.nsec))
+		a->mtime = a->ctime = mtime;
+}
+
+/* ---- namespace ---- */
+
+int gfs_lookup(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
+	       struct gfs_attr *out)
+{
+	CHECK_NAME(name, 1);
+	int rc = meta_lookup(vfs->meta, cred, dir, name, out);
+	if (rc == 0)
+		overlay_pending(vfs, out);
+	return rc;
+}
+
+int gfs_getattr(struct gfs_vfs *vfs, struct gfs_ref ref, struct gfs_attr *out)
+{
+	int rc = meta_getattr(vfs->meta, ref, out);
+	if (rc == 0)
+		overlay_pending(vfs, out);
+	return rc;
+}
+
+int gfs_setattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, const struct gfs_setattr *sa,
+		const struct gfs_time *guard_ctime, struct gfs_wcc *wcc)
+{
+	CHECK_WRITABLE(vfs);
+	if (sa->valid & GFS_SET_SIZE) {
+		/* Buffered writes happened before the truncate: commit them first
+		 * so the truncate's zero record is newer than they are. */
+		int rc = writebuf_flush(vfs->wb, ref.ino);
+		if (rc < 0)
+			return rc;
+	}
+	int rc = meta_setattr(vfs->meta, cred, ref, sa, guard_ctime, wcc);
+	if (rc == 0 && wcc && wcc->has_post)
+		overlay_pending(vfs, &wcc->post);
+	return rc;
+}
+
+int gfs_access(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint32_t want, uint32_t *granted,
+	       struct gfs_attr *attr_out)
+{
+	int rc = meta_access(vfs->meta, cred, ref, want, granted, attr_out);
+	if (rc == 0 && attr_out)
+		overlay_pending(vfs, attr_out);
+	if (rc == 0 && vfs->read_only)
+		*granted &= ~(uint32_t)(GFS_ACCESS_MODIFY | GFS_ACCESS_EXTEND | GFS_ACCESS_DELETE);
+	return rc;
+}
+
+int gfs_readlink(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, char *buf, size_t bufsize,
+		 size_t *len)
+{
+	return meta_readlink(vfs->meta, cred, ref, buf, bufsize, len);
+}
+
+int gfs_statfs(struct gfs_vfs *vfs, struct gfs_statfs *out)
+{
+	return meta_statfs(vfs->meta, out);
+}
+
+int gfs_create(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref dir, const char *name, uint32_t mode,
+	       enum gfs_create_how how, const uint8_t verifier[8], struct gfs_attr *out, struct gfs_wcc *dir_wcc)
+{
+	CHECK_WRITABLE(vfs);
+	CHECK_NAME(name, 0);
+	return meta_create(vfs->meta, cred, dir, name, mode, how, verifier, out, dir_wcc);
+}
+
+int gfs_mkdir(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref dir, const char *name, uint32_t mode,
+	      struct gfs_attr *out, struct gfs_wcc *dir_wcc)
+{
+	CHECK_WRITABLE(vfs);
+	CHECK_NAME(name, 0);
+	return meta_mkdir(vfs->meta, cred, dir, name, mode, out, dir_wcc);
+}
+
+int gfs_symlink(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
+		const char *target, uint32_t mode, struct gfs_attr *out, struct gfs_wcc *dir_wcc)
+{
+	CHECK_WRITABLE(vfs);
+	CHECK_NAME(name, 0);
+	if (!target || strnlen(target, GFS_PATH_MAX + 1) > GFS_PATH_MAX)
+		return -ENAMETOOLONG;
+	return meta_symlink(vfs->meta, cred, dir, name, target, mode, out, dir_wcc);
+}
+
+int gfs_mknod(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
+	      enum gfs_ftype type, uint32_t mode, uint32_t rdev_major, uint32_t rdev_minor, struct gfs_attr *out,
+	      struct gfs_wcc *dir_wcc)
+{
+	CHECK_WRITABLE(vfs);
+	CHECK_NAME(name, 0);
+	return meta_mknod(vfs->meta, cred, dir, name, type, mode, rdev_major, rdev_minor, out, dir_wcc);
+}
+
+int gfs_link(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref target, struct gfs_ref dir,
+	     const char *name, struct gfs_attr *target_out, struct gfs_wcc *dir_wcc)
+{
+	CHECK_WRITABLE(vfs);
+	CHECK_NAME(name, 0);
+	int rc = meta_link(vfs->meta, cred, target, dir, name, target_out, dir_wcc);
+	if (rc == 0 && target_out)
+		overlay_pending(vfs, target_out);
+	return rc;
+}
+
+/* A removed file's buffered data needs no special care: its commit fails
+ * with -ESTALE and the metadata engine queues the slice for deletion. */
+int gfs_remove(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
+	       struct gfs_wcc *dir_wcc)
+{
+	CHECK_WRITABLE(vfs);
+	CHECK_NAME(name, 0);
+	return meta_remove(vfs->meta, cred, dir, name, dir_wcc);
+}
+
+int gfs_rmdir(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
+	      struct gfs_wcc *dir_wcc)
+{
+	CHECK_WRITABLE(vfs);
+	CHECK_NAME(name, 0);
+	return meta_rmdir(vfs->meta, cred, dir, name, dir_wcc);
+}
+
+int gfs_rename(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref src_dir, const char *src_name,
+	       struct gfs_ref dst_dir, const char *dst_name, struct gfs_wcc *src_wcc, struct gfs_wcc *dst_wcc)
+{
+	CHECK_WRITABLE(vfs);
+	CHECK_NAME(src_name, 0);
+	CHECK_NAME(dst_name, 0);
+	return meta_rename(vfs->meta, cred, src_dir, src_name, dst_dir, dst_name, src_wcc, dst_wcc);
+}
+
+int gfs_readdir(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref dir, uint64_t cookie,
+		uint64_t cookie_verifier, int plus, gfs_readdir_cb cb, void *arg, int *eof, uint64_t *verifier_out,
+		struct gfs_attr *dir_attr)
+{
+	return meta_readdir(vfs->meta, cred, dir, cookie, cookie_verifier, plus, cb, arg, eof, verifier_out,
+			    dir_attr);
+}
+
+/* ---- data ---- */
+
+/* Read/write permission as the NFS server checks it: the superuser and the
+ * owner always pass (the owner opened the file, and the client checked the
+ * mode at open time); others need the mode bits. */
+static int may(const struct gfs_cred *cred, const struct gfs_attr *a, uint32_t bit)
+{
+	if (!cred || cred->uid == 0 || cred->uid == a->uid)
+		return 1;
+	int in_group = cred->gid == a->gid;
+	for (uint32_t i = 0; i < cred->ngroups && i < GFS_MAX_GROUPS && !in_group; i++)
+		in_group = cred->groups[i] == a->gid;
+	uint32_t shift = in_group ? 3 : 0;
+	return (a->mode >> shift) & bit ? 1 : 0;
+}
+
+int gfs_read(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, size_t count,
+	     void *buf, size_t *nread, int *eof, struct gfs_attr *attr)
+{
+	struct gfs_attr a;
+	int rc = gfs_getattr(vfs, ref, &a);
+	if (rc < 0)
+		return rc;
+	if (a.type == GFS_DIR)
+		return -EISDIR;
+	if (a.type != GFS_REG)
+		return -EINVAL;
+	if (!may(cred, &a, 4))
+		return -EACCES;
+	size_t n = 0;
+	if (offset < a.size) {
+		n = a.size - offset < count ? (size_t)(a.size - offset) : count;
+		rc = data_read_range(vfs, ref.ino, offset, n, buf);
+		if (rc < 0)
+			return rc;
+	}
+	*nread = n;
+	*eof = offset + n >= a.size;
+	if (attr)
+		*attr = a;
+	return 0;
+}
+
+int gfs_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, size_t count,
+	      const void *buf, enum gfs_stable stable, enum gfs_stable *committed, struct gfs_wcc *wcc)
+{
+	CHECK_WRITABLE(vfs);
+	struct gfs_attr a;
+	int rc = gfs_getattr(vfs, ref, &a);
+	if (rc < 0)
+		return rc;
+	if (a.type == GFS_DIR)
+		return -EISDIR;
+	if (a.type != GFS_REG)
+		return -EINVAL;
+	if (!may(cred, &a, 2))
+		return -EACCES;
+	if (offset + count < offset || offset + count > (1ull << 62))
+		return -EFBIG;
+	if (wcc) {
+		wcc->has_pre = 1;
+		wcc->pre_size = a.size;
+		wcc->pre_mtime = a.mtime;
+		wcc->pre_ctime = a.ctime;
+		wcc->pre_change = a.change;
+		wcc->has_post = 0;
+	}
+	rc = writebuf_write(vfs->wb, (struct gfs_ref){ref.ino, ref.gen ? ref.gen : a.gen}, offset, buf, count);
+	if (rc == 0 && stable != GFS_UNSTABLE)
+		rc = writebuf_flush(vfs->wb, ref.ino);
+	if (rc < 0)
+		return rc;
+	if (committed)
+		*committed = stable == GFS_UNSTABLE ? GFS_UNSTABLE : GFS_FILE_SYNC;
+	if (wcc && gfs_getattr(vfs, ref, &wcc->post) == 0)
+		wcc->has_post = 1;
+	return 0;
+}
+
+int gfs_commit(struct gfs_vfs *vfs, struct gfs_ref ref, struct gfs_attr *attr)
+{
+	int rc = writebuf_flush(vfs->wb, ref.ino);
+	if (rc < 0)
+		return rc;
+	if (attr)
+		return gfs_getattr(vfs, ref, attr);
+	return 0;
+}
+
+/* ---- xattrs ---- */
+
+int gfs_getxattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, const char *name, void *buf,
+		 size_t bufsize, size_t *len)
+{
+	return meta_getxattr(vfs->meta, cred, ref, name, buf, bufsize, len);
+}
+
+int gfs_setxattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, const char *name,
+		 const void *value, size_t len, int flags)
+{
+	CHECK_WRITABLE(vfs);
+	return meta_setxattr(vfs->meta, cred, ref, name, value, len, flags);
+}
+
+int gfs_listxattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, char *buf, size_t bufsize,
+		  size_t *len)
+{
+	return meta_listxattr(vfs->meta, cred, ref, buf, bufsize, len);
+}
+
+int gfs_removexattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, const char *name)
+{
+	CHECK_WRITABLE(vfs);
+	return meta_removexattr(vfs->meta, cred, ref, name);
+}
+
+/* ---- errors ---- */
+
+const char *gfs_strerror(int err)
+{
+	if (err < 0)
+		err = -err;
+	switch (err) {
+	case 0:
+		return "success";
+	case EBADCOOKIE:
+		return "readdir cookie is no longer valid";
+	case GFS_ENOTSYNC:
+		return "attribute guard did not match";
+	case EAGAIN:
+		return "backend temporarily unreachable, retry later";
+	default:
+		return strerror(err);
+	}
+}
+
+/* ---- public counters and synchronous background work ---- */
+
+void gfs_data_stats(struct gfs_vfs *vfs, struct gfs_data_stats *out)
+{
+	struct writebuf_counters w;
+	struct cache_counters c;
+	writebuf_counters(vfs->wb, &w);
+	cache_counters(vfs->cache, &c);
+	*out = (struct gfs_data_stats){
+		.buffer_budget = w.budget,
+		.buffered_bytes = w.used,
+		.buffered_peak = w.peak,
+		.object_puts = atomic_load(&vfs->n_puts),
+		.object_gets = c.gets,
+		.object_deletes = atomic_load(&vfs->n_deletes),
+		.cache_hits = c.hits,
+		.cache_misses = c.misses,
+		.cache_waits = c.waits,
+		.cache_bytes = c.bytes,
+		.prefetches = c.prefetches,
+		.slices_committed = atomic_load(&vfs->n_commits),
+		.compactions = atomic_load(&vfs->n_compactions),
+		.writer_waits = w.waits,
+	};
+}
+
+void gfs_data_reset_peak(struct gfs_vfs *vfs)
+{
+	writebuf_reset_peak(vfs->wb);
+}
+
+int gfs_data_gc_run(struct gfs_vfs *vfs, int64_t delay_sec)
+{
+	return gc_delete_dead(vfs, delay_sec);
+}
+
+int gfs_data_compact(struct gfs_vfs *vfs, gfs_ino_t ino, uint32_t chunk_index)
+{
+	return gc_compact_chunk(vfs, ino, chunk_index);
+}
+
+int gfs_data_flush_all(struct gfs_vfs *vfs)
+{
+	return writebuf_flush_all(vfs->wb);
+}

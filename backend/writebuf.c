@@ -1,0 +1,840 @@
+/*
+ * writebuf.c - the write buffer of writebuf.h.
+ *
+ * Each file with buffered data has a wfile with a list of pending slices in
+ * creation order.  A write goes into the newest unsealed slice of its chunk
+ * that it can extend (or overwrite in place, if the blocks it touches are
+ * not uploading) provided no newer slice overlaps it; otherwise it starts a
+ * new slice.  Full blocks are uploaded at once on the upload pool; a flush
+ * seals the slices, uploads what is left, waits, and commits the slices to
+ * Redis one by one in creation order, so newest-wins holds in Redis too.
+ *
+ * Locks, in the order they may be taken: flush_lock (one flush per file at a
+ * time, so commits stay ordered) -> map_lock -> file lock -> budget_lock.
+ * No lock but flush_lock is held across Redis or object-store calls, except
+ * the rare batch reservation of slice ids.
+ */
+#include "writebuf.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "data.h"
+#include "data_pool.h"
+#include "gc.h"
+#include "log.h"
+
+enum { BL_EMPTY = 0, BL_UPLOADING = 1, BL_DONE = 2, BL_FAILED = 3 };
+
+#define WB_BUCKETS 1024
+#define WB_ALLOC_STEP (64u << 10) /* block buffers grow in these steps */
+#define WB_WAIT_LIMIT_MS 60000 /* a writer gives up (-EAGAIN) after this */
+
+struct wfile;
+
+struct pslice {
+	struct pslice *prev, *next;
+	uint32_t chunk, pos, len;
+	uint64_t id;
+	int sealed;
+	int refs; /* the file's list holds one */
+	uint32_t nblk;
+	uint8_t **blk;
+	uint32_t *cap;
+	uint8_t *state;
+	uint64_t alloc; /* bytes charged to the budget */
+};
+
+struct wfile {
+	gfs_ino_t ino;
+	uint32_t gen;
+	struct wfile *hnext;
+	int refs;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* an upload finished */
+	pthread_mutex_t flush_lock;
+	struct pslice *head, *tail;
+	uint64_t end;
+	struct gfs_time mtime;
+	uint64_t last_write_ms;
+	uint64_t alloc;
+};
+
+struct writebuf {
+	struct gfs_vfs *vfs;
+	uint32_t bs;
+	pthread_mutex_t map_lock;
+	struct wfile *buckets[WB_BUCKETS];
+
+	pthread_mutex_t budget_lock;
+	pthread_cond_t budget_cond; /* budget freed, or flusher wake-up */
+	uint64_t budget, used, peak, waits;
+	int pressure, stopping;
+	pthread_t flusher;
+	int flusher_started;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct gfs_time now_real(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (struct gfs_time){.sec = ts.tv_sec, .nsec = (uint32_t)ts.tv_nsec};
+}
+
+/* ---- budget ---- */
+
+static int budget_try(struct writebuf *wb, uint64_t n)
+{
+	int ok = 0;
+	pthread_mutex_lock(&wb->budget_lock);
+	if (wb->used + n <= wb->budget) {
+		wb->used += n;
+		if (wb->used > wb->peak)
+			wb->peak = wb->used;
+		ok = 1;
+	}
+	pthread_mutex_unlock(&wb->budget_lock);
+	return ok;
+}
+
+static void budget_release(struct writebuf *wb, uint64_t n)
+{
+	if (!n)
+		return;
+	pthread_mutex_lock(&wb->budget_lock);
+	wb->used -= n;
+	pthread_cond_broadcast(&wb->budget_cond);
+	pthread_mutex_unlock(&wb->budget_lock);
+}
+
+/* ---- slices ---- */
+
+static struct pslice *slice_new(struct writebuf *wb, uint32_t chunk, uint32_t pos, uint64_t id)
+{
+	struct pslice *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->chunk = chunk;
+	s->pos = pos;
+	s->id = id;
+	s->refs = 1;
+	s->nblk = slice_nblocks(META_CHUNK_SIZE - pos, wb->bs);
+	s->blk = calloc(s->nblk, sizeof(*s->blk));
+	s->cap = calloc(s->nblk, sizeof(*s->cap));
+	s->state = calloc(s->nblk, sizeof(*s->state));
+	if (!s->blk || !s->cap || !s->state) {
+		free(s->blk);
+		free(s->cap);
+		free(s->state);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void slice_free(struct writebuf *wb, struct pslice *s)
+{
+	for (uint32_t i = 0; i < s->nblk; i++)
+		free(s->blk[i]);
+	budget_release(wb, s->alloc);
+	free(s->blk);
+	free(s->cap);
+	free(s->state);
+	free(s);
+}
+
+/* Drops a reference; the caller holds the file lock and frees the slice
+ * (after unlocking) if this returns 1. */
+static int slice_unref_locked(struct pslice *s)
+{
+	return --s->refs == 0;
+}
+
+/* ---- files ---- */
+
+static size_t file_bucket(gfs_ino_t ino)
+{
+	return (size_t)((ino * 0x9E3779B97F4A7C15ULL) >> 40) % WB_BUCKETS;
+}
+
+static struct wfile *file_get(struct writebuf *wb, gfs_ino_t ino, int create)
+{
+	pthread_mutex_lock(&wb->map_lock);
+	struct wfile *f = wb->buckets[file_bucket(ino)];
+	while (f && f->ino != ino)
+		f = f->hnext;
+	if (!f && create) {
+		f = calloc(1, sizeof(*f));
+		if (f) {
+			f->ino = ino;
+			pthread_mutex_init(&f->lock, NULL);
+			pthread_cond_init(&f->cond, NULL);
+			pthread_mutex_init(&f->flush_lock, NULL);
+			f->hnext = wb->buckets[file_bucket(ino)];
+			wb->buckets[file_bucket(ino)] = f;
+		}
+	}
+	if (f)
+		f->refs++;
+	pthread_mutex_unlock(&wb->map_lock);
+	return f;
+}
+
+static void file_free(struct wfile *f)
+{
+	pthread_mutex_destroy(&f->lock);
+	pthread_cond_destroy(&f->cond);
+	pthread_mutex_destroy(&f->flush_lock);
+	free(f);
+}
+
+/* Drops a reference; a file without references and without pending
+ * slices leaves the table. */
+static void file_put(struct writebuf *wb, struct wfile *f)
+{
+	pthread_mutex_lock(&wb->map_lock);
+	int gone = --f->refs == 0 && f->head == NULL;
+	if (gone) {
+		struct wfile **pp = &wb->buckets[file_bucket(f->ino)];
+		while (*pp != f)
+			pp = &(*pp)->hnext;
+		*pp = f->hnext;
+	}
+	pthread_mutex_unlock(&wb->map_lock);
+	if (gone)
+		file_free(f);
+}
+
+/* ---- uploads ---- */
+
+struct upload_job {
+	struct writebuf *wb;
+	struct wfile *f;
+	struct pslice *s;
+	uint32_t idx;
+};
+
+static void upload_run(void *arg)
+{
+	struct upload_job *j = arg;
+	struct wfile *f = j->f;
+	struct pslice *s = j->s;
+	pthread_mutex_lock(&f->lock);
+	const uint8_t *data = s->blk[j->idx];
+	uint32_t blen = slice_block_len(s->len, j->wb->bs, j->idx);
+	pthread_mutex_unlock(&f->lock);
+
+	/* The block cannot change while it is UPLOADING: writers skip it. */
+	int rc = data_put_block(j->wb->vfs, s->id, j->idx, data, blen);
+
+	pthread_mutex_lock(&f->lock);
+	s->state[j->idx] = rc == 0 ? BL_DONE : BL_FAILED;
+	pthread_cond_broadcast(&f->cond);
+	int last = slice_unref_locked(s);
+	pthread_mutex_unlock(&f->lock);
+	if (last)
+		slice_free(j->wb, s);
+	file_put(j->wb, f);
+	free(j);
+}
+
+/* Marks block idx UPLOADING and queues it.  File lock held. */
+static void upload_start_locked(struct writebuf *wb, struct wfile *f, struct pslice *s, uint32_t idx)
+{
+	struct upload_job *j = malloc(sizeof(*j));
+	if (!j)
+		return; /* stays EMPTY; the flush retries it */
+	*j = (struct upload_job){wb, f, s, idx};
+	s->state[idx] = BL_UPLOADING;
+	s->refs++;
+	pthread_mutex_lock(&wb->map_lock);
+	f->refs++;
+	pthread_mutex_unlock(&wb->map_lock);
+	if (data_pool_submit(wb->vfs->upload_pool, upload_run, j) < 0) {
+		/* pool stopping: upload here */
+		pthread_mutex_unlock(&f->lock);
+		upload_run(j);
+		pthread_mutex_lock(&f->lock);
+	}
+}
+
+/* ---- writes ---- */
+
+static uint32_t round_up(uint32_t v, uint32_t step)
+{
+	return (uint32_t)(((uint64_t)v + step - 1) / step * step);
+}
+
+/* The capacity block i must have so that slice bytes up to `upto` fit. */
+static uint32_t wanted_cap(const struct pslice *s, uint32_t bs, uint32_t i, uint32_t upto)
+{
+	uint64_t bstart = (uint64_t)i * bs;
+	uint32_t need = upto - bstart > bs ? bs : (uint32_t)(upto - bstart);
+	if (s->cap[i] >= need)
+		return s->cap[i];
+	uint32_t c = round_up(need, WB_ALLOC_STEP);
+	if (c < s->cap[i] * 2)
+		c = s->cap[i] * 2;
+	return c > bs ? bs : c;
+}
+
+/* Budget the blocks of s that [soff, soff+len) touches would need to grow. */
+static uint64_t growth(const struct pslice *s, uint32_t bs, uint32_t soff, uint32_t len)
+{
+	uint32_t first, last;
+	uint64_t n = 0;
+	slice_blocks_touched(soff, len, bs, &first, &last);
+	for (uint32_t i = first; i <= last; i++)
+		n += wanted_cap(s, bs, i, soff + len) - s->cap[i];
+	return n;
+}
+
+static int overlaps(const struct pslice *s, uint32_t pos, uint32_t len)
+{
+	return s->pos < pos + len && pos < s->pos + s->len;
+}
+
+/* The pending slice a write of [pos, pos+len) in chunk may go into, or
+ * NULL for a new slice.  File lock held. */
+static struct pslice *pick_target(struct writebuf *wb, struct wfile *f, uint32_t chunk, uint32_t pos, uint32_t len)
+{
+	for (struct pslice *s = f->tail; s; s = s->prev) {
+		if (s->chunk != chunk)
+			continue;
+		if (!s->sealed && s->pos <= pos && pos <= s->pos + s->len) {
+			uint32_t first, last, ok = 1;
+			slice_blocks_touched(pos - s->pos, len, wb->bs, &first, &last);
+			for (uint32_t i = first; i <= last && ok; i++)
+				ok = s->state[i] == BL_EMPTY;
+			if (ok)
+				return s;
+		}
+		if (overlaps(s, pos, len))
+			return NULL; /* anything older would be shadowed by s */
+	}
+	return NULL;
+}
+
+/* Copies data into s at soff, growing blocks (budget already reserved). */
+static int slice_store(struct writebuf *wb, struct pslice *s, uint32_t soff, const uint8_t *data, uint32_t len)
+{
+	uint32_t bs = wb->bs, first, last;
+	slice_blocks_touched(soff, len, bs, &first, &last);
+	for (uint32_t i = first; i <= last; i++) {
+		uint32_t want = wanted_cap(s, bs, i, soff + len);
+		if (want > s->cap[i]) {
+			uint8_t *nb = realloc(s->blk[i], want);
+			if (!nb)
+				return -ENOMEM;
+			s->alloc += want - s->cap[i];
+			s->blk[i] = nb;
+			s->cap[i] = want;
+		}
+	}
+	uint32_t off = soff, left = len;
+	while (left > 0) {
+		uint32_t i = off / bs, in = off % bs;
+		uint32_t n = bs - in < left ? bs - in : left;
+		memcpy(s->blk[i] + in, data, n);
+		data += n;
+		off += n;
+		left -= n;
+	}
+	if (soff + len > s->len)
+		s->len = soff + len;
+	return 0;
+}
+
+static int flush_file(struct writebuf *wb, struct wfile *f);
+
+/* Makes room in the budget: commits this file's data if it has any, else
+ * waits for the flusher to commit other files'. */
+static int relieve_pressure(struct writebuf *wb, struct wfile *f, uint64_t started)
+{
+	pthread_mutex_lock(&wb->budget_lock);
+	wb->waits++;
+	pthread_mutex_unlock(&wb->budget_lock);
+	pthread_mutex_lock(&f->lock);
+	int has_data = f->head != NULL;
+	pthread_mutex_unlock(&f->lock);
+	if (has_data)
+		return flush_file(wb, f);
+	if (now_ms() - started > WB_WAIT_LIMIT_MS)
+		return -EAGAIN;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 100 * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&wb->budget_lock);
+	wb->pressure = 1;
+	pthread_cond_broadcast(&wb->budget_cond);
+	pthread_cond_timedwait(&wb->budget_cond, &wb->budget_lock, &ts);
+	pthread_mutex_unlock(&wb->budget_lock);
+	return 0;
+}
+
+/* One piece: inside one chunk and at most one block long, so it touches at
+ * most two blocks and needs at most 2 * block_size of budget. */
+static int write_piece(struct writebuf *wb, struct wfile *f, uint32_t chunk, uint32_t pos, const uint8_t *data,
+		       uint32_t len)
+{
+	uint64_t started = now_ms();
+	for (;;) {
+		pthread_mutex_lock(&f->lock);
+		struct pslice *s = pick_target(wb, f, chunk, pos, len);
+		uint64_t need;
+		if (s) {
+			need = growth(s, wb->bs, pos - s->pos, len);
+		} else {
+			uint32_t first, last;
+			slice_blocks_touched(0, len, wb->bs, &first, &last);
+			need = 0;
+			for (uint32_t i = first; i <= last; i++) {
+				uint32_t upto = len - i * wb->bs > wb->bs ? wb->bs : len - i * wb->bs;
+				need += round_up(upto, WB_ALLOC_STEP) > wb->bs ? wb->bs : round_up(upto, WB_ALLOC_STEP);
+			}
+		}
+		if (!budget_try(wb, need)) {
+			pthread_mutex_unlock(&f->lock);
+			int rc = relieve_pressure(wb, f, started);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (!s) {
+			uint64_t id;
+			int rc = data_new_slice_id(wb->vfs, &id);
+			if (rc == 0 && !(s = slice_new(wb, chunk, pos, id)))
+				rc = -ENOMEM;
+			if (rc < 0) {
+				pthread_mutex_unlock(&f->lock);
+				budget_release(wb, need);
+				return rc;
+			}
+			s->prev = f->tail;
+			if (f->tail)
+				f->tail->next = s;
+			else
+				f->head = s;
+			f->tail = s;
+		}
+		uint64_t before = s->alloc;
+		int rc = slice_store(wb, s, pos - s->pos, data, len);
+		/* Return what the reservation over-estimated (or all of it on error). */
+		budget_release(wb, need - (s->alloc - before));
+		f->alloc += s->alloc - before;
+		if (rc == 0) {
+			uint32_t full = s->len / wb->bs;
+			for (uint32_t i = 0; i < full; i++)
+				if (s->state[i] == BL_EMPTY)
+					upload_start_locked(wb, f, s, i);
+			uint64_t end = (uint64_t)chunk * META_CHUNK_SIZE + pos + len;
+			if (end > f->end)
+				f->end = end;
+			f->mtime = now_real();
+			f->last_write_ms = now_ms();
+		}
+		pthread_mutex_unlock(&f->lock);
+		return rc;
+	}
+}
+
+int writebuf_write(struct writebuf *wb, struct gfs_ref ref, uint64_t offset, const void *buf, size_t count)
+{
+	if (count == 0)
+		return 0;
+	struct wfile *f = file_get(wb, ref.ino, 1);
+	if (!f)
+		return -ENOMEM;
+	if (ref.gen) {
+		pthread_mutex_lock(&f->lock);
+		f->gen = ref.gen;
+		pthread_mutex_unlock(&f->lock);
+	}
+	const uint8_t *p = buf;
+	int rc = 0;
+	while (count > 0 && rc == 0) {
+		uint32_t chunk = (uint32_t)(offset / META_CHUNK_SIZE), pos = (uint32_t)(offset % META_CHUNK_SIZE);
+		size_t n = META_CHUNK_SIZE - pos;
+		if (n > count)
+			n = count;
+		if (n > wb->bs)
+			n = wb->bs;
+		rc = write_piece(wb, f, chunk, pos, p, (uint32_t)n);
+		p += n;
+		offset += n;
+		count -= n;
+	}
+	file_put(wb, f);
+	return rc;
+}
+
+/* ---- flush ---- */
+
+/* Seals every slice up to the current tail, uploads their remaining
+ * blocks, waits, then commits them in order.  Slices written meanwhile are
+ * newer and stay for the next flush. */
+static int flush_file(struct writebuf *wb, struct wfile *f)
+{
+	struct gfs_vfs *vfs = wb->vfs;
+	int rc = 0;
+	pthread_mutex_lock(&f->flush_lock);
+	pthread_mutex_lock(&f->lock);
+	struct pslice *last = f->tail;
+	if (!last) {
+		pthread_mutex_unlock(&f->lock);
+		pthread_mutex_unlock(&f->flush_lock);
+		return 0;
+	}
+	for (struct pslice *s = f->head;; s = s->next) {
+		s->sealed = 1;
+		uint32_t n = slice_nblocks(s->len, wb->bs);
+		for (uint32_t i = 0; i < n; i++)
+			if (s->state[i] == BL_EMPTY || s->state[i] == BL_FAILED)
+				upload_start_locked(wb, f, s, i);
+		if (s == last)
+			break;
+	}
+	for (;;) {
+		int busy = 0, failed = 0;
+		for (struct pslice *s = f->head;; s = s->next) {
+			uint32_t n = slice_nblocks(s->len, wb->bs);
+			for (uint32_t i = 0; i < n; i++) {
+				busy |= s->state[i] == BL_UPLOADING;
+				failed |= s->state[i] == BL_FAILED;
+			}
+			if (s == last)
+				break;
+		}
+		if (!busy) {
+			rc = failed ? -EIO : 0;
+			break;
+		}
+		pthread_cond_wait(&f->cond, &f->lock);
+	}
+	pthread_mutex_unlock(&f->lock);
+
+	while (rc == 0) {
+		pthread_mutex_lock(&f->lock);
+		struct pslice *s = f->head;
+		struct gfs_ref ref = {f->ino, f->gen};
+		pthread_mutex_unlock(&f->lock);
+
+		struct meta_slice rec = {.pos = s->pos, .id = s->id, .size = s->len, .off = 0, .len = s->len};
+		uint64_t size_min = (uint64_t)s->chunk * META_CHUNK_SIZE + s->pos + s->len;
+		size_t nrec = 0;
+		rc = meta_write_slice(vfs->meta, ref, s->chunk, &rec, size_min, NULL, &nrec);
+		if (rc == -ESTALE) {
+			/* The file is gone; the script queued the slice for deletion. */
+			log_debug("writebuf: inode %llu vanished before commit", (unsigned long long)f->ino);
+			rc = 0;
+		} else if (rc < 0) {
+			log_warn("writebuf: commit of slice %llu of inode %llu failed: %d", (unsigned long long)s->id,
+				 (unsigned long long)f->ino, rc);
+			break;
+		} else {
+			atomic_fetch_add(&vfs->n_commits, 1);
+			if (nrec > vfs->tuning.compact_threshold)
+				gc_schedule_compact(vfs->gc, f->ino, s->chunk);
+		}
+		pthread_mutex_lock(&f->lock);
+		f->head = s->next;
+		if (f->head)
+			f->head->prev = NULL;
+		else {
+			f->tail = NULL;
+			f->end = 0;
+		}
+		f->alloc -= s->alloc;
+		int done = s == last;
+		int free_it = slice_unref_locked(s);
+		pthread_mutex_unlock(&f->lock);
+		if (free_it)
+			slice_free(wb, s);
+		if (done)
+			break;
+	}
+	pthread_mutex_unlock(&f->flush_lock);
+	return rc;
+}
+
+int writebuf_flush(struct writebuf *wb, gfs_ino_t ino)
+{
+	struct wfile *f = file_get(wb, ino, 0);
+	if (!f)
+		return 0;
+	int rc = flush_file(wb, f);
+	file_put(wb, f);
+	return rc;
+}
+
+/* Takes a reference on every file with pending data (or, with only_idle,
+ * only those idle for idle_ms, plus the largest one if want_largest). */
+static size_t collect(struct writebuf *wb, struct wfile ***out, int only_idle, int want_largest)
+{
+	size_t n = 0, cap = 16;
+	struct wfile **v = malloc(cap * sizeof(*v));
+	struct wfile *largest = NULL;
+	uint64_t now = now_ms();
+	if (!v) {
+		*out = NULL;
+		return 0;
+	}
+	pthread_mutex_lock(&wb->map_lock);
+	for (size_t b = 0; b < WB_BUCKETS; b++) {
+		for (struct wfile *f = wb->buckets[b]; f; f = f->hnext) {
+			pthread_mutex_lock(&f->lock);
+			int has = f->head != NULL;
+			int idle = now - f->last_write_ms >= wb->vfs->tuning.flush_idle_ms;
+			if (has && (!largest || f->alloc > largest->alloc))
+				largest = f;
+			pthread_mutex_unlock(&f->lock);
+			if (!has || (only_idle && !idle))
+				continue;
+			if (n == cap) {
+				struct wfile **nv = realloc(v, cap * 2 * sizeof(*v));
+				if (!nv)
+					continue;
+				v = nv;
+				cap *= 2;
+			}
+			f->refs++;
+			v[n++] = f;
+		}
+	}
+	if (want_largest && largest) {
+		int present = 0;
+		for (size_t i = 0; i < n; i++)
+			present |= v[i] == largest;
+		if (!present && n < cap) {
+			largest->refs++;
+			v[n++] = largest;
+		}
+	}
+	pthread_mutex_unlock(&wb->map_lock);
+	*out = v;
+	return n;
+}
+
+int writebuf_flush_all(struct writebuf *wb)
+{
+	struct wfile **v;
+	size_t n = collect(wb, &v, 0, 0);
+	int first = 0;
+	for (size_t i = 0; i < n; i++) {
+		int rc = flush_file(wb, v[i]);
+		if (rc < 0 && first == 0)
+			first = rc;
+		file_put(wb, v[i]);
+	}
+	free(v);
+	return first;
+}
+
+static void *flusher_main(void *arg)
+{
+	struct writebuf *wb = arg;
+	pthread_mutex_lock(&wb->budget_lock);
+	while (!wb->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (!wb->pressure)
+			pthread_cond_timedwait(&wb->budget_cond, &wb->budget_lock, &ts);
+		if (wb->stopping)
+			break;
+		int pressure = wb->pressure;
+		wb->pressure = 0;
+		pthread_mutex_unlock(&wb->budget_lock);
+
+		struct wfile **v;
+		size_t n = collect(wb, &v, 1, pressure);
+		for (size_t i = 0; i < n; i++) {
+			int rc = flush_file(wb, v[i]);
+			if (rc < 0)
+				log_debug("writebuf: background commit of inode %llu: %d",
+					  (unsigned long long)v[i]->ino, rc);
+			file_put(wb, v[i]);
+		}
+		free(v);
+		pthread_mutex_lock(&wb->budget_lock);
+	}
+	pthread_mutex_unlock(&wb->budget_lock);
+	return NULL;
+}
+
+/* ---- reads of pending data ---- */
+
+int writebuf_pending_attr(struct writebuf *wb, gfs_ino_t ino, uint64_t *end, struct gfs_time *mtime)
+{
+	struct wfile *f = file_get(wb, ino, 0);
+	if (!f)
+		return 0;
+	pthread_mutex_lock(&f->lock);
+	int has = f->head != NULL;
+	if (has) {
+		*end = f->end;
+		*mtime = f->mtime;
+	}
+	pthread_mutex_unlock(&f->lock);
+	file_put(wb, f);
+	return has;
+}
+
+int writebuf_snapshot(struct writebuf *wb, gfs_ino_t ino, uint32_t chunk, struct pending_snap *snap)
+{
+	*snap = (struct pending_snap){.wb = wb};
+	struct wfile *f = file_get(wb, ino, 0);
+	if (!f)
+		return 0;
+	pthread_mutex_lock(&f->lock);
+	size_t n = 0;
+	for (struct pslice *s = f->head; s; s = s->next)
+		n += s->chunk == chunk;
+	if (n) {
+		snap->srcs = calloc(n, sizeof(*snap->srcs));
+		if (!snap->srcs) {
+			pthread_mutex_unlock(&f->lock);
+			file_put(wb, f);
+			return -ENOMEM;
+		}
+	}
+	for (struct pslice *s = f->head; s; s = s->next) {
+		if (s->chunk != chunk)
+			continue;
+		s->refs++;
+		snap->srcs[snap->n++] = (struct view_src){
+			.pos = s->pos, .len = s->len, .off = 0, .id = s->id, .size = s->len, .pending = 1, .opaque = s};
+	}
+	pthread_mutex_unlock(&f->lock);
+	snap->file = f;
+	return 0;
+}
+
+void writebuf_copy(struct pending_snap *snap, const struct view_src *src, uint32_t slice_off, uint32_t len,
+		   void *dst)
+{
+	struct wfile *f = snap->file;
+	struct pslice *s = src->opaque;
+	uint32_t bs = snap->wb->bs;
+	uint8_t *out = dst;
+	pthread_mutex_lock(&f->lock);
+	while (len > 0) {
+		uint32_t i = slice_off / bs, in = slice_off % bs;
+		uint32_t n = bs - in < len ? bs - in : len;
+		memcpy(out, s->blk[i] + in, n);
+		out += n;
+		slice_off += n;
+		len -= n;
+	}
+	pthread_mutex_unlock(&f->lock);
+}
+
+void writebuf_snap_release(struct pending_snap *snap)
+{
+	struct wfile *f = snap->file;
+	if (!f)
+		return;
+	for (size_t i = 0; i < snap->n; i++) {
+		struct pslice *s = snap->srcs[i].opaque;
+		pthread_mutex_lock(&f->lock);
+		int free_it = slice_unref_locked(s);
+		pthread_mutex_unlock(&f->lock);
+		if (free_it)
+			slice_free(snap->wb, s);
+	}
+	free(snap->srcs);
+	file_put(snap->wb, f);
+	snap->file = NULL;
+	snap->srcs = NULL;
+	snap->n = 0;
+}
+
+/* ---- lifetime and counters ---- */
+
+int writebuf_create(struct gfs_vfs *vfs, uint64_t budget, struct writebuf **out)
+{
+	struct writebuf *wb = calloc(1, sizeof(*wb));
+	if (!wb)
+		return -ENOMEM;
+	wb->vfs = vfs;
+	wb->bs = vfs->info.block_size;
+	/* One write piece may grow two blocks; less budget could never fit it. */
+	wb->budget = budget < 2ull * wb->bs ? 2ull * wb->bs : budget;
+	pthread_mutex_init(&wb->map_lock, NULL);
+	pthread_mutex_init(&wb->budget_lock, NULL);
+	pthread_cond_init(&wb->budget_cond, NULL);
+	int rc = pthread_create(&wb->flusher, NULL, flusher_main, wb);
+	if (rc) {
+		free(wb);
+		return -rc;
+	}
+	wb->flusher_started = 1;
+	*out = wb;
+	return 0;
+}
+
+void writebuf_destroy(struct writebuf *wb)
+{
+	if (!wb)
+		return;
+	pthread_mutex_lock(&wb->budget_lock);
+	wb->stopping = 1;
+	pthread_cond_broadcast(&wb->budget_cond);
+	pthread_mutex_unlock(&wb->budget_lock);
+	if (wb->flusher_started)
+		pthread_join(wb->flusher, NULL);
+	int rc = writebuf_flush_all(wb);
+	if (rc < 0)
+		log_error("writebuf: data of some files could not be committed at shutdown: %d", rc);
+	/* Whatever is left could not be committed; it is dropped. */
+	for (size_t b = 0; b < WB_BUCKETS; b++) {
+		struct wfile *f = wb->buckets[b];
+		while (f) {
+			struct wfile *next = f->hnext;
+			struct pslice *s = f->head;
+			while (s) {
+				struct pslice *sn = s->next;
+				slice_free(wb, s);
+				s = sn;
+			}
+			file_free(f);
+			f = next;
+		}
+	}
+	pthread_mutex_destroy(&wb->map_lock);
+	pthread_mutex_destroy(&wb->budget_lock);
+	pthread_cond_destroy(&wb->budget_cond);
+	free(wb);
+}
+
+void writebuf_counters(struct writebuf *wb, struct writebuf_counters *out)
+{
+	pthread_mutex_lock(&wb->budget_lock);
+	*out = (struct writebuf_counters){wb->budget, wb->used, wb->peak, wb->waits};
+	pthread_mutex_unlock(&wb->budget_lock);
+}
+
+void writebuf_reset_peak(struct writebuf *wb)
+{
+	pthread_mutex_lock(&wb->budget_lock);
+	wb->peak = wb->used;
+	pthread_mutex_unlock(&wb->budget_lock);
+}

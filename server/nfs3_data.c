@@ -1,0 +1,196 @@
+/*
+ * nfs3_data.c - the NFSv3 procedures that move file data or describe the
+ * file system: READ WRITE COMMIT FSSTAT FSINFO PATHCONF.  The write
+ * verifier is the volume's, new at every process start, so a client
+ * resends whatever it wrote UNSTABLE before a crash.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nfs3_impl.h"
+
+static void put_verifier(const struct gfs_vfs *vfs, writeverf3 out)
+{
+	uint64_t v = gfs_vfs_info(vfs)->write_verifier;
+	for (int i = 0; i < NFS3_WRITEVERFSIZE; i++)
+		out[i] = (char)(v >> (56 - 8 * i));
+}
+
+enum rpc_disposition nfs3_read(struct rpc_call *call, void *args, void *result)
+{
+	READ3args *a = args;
+	READ3res *r = result;
+	struct export_access acc;
+	struct gfs_attr attr;
+	size_t nread = 0;
+	int eof = 0;
+
+	r->status = nfs3_admit(call, &a->file, &acc);
+	if (r->status != NFS3_OK)
+		return RPC_OK;
+	size_t count = a->count < NFS3_MAX_IO ? a->count : NFS3_MAX_IO;
+	char *buf = malloc(count ? count : 1);
+	if (!buf) {
+		r->status = NFS3ERR_SERVERFAULT;
+		return RPC_OK;
+	}
+	int err = gfs_read(call->vfs, &acc.cred, acc.ref, a->offset, count, buf, &nread, &eof, &attr);
+	r->status = nfs3_status(err);
+	if (r->status != NFS3_OK) {
+		free(buf);
+		nfs3_post_op_ref(call->vfs, acc.ref, &r->READ3res_u.resfail.file_attributes);
+		return RPC_OK;
+	}
+	READ3resok *ok = &r->READ3res_u.resok;
+	nfs3_post_op(call->vfs, &attr, &ok->file_attributes);
+	ok->count = (count3)(nread < count ? nread : count);
+	ok->eof = eof != 0;
+	ok->data.data_len = ok->count;
+	ok->data.data_val = buf; /* freed by xdr_free */
+	return RPC_OK;
+}
+
+static const enum gfs_stable stable_table[] = {
+    [UNSTABLE] = GFS_UNSTABLE,
+    [DATA_SYNC] = GFS_DATA_SYNC,
+    [FILE_SYNC] = GFS_FILE_SYNC,
+};
+
+enum rpc_disposition nfs3_write(struct rpc_call *call, void *args, void *result)
+{
+	WRITE3args *a = args;
+	WRITE3res *r = result;
+	struct export_access acc;
+	struct gfs_wcc w = {0};
+	enum gfs_stable committed = GFS_UNSTABLE;
+
+	r->status = nfs3_admit_write(call, &a->file, &acc);
+	if (r->status == NFS3_OK && (a->count > a->data.data_len || (unsigned)a->stable > FILE_SYNC))
+		r->status = NFS3ERR_INVAL;
+	if (r->status == NFS3_OK && a->offset > (uint64_t)INT64_MAX - a->count)
+		r->status = NFS3ERR_FBIG;
+	if (r->status != NFS3_OK) {
+		if (r->status != NFS3ERR_BADHANDLE && r->status != NFS3ERR_STALE && r->status != NFS3ERR_ACCES)
+			nfs3_wcc_ref(call->vfs, acc.ref, &r->WRITE3res_u.resfail.file_wcc);
+		return RPC_OK;
+	}
+	int err = gfs_write(call->vfs, &acc.cred, acc.ref, a->offset, a->count, a->data.data_val,
+			    stable_table[a->stable], &committed, &w);
+	r->status = nfs3_status(err);
+	if (r->status != NFS3_OK) {
+		if (w.has_pre || w.has_post)
+			nfs3_wcc(call->vfs, &w, &r->WRITE3res_u.resfail.file_wcc);
+		else
+			nfs3_wcc_ref(call->vfs, acc.ref, &r->WRITE3res_u.resfail.file_wcc);
+		return RPC_OK;
+	}
+	WRITE3resok *ok = &r->WRITE3res_u.resok;
+	nfs3_wcc(call->vfs, &w, &ok->file_wcc);
+	ok->count = a->count;
+	ok->committed = committed >= GFS_FILE_SYNC ? FILE_SYNC : committed == GFS_DATA_SYNC ? DATA_SYNC : UNSTABLE;
+	put_verifier(call->vfs, ok->verf);
+	return RPC_OK;
+}
+
+enum rpc_disposition nfs3_commit(struct rpc_call *call, void *args, void *result)
+{
+	COMMIT3args *a = args;
+	COMMIT3res *r = result;
+	struct export_access acc;
+	struct gfs_attr attr;
+	struct gfs_attr before;
+
+	/* COMMIT changes no data; a read-only export may commit (nothing). */
+	r->status = nfs3_admit(call, &a->file, &acc);
+	if (r->status != NFS3_OK)
+		return RPC_OK;
+	int have_before = gfs_getattr(call->vfs, acc.ref, &before) == 0;
+	int err = gfs_commit(call->vfs, acc.ref, &attr);
+	r->status = nfs3_status(err);
+	/* resok and resfail both start with file_wcc. */
+	wcc_data *wcc = &r->COMMIT3res_u.resok.file_wcc;
+	if (have_before) {
+		wcc->before.attributes_follow = TRUE;
+		wcc->before.pre_op_attr_u.attributes.size = before.size;
+		wcc->before.pre_op_attr_u.attributes.mtime.seconds = (uint32_t)before.mtime.sec;
+		wcc->before.pre_op_attr_u.attributes.mtime.nseconds = before.mtime.nsec;
+		wcc->before.pre_op_attr_u.attributes.ctime.seconds = (uint32_t)before.ctime.sec;
+		wcc->before.pre_op_attr_u.attributes.ctime.nseconds = before.ctime.nsec;
+	}
+	if (err == 0)
+		nfs3_post_op(call->vfs, &attr, &wcc->after);
+	else
+		nfs3_post_op_ref(call->vfs, acc.ref, &wcc->after);
+	if (err == 0)
+		put_verifier(call->vfs, r->COMMIT3res_u.resok.verf);
+	return RPC_OK;
+}
+
+enum rpc_disposition nfs3_fsstat(struct rpc_call *call, void *args, void *result)
+{
+	FSSTAT3args *a = args;
+	FSSTAT3res *r = result;
+	struct export_access acc;
+	struct gfs_statfs st;
+
+	r->status = nfs3_admit(call, &a->fsroot, &acc);
+	if (r->status != NFS3_OK)
+		return RPC_OK;
+	r->status = nfs3_status(gfs_statfs(call->vfs, &st));
+	if (r->status != NFS3_OK) {
+		nfs3_post_op_ref(call->vfs, acc.ref, &r->FSSTAT3res_u.resfail.obj_attributes);
+		return RPC_OK;
+	}
+	FSSTAT3resok *ok = &r->FSSTAT3res_u.resok;
+	nfs3_post_op_ref(call->vfs, acc.ref, &ok->obj_attributes);
+	ok->tbytes = st.total_bytes;
+	ok->fbytes = st.free_bytes;
+	ok->abytes = st.avail_bytes;
+	ok->tfiles = st.total_files;
+	ok->ffiles = st.free_files;
+	ok->afiles = st.free_files;
+	ok->invarsec = 0; /* other gateways change the volume at any time */
+	return RPC_OK;
+}
+
+enum rpc_disposition nfs3_fsinfo(struct rpc_call *call, void *args, void *result)
+{
+	FSINFO3args *a = args;
+	FSINFO3res *r = result;
+	struct export_access acc;
+
+	r->status = nfs3_admit(call, &a->fsroot, &acc);
+	if (r->status != NFS3_OK)
+		return RPC_OK;
+	FSINFO3resok *ok = &r->FSINFO3res_u.resok;
+	nfs3_post_op_ref(call->vfs, acc.ref, &ok->obj_attributes);
+	ok->rtmax = ok->rtpref = NFS3_MAX_IO;
+	ok->wtmax = ok->wtpref = NFS3_MAX_IO;
+	ok->rtmult = ok->wtmult = 4096;
+	ok->dtpref = NFS3_DTPREF;
+	ok->maxfilesize = (uint64_t)INT64_MAX;
+	ok->time_delta.seconds = 0;
+	ok->time_delta.nseconds = 1;
+	ok->properties = FSF3_LINK | FSF3_SYMLINK | FSF3_HOMOGENEOUS | FSF3_CANSETTIME;
+	return RPC_OK;
+}
+
+enum rpc_disposition nfs3_pathconf(struct rpc_call *call, void *args, void *result)
+{
+	PATHCONF3args *a = args;
+	PATHCONF3res *r = result;
+	struct export_access acc;
+
+	r->status = nfs3_admit(call, &a->object, &acc);
+	if (r->status != NFS3_OK)
+		return RPC_OK;
+	PATHCONF3resok *ok = &r->PATHCONF3res_u.resok;
+	nfs3_post_op_ref(call->vfs, acc.ref, &ok->obj_attributes);
+	ok->linkmax = UINT32_MAX;
+	ok->name_max = GFS_NAME_MAX;
+	ok->no_trunc = TRUE;
+	ok->chown_restricted = TRUE;
+	ok->case_insensitive = FALSE;
+	ok->case_preserving = TRUE;
+	return RPC_OK;
+}

@@ -1,0 +1,467 @@
+/*
+ * nfs3_ns.c - the NFSv3 procedures that read or change the namespace and
+ * attributes: GETATTR SETATTR LOOKUP ACCESS READLINK CREATE MKDIR SYMLINK
+ * MKNOD REMOVE RMDIR RENAME LINK.  Each admits the call on its handle(s),
+ * calls one vfs function with the squashed credentials and converts the
+ * outcome, wcc data included, into the RFC 1813 result.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nfs3_impl.h"
+
+/* wcc_data for a vfs call that may or may not have filled *w (it fills it
+ * on success; on failure we fall back to fresh post-op attributes). */
+static void wcc_out(struct gfs_vfs *vfs, const struct gfs_wcc *w, struct gfs_ref ref, wcc_data *out)
+{
+	if (w->has_pre || w->has_post)
+		nfs3_wcc(vfs, w, out);
+	else
+		nfs3_wcc_ref(vfs, ref, out);
+}
+
+/* wcc data for an error found before the vfs ran; none for bad handles. */
+static void early_wcc(struct gfs_vfs *vfs, nfsstat3 st, const struct export_access *acc, wcc_data *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (st != NFS3ERR_BADHANDLE && st != NFS3ERR_STALE && st != NFS3ERR_ACCES)
+		nfs3_wcc_ref(vfs, acc->ref, out);
+}
+
+/* Applies what gfs_create/mkdir/... could not take (everything but mode)
+ * to a new object, refreshing *attr. */
+static nfsstat3 apply_rest(struct gfs_vfs *vfs, const struct export_access *acc, const struct gfs_setattr *sa,
+			   struct gfs_attr *attr)
+{
+	struct gfs_setattr rest = *sa;
+	rest.valid &= ~(uint32_t)GFS_SET_MODE;
+	if (!rest.valid)
+		return NFS3_OK;
+	struct gfs_wcc w = {0};
+	struct gfs_ref ref = {attr->ino, attr->gen};
+	int err = gfs_setattr(vfs, &acc->cred, ref, &rest, NULL, &w);
+	if (err)
+		return nfs3_status(err);
+	if (w.has_post)
+		*attr = w.post;
+	return NFS3_OK;
+}
+
+enum rpc_disposition nfs3_getattr(struct rpc_call *call, void *args, void *result)
+{
+	GETATTR3args *a = args;
+	GETATTR3res *r = result;
+	struct export_access acc;
+	struct gfs_attr attr;
+
+	r->status = nfs3_admit(call, &a->object, &acc);
+	if (r->status != NFS3_OK)
+		return RPC_OK;
+	r->status = nfs3_status(gfs_getattr(call->vfs, acc.ref, &attr));
+	if (r->status == NFS3_OK)
+		nfs3_fattr(call->vfs, &attr, &r->GETATTR3res_u.resok.obj_attributes);
+	return RPC_OK;
+}
+
+enum rpc_disposition nfs3_setattr(struct rpc_call *call, void *args, void *result)
+{
+	SETATTR3args *a = args;
+	SETATTR3res *r = result;
+	struct export_access acc;
+	struct gfs_setattr sa;
+	struct gfs_wcc w = {0};
+	struct gfs_time guard;
+
+	r->status = nfs3_admit_write(call, &a->object, &acc);
+	if (r->status == NFS3_OK)
+		r->status = nfs3_sattr(&a->new_attributes, &sa);
+	if (r->status != NFS3_OK) {
+		early_wcc(call->vfs, r->status, &acc, &r->SETATTR3res_u.resfail.obj_wcc);
+		return RPC_OK;
+	}
+	if (a->guard.check) {
+		guard.sec = a->guard.sattrguard3_u.obj_ctime.seconds;
+		guard.nsec = a->guard.sattrguard3_u.obj_ctime.nseconds;
+	}
+	int err = gfs_setattr(call->vfs, &acc.cred, acc.ref, &sa, a->guard.check ? &guard : NULL, &w);
+	r->status = nfs3_status(err);
+	/* resok and resfail are both just obj_wcc. */
+	wcc_out(call->vfs, &w, acc.ref, &r->SETATTR3res_u.resok.obj_wcc);
+	return RPC_OK;
+}
+
+enum rpc_disposition nfs3_lookup(struct rpc_call *call, void *args, void *result)
+{
+	LOOKUP3args *a = args;
+	LOOKUP3res *r = result;
+	struct export_access acc;
+	char name[GFS_NAME_MAX + 1];
+	struct gfs_attr attr;
+	int err;
+
+	r->status = nfs3_admit(call, &a->what.dir, &acc);
+	if (r->status != NFS3_OK)
+		return RPC_OK;
+	r->status = nfs3_name(&a->what.name, name);
+	if (r->status != NFS3_OK) {
+		nfs3_post_op_ref(call->vfs, acc.ref, &r->LOOKUP3res_u.resfail.dir_attributes);
+		return RPC_OK;
+	}
+	/* ".." at the export root is the root itself: a client never walks out
+	 * of its export. */
+	if (strcmp(name, "..") == 0 && export_is_root(acc.export, acc.ref))
+		err = gfs_getattr(call->vfs, acc.ref, &attr);
+	else
+		err = gfs_lookup(call->vfs, &acc.cred, acc.ref, name, &attr);
+	r->status = nfs3_status(err);
+	if (r->status != NFS3_OK) {
+		nfs3_post_op_ref(call->vfs, acc.ref, &r->LOOKUP3res_u.resfail.dir_attributes);
+		return RPC_OK;
+	}
+	LOOKUP3resok *ok = &r->LOOKUP3res_u.resok;
+	struct gfs_ref ref = {attr.ino, attr.gen};
+	if (nfs3_make_fh(call, &acc, ref, &ok->object) != 0) {
+		r->status = NFS3ERR_SERVERFAULT;
+		memset(&r->LOOKUP3res_u, 0, sizeof(r->LOOKUP3res_u));
+		return RPC_OK;
+	}
+	nfs3_post_op(call->vfs, &attr, &ok->obj_attributes);
+	nfs3_post_op_ref(call->vfs, acc.ref, &ok->dir_attributes);
+	return RPC_OK;
+}
+
+enum rpc_disposition nfs3_access(struct rpc_call *call, void *args, void *result)
+{
+	ACCESS3args *a = args;
+	ACCESS3res *r = result;
+	struct export_access acc;
+	struct gfs_attr attr;
+	uint32_t granted = 0;
+
+	r->status = nfs3_admit(call, &a->object, &acc);
+	if (r->status != NFS3_OK)
+		return RPC_OK;
+	uint32_t want = a->access & (ACCESS3_READ | ACCESS3_LOOKUP | ACCESS3_MODIFY | ACCESS3_EXTEND | ACCESS3_DELETE |
+				     ACCESS3_EXECUTE);
+	int err = gfs_access(call->vfs, &acc.cred, acc.ref, want, &granted, &attr);
+	r->status = nfs3_status(err);
+	if (r->status != NFS3_OK) {
+		nfs3_post_op_ref(call->vfs, acc.ref, &r->ACCESS3res_u.resfail.obj_attributes);
+		return RPC_OK;
+	}
+	if (acc.read_only)
+		granted &= ~(uint32_t)(ACCESS3_MODIFY | ACCESS3_EXTEND | ACCESS3_DELETE);
+	r->ACCESS3res_u.resok.access = granted & want;
+	nfs3_post_op(call->vfs, &attr, &r->ACCESS3res_u.resok.obj_attributes);
+	return RPC_OK;
+}
+
+enum rpc_disposition nfs3_readlink(struct rpc_call *call, void *args, void *result)
+{
+	READLINK3args *a = args;
+	READLINK3res *r = result;
+	struct export_access acc;
+	size_t len = 0;
+
+	r->status = nfs3_admit(call, &a->symlink, &acc);
+	if (r->status != NFS3_OK)
+		return RPC_OK;
+	char *buf = malloc(GFS_PATH_MAX);
+	if (!buf) {
+		r->status = NFS3ERR_SERVERFAULT;
+		return RPC_OK;
+	}
+	r->status = nfs3_status(gfs_readlink(call->vfs, &acc.cred, acc.ref, buf, GFS_PATH_MAX, &len));
+	if (r->status != NFS3_OK) {
+		free(buf);
+		nfs3_post_op_ref(call->vfs, acc.ref, &r->READLINK3res_u.resfail.symlink_attributes);
+		return RPC_OK;
+	}
+	READLINK3resok *ok = &r->READLINK3res_u.resok;
+	ok->data.nfspath3_val = buf; /* freed by xdr_free */
+	ok->data.nfspath3_len = (u_int)(len < GFS_PATH_MAX ? len : GFS_PATH_MAX);
+	nfs3_post_op_ref(call->vfs, acc.ref, &ok->symlink_attributes);
+	return RPC_OK;
+}
+
+/* The common tail of CREATE, MKDIR, SYMLINK and MKNOD: the three results
+ * have the same resok/resfail layout, so one writer serves them all. */
+struct new_object_res {
+	post_op_fh3 *obj;
+	post_op_attr *obj_attributes;
+	wcc_data *ok_wcc;
+	wcc_data *fail_wcc;
+};
+
+static void new_object_reply(struct rpc_call *call, const struct export_access *acc, nfsstat3 *status, int err,
+			     struct gfs_attr *attr, const struct gfs_setattr *sa, const struct gfs_wcc *w,
+			     const struct new_object_res *out)
+{
+	*status = nfs3_status(err);
+	if (*status == NFS3_OK && sa)
+		*status = apply_rest(call->vfs, acc, sa, attr);
+	if (*status != NFS3_OK) {
+		wcc_out(call->vfs, w, acc->ref, out->fail_wcc);
+		return;
+	}
+	nfs3_post_op_fh(call, acc, attr, out->obj);
+	nfs3_post_op(call->vfs, attr, out->obj_attributes);
+	wcc_out(call->vfs, w, acc->ref, out->ok_wcc);
+}
+
+/* Admission and name check shared by every procedure that makes a name in
+ * a directory.  On failure, the early wcc is written to *fail_wcc. */
+static nfsstat3 admit_dirop(struct rpc_call *call, const diropargs3 *where, struct export_access *acc,
+			    char name[GFS_NAME_MAX + 1], wcc_data *fail_wcc)
+{
+	nfsstat3 st = nfs3_admit_write(call, &where->dir, acc);
+	if (st == NFS3_OK)
+		st = nfs3_name(&where->name, name);
+	if (st != NFS3_OK)
+		early_wcc(call->vfs, st, acc, fail_wcc);
+	return st;
+}
+
+enum rpc_disposition nfs3_create(struct rpc_call *call, void *args, void *result)
+{
+	CREATE3args *a = args;
+	CREATE3res *r = result;
+	struct export_access acc;
+	char name[GFS_NAME_MAX + 1];
+	struct gfs_setattr sa = {0};
+	struct gfs_attr attr;
+	struct gfs_wcc w = {0};
+	const uint8_t *verf = NULL;
+	enum gfs_create_how how = GFS_CREATE_GUARDED;
+	uint32_t mode = 0644;
+
+	r->status = admit_dirop(call, &a->where, &acc, name, &r->CREATE3res_u.resfail.dir_wcc);
+	if (r->status != NFS3_OK)
+		return RPC_OK;
+	switch (a->how.mode) {
+	case UNCHECKED:
+	case GUARDED:
+		how = a->how.mode == UNCHECKED ? GFS_CREATE_UNCHECKED : GFS_CREATE_GUARDED;
+		r->status = nfs3_sattr(&a->how.createhow3_u.obj_attributes, &sa);
+		if (sa.valid & GFS_SET_MODE)
+			mode = sa.mode;
+		break;
+	case EXCLUSIVE:
+		/* The client follows with SETATTR for the real attributes. */
+		how = GFS_CREATE_EXCLUSIVE;
+		verf = (const uint8_t *)a->how.createhow3_u.verf;
+		mode = 0;
+		break;
+	default:
+		r->status = NFS3ERR_INVAL;
+		break;
+	}
+	if (r->status != NFS3_OK) {
+		early_wcc(call->vfs, r->status, &acc, &r->CREATE3res_u.resfail.dir_wcc);
+		return RPC_OK;
+	}
+	int err = gfs_create(call->vfs, &acc.cred, acc.ref, name, mode, how, verf, &attr, &w);
+	struct new_object_res out = {&r->CREATE3res_u.resok.obj, &r->CREATE3res_u.resok.obj_attributes,
+				     &r->CREATE3res_u.resok.dir_wcc, &r->CREATE3res_u.resfail.dir_wcc};
+	new_object_reply(call, &acc, &r->status, err, &attr, verf ? NULL : &sa, &w, &out);
+	return RPC_OK;
+}
+
+enum rpc_disposition nfs3_mkdir(struct rpc_call *call, void *args, void *result)
+{
+	MKDIR3args *a = args;
+	MKDIR3res *r = result;
+	struct export_access acc;
+	char name[GFS_NAME_MAX + 1];
+	struct gfs_setattr sa;
+	struct gfs_attr attr;
+	struct gfs_wcc w = {0};
+
+	r->status = admit_dirop(call, &a->where, &acc, name, &r->MKDIR3res_u.resfail.dir_wcc);
+	if (r->status != NFS3_OK)
+		return RPC_OK;
+	r->status = nfs3_sattr(&a->attributes, &sa);
+	if (r->status != NFS3_OK) {
+		early_wcc(call->vfs, r->status, &acc, &r->MKDIR3res_u.resfail.dir_wcc);
+		return RPC_OK;
+	}
+	uint32_t mode = (sa.valid & GFS_SET_MODE) ? sa.mode : 0755;
+	int err = gfs_mkdir(call->vfs, &acc.cred, acc.ref, name, mode, &attr, &w);
+	struct new_object_res out = {&r->MKDIR3res_u.resok.obj, &r->MKDIR3res_u.resok.obj_attributes,
+				     &r->MKDIR3res_u.resok.dir_wcc, &r->MKDIR3res_u.resfail.dir_wcc};
+	new_object_reply(call, &acc, &r->status, err, &attr, &sa, &w, &out);
+	return RPC_OK;
+}
+
+enum rpc_disposition nfs3_symlink(struct rpc_call *call, void *args, void *result)
+{
+	SYMLINK3args *a = args;
+	SYMLINK3res *r = result;
+	struct export_access acc;
+	char name[GFS_NAME_MAX + 1];
+	struct gfs_setattr sa;
+	struct gfs_attr attr;
+	struct gfs_wcc w = {0};
+	const nfspath3 *target = &a->symlink.symlink_data;
+
+	r->status = admit_dirop(call, &a->where, &acc, name, &r->SYMLINK3res_u.resfail.dir_wcc);
+	if (r->status != NFS3_OK)
+		return RPC_OK;
+	r->status = nfs3_sattr(&a->symlink.symlink_attributes, &sa);
+	if (r->status == NFS3_OK &&
+	    (target->nfspath3_len == 0 || memchr(target->nfspath3_val, '\0', target->nfspath3_len)))
+		r->status = NFS3ERR_INVAL;
+	if (r->status == NFS3_OK && target->nfspath3_len >= GFS_PATH_MAX)
+		r->status = NFS3ERR_NAMETOOLONG;
+	if (r->status != NFS3_OK) {
+		early_wcc(call->vfs, r->status, &acc, &r->SYMLINK3res_u.resfail.dir_wcc);
+		return RPC_OK;
+	}
+	char path[GFS_PATH_MAX];
+	memcpy(path, target->nfspath3_val, target->nfspath3_len);
+	path[target->nfspath3_len] = '\0';
+	uint32_t mode = (sa.valid & GFS_SET_MODE) ? sa.mode : 0777;
+	int err = gfs_symlink(call->vfs, &acc.cred, acc.ref, name, path, mode, &attr, &w);
+	struct new_object_res out = {&r->SYMLINK3res_u.resok.obj, &r->SYMLINK3res_u.resok.obj_attributes,
+				     &r->SYMLINK3res_u.resok.dir_wcc, &r->SYMLINK3res_u.resfail.dir_wcc};
+	new_object_reply(call, &acc, &r->status, err, &attr, &sa, &w, &out);
+	return RPC_OK;
+}
+
+enum rpc_disposition nfs3_mknod(struct rpc_call *call, void *args, void *result)
+{
+	MKNOD3args *a = args;
+	MKNOD3res *r = result;
+	struct export_access acc;
+	char name[GFS_NAME_MAX + 1];
+	struct gfs_setattr sa = {0};
+	struct gfs_attr attr;
+	struct gfs_wcc w = {0};
+	enum gfs_ftype type = GFS_FIFO;
+	uint32_t major = 0, minor = 0;
+
+	r->status = admit_dirop(call, &a->where, &acc, name, &r->MKNOD3res_u.resfail.dir_wcc);
+	if (r->status != NFS3_OK)
+		return RPC_OK;
+	const mknoddata3 *what = &a->what;
+	switch (what->type) {
+	case NF3CHR:
+	case NF3BLK:
+		type = what->type == NF3CHR ? GFS_CHR : GFS_BLK;
+		major = what->mknoddata3_u.device.spec.specdata1;
+		minor = what->mknoddata3_u.device.spec.specdata2;
+		r->status = nfs3_sattr(&what->mknoddata3_u.device.dev_attributes, &sa);
+		break;
+	case NF3SOCK:
+	case NF3FIFO:
+		type = what->type == NF3SOCK ? GFS_SOCK : GFS_FIFO;
+		r->status = nfs3_sattr(&what->mknoddata3_u.pipe_attributes, &sa);
+		break;
+	default:
+		r->status = NFS3ERR_BADTYPE;
+		break;
+	}
+	if (r->status != NFS3_OK) {
+		early_wcc(call->vfs, r->status, &acc, &r->MKNOD3res_u.resfail.dir_wcc);
+		return RPC_OK;
+	}
+	uint32_t mode = (sa.valid & GFS_SET_MODE) ? sa.mode : 0644;
+	int err = gfs_mknod(call->vfs, &acc.cred, acc.ref, name, type, mode, major, minor, &attr, &w);
+	struct new_object_res out = {&r->MKNOD3res_u.resok.obj, &r->MKNOD3res_u.resok.obj_attributes,
+				     &r->MKNOD3res_u.resok.dir_wcc, &r->MKNOD3res_u.resfail.dir_wcc};
+	new_object_reply(call, &acc, &r->status, err, &attr, &sa, &w, &out);
+	return RPC_OK;
+}
+
+enum rpc_disposition nfs3_remove(struct rpc_call *call, void *args, void *result)
+{
+	REMOVE3args *a = args;
+	REMOVE3res *r = result;
+	struct export_access acc;
+	char name[GFS_NAME_MAX + 1];
+	struct gfs_wcc w = {0};
+
+	/* resok and resfail are both just dir_wcc. */
+	r->status = admit_dirop(call, &a->object, &acc, name, &r->REMOVE3res_u.resfail.dir_wcc);
+	if (r->status != NFS3_OK)
+		return RPC_OK;
+	r->status = nfs3_status(gfs_remove(call->vfs, &acc.cred, acc.ref, name, &w));
+	wcc_out(call->vfs, &w, acc.ref, &r->REMOVE3res_u.resok.dir_wcc);
+	return RPC_OK;
+}
+
+enum rpc_disposition nfs3_rmdir(struct rpc_call *call, void *args, void *result)
+{
+	RMDIR3args *a = args;
+	RMDIR3res *r = result;
+	struct export_access acc;
+	char name[GFS_NAME_MAX + 1];
+	struct gfs_wcc w = {0};
+
+	r->status = admit_dirop(call, &a->object, &acc, name, &r->RMDIR3res_u.resfail.dir_wcc);
+	if (r->status != NFS3_OK)
+		return RPC_OK;
+	r->status = nfs3_status(gfs_rmdir(call->vfs, &acc.cred, acc.ref, name, &w));
+	wcc_out(call->vfs, &w, acc.ref, &r->RMDIR3res_u.resok.dir_wcc);
+	return RPC_OK;
+}
+
+enum rpc_disposition nfs3_rename(struct rpc_call *call, void *args, void *result)
+{
+	RENAME3args *a = args;
+	RENAME3res *r = result;
+	struct export_access from, to;
+	char from_name[GFS_NAME_MAX + 1], to_name[GFS_NAME_MAX + 1];
+	struct gfs_wcc from_w = {0}, to_w = {0};
+	/* resok and resfail have the same two wcc_data. */
+	wcc_data *from_out = &r->RENAME3res_u.resok.fromdir_wcc;
+	wcc_data *to_out = &r->RENAME3res_u.resok.todir_wcc;
+
+	r->status = admit_dirop(call, &a->from, &from, from_name, from_out);
+	if (r->status != NFS3_OK)
+		return RPC_OK;
+	r->status = admit_dirop(call, &a->to, &to, to_name, to_out);
+	if (r->status == NFS3_OK && from.export != to.export)
+		r->status = NFS3ERR_XDEV;
+	if (r->status != NFS3_OK) {
+		early_wcc(call->vfs, r->status, &from, from_out);
+		return RPC_OK;
+	}
+	int err = gfs_rename(call->vfs, &from.cred, from.ref, from_name, to.ref, to_name, &from_w, &to_w);
+	r->status = nfs3_status(err);
+	wcc_out(call->vfs, &from_w, from.ref, from_out);
+	wcc_out(call->vfs, &to_w, to.ref, to_out);
+	return RPC_OK;
+}
+
+enum rpc_disposition nfs3_link(struct rpc_call *call, void *args, void *result)
+{
+	LINK3args *a = args;
+	LINK3res *r = result;
+	struct export_access file, dir;
+	char name[GFS_NAME_MAX + 1];
+	struct gfs_wcc w = {0};
+	struct gfs_attr attr;
+	/* resok and resfail have the same layout. */
+	post_op_attr *file_out = &r->LINK3res_u.resok.file_attributes;
+	wcc_data *dir_out = &r->LINK3res_u.resok.linkdir_wcc;
+
+	r->status = nfs3_admit_write(call, &a->file, &file);
+	if (r->status != NFS3_OK)
+		return RPC_OK;
+	r->status = admit_dirop(call, &a->link, &dir, name, dir_out);
+	if (r->status == NFS3_OK && file.export != dir.export)
+		r->status = NFS3ERR_XDEV;
+	if (r->status != NFS3_OK) {
+		nfs3_post_op_ref(call->vfs, file.ref, file_out);
+		return RPC_OK;
+	}
+	int err = gfs_link(call->vfs, &dir.cred, file.ref, dir.ref, name, &attr, &w);
+	r->status = nfs3_status(err);
+	if (err == 0)
+		nfs3_post_op(call->vfs, &attr, file_out);
+	else
+		nfs3_post_op_ref(call->vfs, file.ref, file_out);
+	wcc_out(call->vfs, &w, dir.ref, dir_out);
+	return RPC_OK;
+}

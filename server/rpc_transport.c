@@ -1,0 +1,221 @@
+/*
+ * rpc_transport.c - the RPC transport on libntirpc (call sequence in
+ * docs/architecture/server.md): ntirpc's epoll event channel receives,
+ * its thread pool runs rpc_dispatch for each call; this file creates the
+ * sockets, wires the callbacks and tears it all down.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <rpc/rpc.h>
+#include <rpc/svc.h>
+#include <rpc/svc_rqst.h>
+
+#include "../backend/log.h"
+#include "rpc_transport.h"
+
+/* One call in flight: ntirpc's request with our context around it. */
+struct rpc_request {
+	struct svc_req req;
+};
+
+#define MAX_LISTENERS 8
+
+static struct server *the_server;
+static uint32_t event_channel;
+static SVCXPRT *listeners[MAX_LISTENERS];
+static size_t nlisteners;
+
+static struct svc_req *request_alloc(SVCXPRT *xprt, XDR *xdrs)
+{
+	struct rpc_request *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	SVC_REF(xprt, SVC_REF_FLAG_NONE);
+	r->req.rq_xprt = xprt;
+	r->req.rq_xdrs = xdrs;
+	r->req.rq_refcnt = 1;
+	return &r->req;
+}
+
+static void request_free(struct svc_req *req, enum xprt_stat stat)
+{
+	struct rpc_request *r = (struct rpc_request *)req;
+	SVCXPRT *xprt = req->rq_xprt;
+
+	(void)stat;
+	free(r);
+	SVC_RELEASE(xprt, SVC_RELEASE_FLAG_NONE);
+}
+
+static enum xprt_stat connection_closed(SVCXPRT *xprt)
+{
+	rpc_recordcap_untrack(xprt->xp_fd);
+	return XPRT_DESTROYED;
+}
+
+static enum xprt_stat process_call(struct svc_req *req)
+{
+	rpc_dispatch(the_server, req);
+	return XPRT_IDLE;
+}
+
+static enum xprt_stat connection_accepted(SVCXPRT *xprt)
+{
+	rpc_recordcap_track(xprt->xp_fd, RPC_MAX_RECORD);
+	xprt->xp_dispatch.process_cb = process_call;
+	return XPRT_IDLE;
+}
+
+/* On UDP, ntirpc makes a transport per datagram and hands it here; we
+ * process it at once (SVC_RECV), which also destroys it afterwards. */
+static enum xprt_stat datagram_arrived(SVCXPRT *xprt)
+{
+	xprt->xp_dispatch.process_cb = process_call;
+	return SVC_RECV(xprt);
+}
+
+int rpc_transport_start(struct server *srv, uint32_t threads)
+{
+	struct svc_init_params params;
+
+	the_server = srv;
+	memset(&params, 0, sizeof(params));
+	params.disconnect_cb = connection_closed;
+	params.alloc_cb = request_alloc;
+	params.free_cb = request_free;
+	params.flags = SVC_INIT_EPOLL | SVC_INIT_NOREG_XPRTS;
+	params.max_connections = 16384;
+	params.max_events = 1024;
+	params.ioq_thrd_min = 2;
+	params.ioq_thrd_max = threads ? threads : 16;
+	params.channels = 1;
+	params.idle_timeout = 0;
+	if (!svc_init(&params)) {
+		log_error("rpc: svc_init failed");
+		return -EIO;
+	}
+	if (svc_rqst_new_evchan(&event_channel, NULL, SVC_RQST_FLAG_NONE) != 0) {
+		log_error("rpc: cannot create the event channel");
+		return -EIO;
+	}
+	return 0;
+}
+
+static int make_socket(const char *addr, int port, int type, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	int one = 1;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		*len = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*sin6);
+	} else {
+		return -EINVAL;
+	}
+	int fd = socket(ss->ss_family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)ss, *len) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int bound_port_of(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static int add_listener(SVCXPRT *xprt)
+{
+	if (nlisteners == MAX_LISTENERS) {
+		SVC_DESTROY(xprt);
+		return -ENOSPC;
+	}
+	if (svc_rqst_evchan_reg(event_channel, xprt, SVC_RQST_FLAG_XPRT_UREG) != 0) {
+		SVC_DESTROY(xprt);
+		return -EIO;
+	}
+	listeners[nlisteners++] = xprt;
+	return 0;
+}
+
+int rpc_listen(const char *addr, int port, bool udp, int *bound_port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int tcp_fd = make_socket(addr, port, SOCK_STREAM, &ss, &len);
+
+	if (tcp_fd < 0)
+		return tcp_fd;
+	int actual = bound_port_of(tcp_fd);
+	int udp_fd = -1;
+	if (udp) {
+		udp_fd = make_socket(addr, actual, SOCK_DGRAM, &ss, &len);
+		if (udp_fd < 0) {
+			close(tcp_fd);
+			return udp_fd;
+		}
+	}
+
+	SVCXPRT *tcp =
+	    svc_vc_ncreatef(tcp_fd, RPC_MAX_RECORD, RPC_MAX_RECORD, SVC_CREATE_FLAG_CLOSE | SVC_CREATE_FLAG_LISTEN);
+	if (!tcp) {
+		close(tcp_fd);
+		if (udp_fd >= 0)
+			close(udp_fd);
+		return -EIO;
+	}
+	tcp->xp_dispatch.rendezvous_cb = connection_accepted;
+	int rc = add_listener(tcp);
+	if (rc < 0) {
+		if (udp_fd >= 0)
+			close(udp_fd);
+		return rc;
+	}
+	if (udp) {
+		SVCXPRT *dg = svc_dg_ncreatef(udp_fd, 65536, 65536, SVC_CREATE_FLAG_CLOSE);
+		if (!dg) {
+			close(udp_fd);
+			return -EIO;
+		}
+		dg->xp_dispatch.rendezvous_cb = datagram_arrived;
+		rc = add_listener(dg);
+		if (rc < 0)
+			return rc;
+	}
+	*bound_port = actual;
+	return 0;
+}
+
+void rpc_transport_stop(void)
+{
+	for (size_t i = 0; i < nlisteners; i++)
+		SVC_DESTROY(listeners[i]);
+	nlisteners = 0;
+	svc_shutdown(SVC_SHUTDOWN_FLAG_NONE);
+}

@@ -1,0 +1,38 @@
+/*
+ * rpc_transport.h - the RPC transport on libntirpc: listeners for TCP
+ * (record marking, one connection per client, requests run concurrently on
+ * ntirpc's threads) and UDP, all dispatched to the programs of one struct
+ * server (rpc_dispatch.c).
+ */
+#ifndef GATEFS_RPC_TRANSPORT_H
+#define GATEFS_RPC_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "server.h"
+
+/* Largest RPC record accepted on TCP: a 1 MiB READ/WRITE payload plus
+ * headers fits with room to spare.  A client announcing more is
+ * disconnected before anything is allocated (rpc_recordcap.c). */
+#define RPC_MAX_RECORD ((2u << 20) + 64 * 1024)
+
+/* Starts ntirpc (threads, event channel).  Call once, with SIGPIPE, SIGINT
+ * and SIGTERM already blocked so that ntirpc's threads inherit the mask. */
+int rpc_transport_start(struct server *srv, uint32_t threads);
+/* Binds addr:port over TCP (and UDP if udp is set) and starts serving.
+ * port 0 picks a free port, the same for both; *bound_port receives it. */
+int rpc_listen(const char *addr, int port, bool udp, int *bound_port);
+/* Stops accepting, closes every connection and stops ntirpc's threads. */
+void rpc_transport_stop(void);
+
+/* rpc_recordcap.c: the record size bound on TCP connections. */
+void rpc_recordcap_track(int fd, uint32_t max_record);
+void rpc_recordcap_untrack(int fd);
+uint64_t rpc_recordcap_rejected(void);
+
+/* rpc_dispatch.c: handles one decoded call header (ntirpc process_cb). */
+struct svc_req;
+int rpc_dispatch(struct server *srv, struct svc_req *req);
+
+#endif

@@ -1,0 +1,374 @@
+/*
+ * test_data.c - component tests of the data layer against a real
+ * redis-server and a file:// object store: read-your-writes before and
+ * after commit, concurrent writers, sparse files, the buffer budget,
+ * object-store failure, delayed delete, single-flight fetches, truncation
+ * of buffered data and compaction.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data_fixture.h"
+#include "meta.h"
+
+#define KiB (1024ull)
+#define MiB (1024ull * 1024)
+#define GiB (1024ull * MiB)
+
+static int write_all(struct volume *v, struct gfs_ref f, uint64_t off, const void *buf, size_t len,
+		     enum gfs_stable how)
+{
+	enum gfs_stable got;
+	return gfs_write(v->vfs, &v->root, f, off, len, buf, how, &got, NULL);
+}
+
+static int read_exact(struct volume *v, struct gfs_ref f, uint64_t off, void *buf, size_t len)
+{
+	size_t n;
+	int eof;
+	int rc = gfs_read(v->vfs, &v->root, f, off, len, buf, &n, &eof, NULL);
+	if (rc < 0)
+		return rc;
+	return n == len ? 0 : -EIO;
+}
+
+TEST(read_your_writes_before_and_after_commit)
+{
+	struct volume v;
+	REQUIRE_EQ(volume_setup(&v, 64 * KiB, NULL, 0), 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "a", &f), 0);
+	size_t len = 300 * KiB + 17;
+	uint8_t *w = malloc(len), *r = malloc(len);
+	tl_fill_random(w, len, 1);
+	REQUIRE_EQ(write_all(&v, f, 5000, w, len, GFS_UNSTABLE), 0);
+
+	struct gfs_attr a;
+	REQUIRE_EQ(gfs_getattr(v.vfs, f, &a), 0);
+	CHECK_EQ(a.size, 5000 + len); /* pending size is visible */
+	REQUIRE_EQ(read_exact(&v, f, 5000, r, len), 0);
+	CHECK(memcmp(w, r, len) == 0);
+	uint8_t zeros[5000] = {0}, head[5000];
+	REQUIRE_EQ(read_exact(&v, f, 0, head, sizeof(head)), 0);
+	CHECK(memcmp(head, zeros, sizeof(head)) == 0);
+
+	REQUIRE_EQ(gfs_commit(v.vfs, f, &a), 0);
+	CHECK_EQ(a.size, 5000 + len);
+	REQUIRE_EQ(volume_reopen(&v), 0); /* nothing cached, nothing pending */
+	REQUIRE_EQ(gfs_getattr(v.vfs, f, &a), 0);
+	CHECK_EQ(a.size, 5000 + len);
+	memset(r, 0, len);
+	REQUIRE_EQ(read_exact(&v, f, 5000, r, len), 0);
+	CHECK(memcmp(w, r, len) == 0);
+
+	/* eof and short reads at the end */
+	size_t n;
+	int eof;
+	REQUIRE_EQ(gfs_read(v.vfs, &v.root, f, 5000 + len - 10, 100, r, &n, &eof, NULL), 0);
+	CHECK_EQ(n, 10);
+	CHECK(eof);
+	REQUIRE_EQ(gfs_read(v.vfs, &v.root, f, 1 << 30, 100, r, &n, &eof, NULL), 0);
+	CHECK_EQ(n, 0);
+	CHECK(eof);
+	free(w);
+	free(r);
+	volume_teardown(&v);
+}
+
+TEST(stable_write_is_committed_on_return)
+{
+	struct volume v;
+	REQUIRE_EQ(volume_setup(&v, 64 * KiB, NULL, 0), 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "s", &f), 0);
+	uint8_t w[1000];
+	tl_fill_random(w, sizeof(w), 2);
+	enum gfs_stable got = GFS_UNSTABLE;
+	REQUIRE_EQ(gfs_write(v.vfs, &v.root, f, 0, sizeof(w), w, GFS_FILE_SYNC, &got, NULL), 0);
+	CHECK_EQ(got, GFS_FILE_SYNC);
+	struct meta_slice *recs;
+	size_t n;
+	REQUIRE_EQ(meta_read_chunk(v.vfs->meta, f.ino, 0, &recs, &n), 0);
+	CHECK_EQ(n, 1);
+	if (n == 1) {
+		CHECK_EQ(recs[0].len, 1000);
+		CHECK_EQ(recs[0].pos, 0);
+	}
+	free(recs);
+	CHECK_EQ(volume_count_objects(&v), 1);
+	volume_teardown(&v);
+}
+
+struct writer_arg {
+	struct volume *v;
+	struct gfs_ref f;
+	int idx;
+	int rc;
+};
+
+#define W_RANGE (3 * MiB + 12345)
+#define W_IO (50 * KiB + 3)
+
+static void *writer_main(void *p)
+{
+	struct writer_arg *a = p;
+	uint8_t *buf = malloc(W_RANGE);
+	tl_fill_random(buf, W_RANGE, 100 + (uint64_t)a->idx);
+	uint64_t base = (uint64_t)a->idx * W_RANGE;
+	for (size_t off = 0; off < W_RANGE && a->rc == 0; off += W_IO) {
+		size_t n = W_RANGE - off < W_IO ? W_RANGE - off : W_IO;
+		a->rc = write_all(a->v, a->f, base + off, buf + off, n, GFS_UNSTABLE);
+	}
+	free(buf);
+	return NULL;
+}
+
+TEST(concurrent_writers_disjoint_ranges)
+{
+	struct volume v;
+	REQUIRE_EQ(volume_setup(&v, 256 * KiB, NULL, 0), 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "c", &f), 0);
+	pthread_t t[8];
+	struct writer_arg args[8];
+	for (int i = 0; i < 8; i++) {
+		args[i] = (struct writer_arg){&v, f, i, 0};
+		pthread_create(&t[i], NULL, writer_main, &args[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_EQ(args[i].rc, 0);
+	}
+	REQUIRE_EQ(gfs_commit(v.vfs, f, NULL), 0);
+	REQUIRE_EQ(volume_reopen(&v), 0);
+	uint8_t *want = malloc(W_RANGE), *got = malloc(W_RANGE);
+	for (int i = 0; i < 8; i++) {
+		tl_fill_random(want, W_RANGE, 100 + (uint64_t)i);
+		REQUIRE_EQ(read_exact(&v, f, (uint64_t)i * W_RANGE, got, W_RANGE), 0);
+		CHECK(memcmp(want, got, W_RANGE) == 0);
+	}
+	struct gfs_attr a;
+	REQUIRE_EQ(gfs_getattr(v.vfs, f, &a), 0);
+	CHECK_EQ(a.size, 8ull * W_RANGE);
+	free(want);
+	free(got);
+	volume_teardown(&v);
+}
+
+TEST(sparse_write_at_10_gib_costs_one_object)
+{
+	struct volume v;
+	REQUIRE_EQ(volume_setup(&v, 4 * MiB, NULL, 0), 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "sparse", &f), 0);
+	uint8_t w[4096];
+	tl_fill_random(w, sizeof(w), 3);
+	REQUIRE_EQ(write_all(&v, f, 10 * GiB, w, sizeof(w), GFS_UNSTABLE), 0);
+	REQUIRE_EQ(gfs_commit(v.vfs, f, NULL), 0);
+	CHECK_EQ(volume_count_objects(&v), 1);
+	struct gfs_attr a;
+	REQUIRE_EQ(gfs_getattr(v.vfs, f, &a), 0);
+	CHECK_EQ(a.size, 10 * GiB + sizeof(w));
+	uint8_t *r = malloc(MiB), *zeros = calloc(1, MiB);
+	REQUIRE_EQ(read_exact(&v, f, 5 * GiB, r, MiB), 0);
+	CHECK(memcmp(r, zeros, MiB) == 0);
+	REQUIRE_EQ(read_exact(&v, f, 10 * GiB - MiB, r, MiB), 0); /* crosses into the data's chunk */
+	CHECK(memcmp(r, zeros, MiB) == 0);
+	REQUIRE_EQ(read_exact(&v, f, 10 * GiB, r, sizeof(w)), 0);
+	CHECK(memcmp(r, w, sizeof(w)) == 0);
+	free(r);
+	free(zeros);
+	volume_teardown(&v);
+}
+
+TEST(budget_bounds_buffered_bytes)
+{
+	struct volume v;
+	REQUIRE_EQ(volume_setup(&v, 1 * MiB, NULL, 1), 0);
+	v.cfg.buffer_bytes = 8 * MiB;
+	REQUIRE_EQ(volume_reopen(&v), 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "big", &f), 0);
+	size_t io = 256 * KiB;
+	uint8_t *buf = malloc(io), *r = malloc(io);
+	for (uint64_t off = 0; off < 256 * MiB; off += io) {
+		tl_fill_random(buf, io, off);
+		REQUIRE_EQ(write_all(&v, f, off, buf, io, GFS_UNSTABLE), 0);
+	}
+	REQUIRE_EQ(gfs_commit(v.vfs, f, NULL), 0);
+	struct gfs_data_stats st;
+	gfs_data_stats(v.vfs, &st);
+	CHECK_EQ(st.buffer_budget, 8 * MiB);
+	CHECK(st.buffered_peak <= 8 * MiB);
+	CHECK(st.buffered_peak > 0);
+	CHECK_EQ(st.buffered_bytes, 0);
+	CHECK(st.writer_waits > 0); /* the budget really was the limit */
+	for (uint64_t off = 0; off < 256 * MiB; off += 37 * MiB + io) {
+		tl_fill_random(buf, io, off);
+		REQUIRE_EQ(read_exact(&v, f, off, r, io), 0);
+		CHECK(memcmp(buf, r, io) == 0);
+	}
+	free(buf);
+	free(r);
+	volume_teardown(&v);
+}
+
+TEST(unreachable_store_fails_commit_and_commits_nothing)
+{
+	struct volume v;
+	REQUIRE_EQ(volume_setup(&v, 64 * KiB, NULL, 0), 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "f", &f), 0);
+	char url[256];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/bucket/p?retry_ms=300", tl_free_port());
+	v.cfg.storage_url = url;
+	REQUIRE_EQ(volume_reopen(&v), 0);
+	uint8_t w[200000];
+	tl_fill_random(w, sizeof(w), 4);
+	REQUIRE_EQ(write_all(&v, f, 0, w, sizeof(w), GFS_UNSTABLE), 0);
+	CHECK_EQ(gfs_commit(v.vfs, f, NULL), -EIO);
+	CHECK_EQ(write_all(&v, f, 300000, w, 10, GFS_FILE_SYNC), -EIO);
+	struct meta_slice *recs = NULL;
+	size_t n = 99;
+	REQUIRE_EQ(meta_read_chunk(v.vfs->meta, f.ino, 0, &recs, &n), 0);
+	CHECK_EQ(n, 0);
+	free(recs);
+	/* The data is still buffered and readable on this gateway. */
+	uint8_t r[200000];
+	REQUIRE_EQ(read_exact(&v, f, 0, r, sizeof(r)), 0);
+	CHECK(memcmp(w, r, sizeof(r)) == 0);
+	gfs_vfs_close(v.vfs); /* must not hang or leak with uncommittable data */
+	v.vfs = NULL;
+	volume_teardown(&v);
+}
+
+TEST(delayed_delete_removes_objects_of_removed_file)
+{
+	struct volume v;
+	REQUIRE_EQ(volume_setup(&v, 64 * KiB, NULL, 0), 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "gone", &f), 0);
+	size_t len = 1 * MiB + 100;
+	uint8_t *w = malloc(len);
+	tl_fill_random(w, len, 5);
+	REQUIRE_EQ(write_all(&v, f, 0, w, len, GFS_UNSTABLE), 0);
+	REQUIRE_EQ(gfs_commit(v.vfs, f, NULL), 0);
+	CHECK_EQ(volume_count_objects(&v), 17); /* 16 full 64 KiB blocks + 100 bytes */
+	REQUIRE_EQ(gfs_remove(v.vfs, &v.root, (struct gfs_ref){GFS_ROOT_INO, 0}, "gone", NULL), 0);
+	int n = gfs_data_gc_run(v.vfs, 0);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(volume_count_objects(&v), 0);
+	free(w);
+	volume_teardown(&v);
+}
+
+struct reader_arg {
+	struct volume *v;
+	struct gfs_ref f;
+	pthread_barrier_t *bar;
+	uint8_t buf[4096];
+	int rc;
+};
+
+static void *reader_main(void *p)
+{
+	struct reader_arg *a = p;
+	pthread_barrier_wait(a->bar);
+	a->rc = read_exact(a->v, a->f, 1000, a->buf, sizeof(a->buf));
+	return NULL;
+}
+
+TEST(single_flight_one_get_for_eight_readers)
+{
+	struct volume v;
+	REQUIRE_EQ(volume_setup(&v, 4 * MiB, NULL, 0), 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "model", &f), 0);
+	uint8_t *w = malloc(4 * MiB);
+	tl_fill_random(w, 4 * MiB, 6);
+	REQUIRE_EQ(write_all(&v, f, 0, w, 4 * MiB, GFS_FILE_SYNC), 0);
+	REQUIRE_EQ(volume_reopen(&v), 0);
+	pthread_barrier_t bar;
+	pthread_barrier_init(&bar, NULL, 8);
+	pthread_t t[8];
+	struct reader_arg *args = calloc(8, sizeof(*args));
+	for (int i = 0; i < 8; i++) {
+		args[i].v = &v;
+		args[i].f = f;
+		args[i].bar = &bar;
+		pthread_create(&t[i], NULL, reader_main, &args[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_EQ(args[i].rc, 0);
+		CHECK(memcmp(args[i].buf, w + 1000, sizeof(args[i].buf)) == 0);
+	}
+	struct gfs_data_stats st;
+	gfs_data_stats(v.vfs, &st);
+	CHECK_EQ(st.object_gets, 1);
+	CHECK_EQ(st.cache_misses + st.cache_waits + st.cache_hits, 8);
+	pthread_barrier_destroy(&bar);
+	free(args);
+	free(w);
+	volume_teardown(&v);
+}
+
+TEST(truncate_with_buffered_data_then_extend)
+{
+	struct volume v;
+	REQUIRE_EQ(volume_setup(&v, 64 * KiB, NULL, 0), 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "t", &f), 0);
+	uint8_t w[100000], r[100000];
+	tl_fill_random(w, sizeof(w), 7);
+	REQUIRE_EQ(write_all(&v, f, 0, w, sizeof(w), GFS_UNSTABLE), 0);
+	struct gfs_setattr sa = {.valid = GFS_SET_SIZE, .size = 1000};
+	REQUIRE_EQ(gfs_setattr(v.vfs, &v.root, f, &sa, NULL, NULL), 0);
+	sa.size = 100000;
+	REQUIRE_EQ(gfs_setattr(v.vfs, &v.root, f, &sa, NULL, NULL), 0);
+	REQUIRE_EQ(read_exact(&v, f, 0, r, sizeof(r)), 0);
+	CHECK(memcmp(r, w, 1000) == 0);
+	int zero = 1;
+	for (size_t i = 1000; i < sizeof(r); i++)
+		zero &= r[i] == 0;
+	CHECK(zero);
+	volume_teardown(&v);
+}
+
+TEST(overwrites_compact_to_one_record)
+{
+	struct volume v;
+	REQUIRE_EQ(volume_setup(&v, 64 * KiB, NULL, 0), 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "o", &f), 0);
+	enum { SZ = 300000 };
+	static uint8_t model[SZ], r[SZ];
+	uint64_t rng = 9;
+	for (int i = 0; i < 30; i++) {
+		uint32_t off = (uint32_t)(tl_rand(&rng) % (SZ - 5000)), len = 1 + (uint32_t)(tl_rand(&rng) % 5000);
+		tl_fill_random(model + off, len, (uint64_t)i);
+		REQUIRE_EQ(write_all(&v, f, off, model + off, len, GFS_FILE_SYNC), 0);
+	}
+	struct meta_slice *recs;
+	size_t n;
+	REQUIRE_EQ(meta_read_chunk(v.vfs->meta, f.ino, 0, &recs, &n), 0);
+	free(recs);
+	CHECK(n >= 2);
+	REQUIRE_EQ(gfs_data_compact(v.vfs, f.ino, 0), 0);
+	REQUIRE_EQ(meta_read_chunk(v.vfs->meta, f.ino, 0, &recs, &n), 0);
+	free(recs);
+	CHECK_EQ(n, 1);
+	struct gfs_attr a;
+	REQUIRE_EQ(gfs_getattr(v.vfs, f, &a), 0);
+	REQUIRE_EQ(volume_reopen(&v), 0);
+	REQUIRE_EQ(read_exact(&v, f, 0, r, a.size), 0);
+	CHECK(memcmp(r, model, a.size) == 0);
+	/* The replaced slices are queued; deleting them leaves one slice's blocks. */
+	CHECK(gfs_data_gc_run(v.vfs, 0) >= 2);
+	CHECK_EQ(volume_count_objects(&v), (long)((a.size + 65535) / 65536));
+	volume_teardown(&v);
+}
+
+TEST_MAIN()

@@ -1,0 +1,76 @@
+# lib.sh - helpers for guest test scripts (busybox ash): named steps,
+# checks that fail with the step name, barriers between guests through the
+# host's /coord directory, and the NFS mount command for each version.
+
+# step "what": every failure after this reports this name.
+step() {
+	echo "$*" >/tmp/gk-step
+	echo "GK-STEP [$GK_ROLE] $*"
+}
+
+fail() {
+	echo "GK-FAIL [$GK_ROLE] step '$(cat /tmp/gk-step 2>/dev/null)': $*"
+	exit 1
+}
+
+# run CMD...: runs it and fails the current step if it fails.
+run() {
+	"$@" || fail "command failed ($?): $*"
+}
+
+# expect_eq ACTUAL EXPECTED WHAT
+expect_eq() {
+	[ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"
+}
+
+# absent PATH: fails the step if PATH (still) exists.
+absent() {
+	[ ! -e "$1" ] && [ ! -L "$1" ] || fail "$1 still exists"
+}
+
+signal() {
+	echo "$GK_ROLE" >"/coord/$1.tmp" && mv "/coord/$1.tmp" "/coord/$1" || fail "signal $1"
+}
+
+# await NAME [SECONDS]: waits for another guest (or the host) to signal NAME.
+await() {
+	local limit=$((${2:-120} * 5)) n=0
+	while [ ! -e "/coord/$1" ]; do
+		n=$((n + 1))
+		[ $n -gt $limit ] && fail "timed out waiting for '$1'"
+		usleep 200000
+	done
+}
+
+sha_of() {
+	sha256sum "$1" | cut -d' ' -f1
+}
+
+drop_caches() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+}
+
+# The kernel parses these options itself (busybox mount passes -o through), so
+# addr= must be given and no mount.nfs is needed.
+gk_mount() {
+	local extra=${GK_OPTS:+,$GK_OPTS}
+	local n=0
+	while :; do
+		case "$GK_VERS" in
+		3) mount -t nfs -o "vers=3,proto=tcp,port=$GK_PORT,mountport=$GK_MPORT,mountproto=tcp,mountvers=3,sec=sys,addr=10.0.2.2$extra" "10.0.2.2:$GK_EXPORT" "$1" && return 0 ;;
+		4*) mount -t nfs4 -o "vers=$GK_VERS,proto=tcp,port=$GK_PORT,clientaddr=10.0.2.15,sec=sys,addr=10.0.2.2$extra" "10.0.2.2:$GK_EXPORT" "$1" && return 0 ;;
+		*) echo "unknown gk.vers=$GK_VERS"; return 1 ;;
+		esac
+		n=$((n + 1))
+		[ $n -ge 5 ] && return 1
+		sleep 1
+	done
+}
+
+gk_early_fail() {
+	echo "GK-FAIL [$GK_ROLE] step 'boot': $*"
+	echo "GK-RESULT FAIL test=$GK_TEST role=$GK_ROLE step=boot: $*"
+	poweroff -f
+	sleep 60
+}

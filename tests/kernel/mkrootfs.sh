@@ -1,0 +1,27 @@
+#!/bin/bash
+# mkrootfs.sh - builds the Debian root filesystem that guests share read-only
+# over virtio-9p for tests that need python3 (the HF-cache workflow uses
+# python3-filelock).  Cached: rebuilt only when this script changes.
+#
+# usage: mkrootfs.sh OUTDIR
+set -euo pipefail
+out=${1:?usage: mkrootfs.sh OUTDIR}
+suite=${GK_DEBIAN_SUITE:-bookworm}
+# The mirror apt already uses, so CI and developers need no extra settings.
+mirror=${GK_DEBIAN_MIRROR:-$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)}
+mirror=${mirror:-http://deb.debian.org/debian}
+packages=python3-minimal,python3,python3-filelock
+key=$(printf '%s\n' "$suite" "$mirror" "$packages" | cat - "$0" | sha256sum | cut -c1-16)
+
+if [[ -f $out/.gk-stamp && $(cat "$out/.gk-stamp") == "$key" ]]; then
+	exit 0
+fi
+rm -rf "$out" "$out.tmp"
+mkdir -p "$(dirname "$out")"
+debootstrap --variant=minbase --include="$packages" "$suite" "$out.tmp" "$mirror" >"$out.log" 2>&1 ||
+	{ tail -n 30 "$out.log" >&2; exit 1; }
+# Mount points the guest needs inside the read-only tree.
+mkdir -p "$out.tmp/mnt" "$out.tmp/coord" "$out.tmp/gk"
+"$out.tmp/usr/bin/python3" -c 'pass' 2>/dev/null || true
+echo "$key" >"$out.tmp/.gk-stamp"
+mv "$out.tmp" "$out"

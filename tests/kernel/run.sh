@@ -1,0 +1,270 @@
+#!/bin/bash
+# run.sh - runs one kernel test group (a line of groups.txt): starts a
+# redis-server, formats a file:// volume, starts `gatefs serve` on free
+# loopback ports, boots the group's qemu guests (TCG, user-mode networking:
+# the guest's 10.0.2.2 is this host's 127.0.0.1), runs the group's host hook,
+# and decides pass/fail from each guest's "GK-RESULT" console line.  Every
+# process it starts is stopped by PID on success, failure or timeout.
+#
+# usage: run.sh GROUP
+# env:   GK_BUILD   directory for the image cache and run dirs (required)
+#        GATEFS     the gatefs binary (required unless GK_SERVER=ganesha)
+#        GK_SERVER  gatefs (default) or ganesha: nfs-ganesha VFS on a tmpfs
+#                   dir, in private network+mount namespaces (validates the
+#                   guest side without gatefs)
+#        GK_KEEP=1  keep the run directory even when the group passes
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+group=${1:?usage: run.sh GROUP}
+: "${GK_BUILD:?set GK_BUILD to a build directory}"
+GK_SERVER=${GK_SERVER:-gatefs}
+GK_LOCK_HELPER=${GK_LOCK_HELPER:-$GK_BUILD/gk-lock}
+
+if [[ $GK_SERVER == ganesha && -z ${GK_IN_NAMESPACE:-} ]]; then
+	# ganesha needs rpcbind on port 111 for NFSv3: give both a private
+	# network (loopback only) and private /run, so nothing on the host sees them.
+	exec unshare --net --mount --propagation private env GK_IN_NAMESPACE=1 "$0" "$@"
+fi
+
+read -r name test vers guests mount_opts use_rootfs hook timeout < <(awk -v g="$group" '$1 == g' "$here/groups.txt")
+[[ ${name:-} == "$group" ]] || { echo "run.sh: no group '$group' in groups.txt" >&2; exit 2; }
+
+started=$(date +%s)
+run=$GK_BUILD/runs/$group.$$
+rm -rf "$run"
+mkdir -p "$run/coord"
+pids=()
+gateway_pid=
+status=1
+
+say() { echo "[$(date +%T)] $group: $*"; }
+
+cleanup() {
+	local pid
+	[[ -n $gateway_pid ]] && pids+=("$gateway_pid")
+	for pid in "${pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${pids[@]}"; do
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	if [[ $status == 0 && -z ${GK_KEEP:-} ]]; then
+		rm -rf "$run"
+	else
+		echo "run directory kept: $run"
+	fi
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 1' INT TERM
+
+# A port nobody listens on or connects from.  Runs of different groups and
+# developers' runs may overlap, so ports are chosen at random, never fixed.
+chosen_ports=" "
+free_port() {
+	local port
+	while :; do
+		port=$((20000 + RANDOM % 40000))
+		[[ $chosen_ports == *" $port "* ]] && continue
+		ss -Htan | awk '{ print $4 }' | grep -q ":$port\$" && continue
+		chosen_ports+="$port "
+		echo "$port"
+		return
+	done
+}
+
+wait_listening() { # PORT PID WHAT
+	for _ in $(seq 300); do
+		ss -Hltn "sport = :$1" | grep -q . && return 0
+		kill -0 "$2" 2>/dev/null || { say "$3 exited before listening"; return 1; }
+		sleep 0.1
+	done
+	say "$3 not listening on $1 after 30 s"
+	return 1
+}
+
+# --- the server under test -------------------------------------------------
+start_gateway() {
+	if [[ $GK_SERVER == ganesha ]]; then
+		ganesha.nfsd -F -L /dev/stderr -f "$run/ganesha.conf" -p "$run/ganesha.pid" -N NIV_EVENT >>"$run/gateway.log" 2>&1 &
+	else
+		"$GATEFS" serve --config "$run/gatefs.conf" >>"$run/gateway.log" 2>&1 &
+	fi
+	gateway_pid=$!
+	wait_listening "$nfs_port" "$gateway_pid" "gateway" && wait_listening "$mount_port" "$gateway_pid" "gateway mount"
+}
+
+stop_gateway_hard() {
+	kill -KILL "$gateway_pid" 2>/dev/null
+	wait "$gateway_pid" 2>/dev/null
+	gateway_pid=
+}
+
+setup_gatefs() {
+	[[ -x ${GATEFS:-} ]] || { say "GATEFS must name the gatefs binary"; return 1; }
+	local redis_port
+	redis_port=$(free_port)
+	mkdir -p "$run/redis" "$run/objects" "$run/gw"
+	redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$run/redis" --save '' --appendonly yes \
+		--maxmemory-policy noeviction --daemonize no >"$run/redis.log" 2>&1 &
+	pids+=($!)
+	wait_listening "$redis_port" $! redis-server || return 1
+	local meta=redis://127.0.0.1:$redis_port/0
+	"$GATEFS" format --meta "$meta" --storage "file://$run/objects" kernel >"$run/format.log" 2>&1 ||
+		{ say "gatefs format failed:"; cat "$run/format.log"; return 1; }
+	# The guests' traffic arrives from 127.0.0.1 through slirp, from
+	# unprivileged ports: hence insecure.  Root in the guest is root here.
+	cat >"$run/gatefs.conf" <<-CONF
+		meta_url = $meta
+		data_dir = $run/gw
+		listen = 127.0.0.1
+		nfs_port = $nfs_port
+		mount_port = $mount_port
+		portmap_port = $(free_port)
+		portmapper = off
+		log_level = info
+		/hf 127.0.0.1(rw,no_root_squash,insecure)
+	CONF
+	start_gateway
+}
+
+setup_ganesha() {
+	ip link set lo up
+	mount -t tmpfs gk-run /run && mount -t tmpfs gk-ganesha /var/lib/nfs/ganesha 2>/dev/null || mount -t tmpfs gk-ganesha /var/lib/nfs
+	mkdir -p "$run/export"
+	mount -t tmpfs -o size=1g gk-export "$run/export" || return 1
+	rpcbind -f -w >"$run/rpcbind.log" 2>&1 &
+	pids+=($!)
+	wait_listening 111 $! rpcbind || return 1
+	cat >"$run/ganesha.conf" <<-CONF
+		NFS_CORE_PARAM { NFS_Port = $nfs_port; MNT_Port = $mount_port; NLM_Port = $(free_port);
+		  Rquota_Port = $(free_port); Protocols = 3, 4; Enable_NLM = false; Enable_RQUOTA = false;
+		  Mount_Path_Pseudo = true; }
+		NFSV4 { Graceless = true; }
+		EXPORT { Export_Id = 1; Path = $run/export; Pseudo = /hf; Protocols = 3, 4; Transports = TCP;
+		  Access_Type = RW; Squash = No_Root_Squash; SecType = sys; FSAL { Name = VFS; } }
+	CONF
+	start_gateway
+}
+
+# --- guests ----------------------------------------------------------------
+image=$GK_BUILD/image
+rootfs_dir=$GK_BUILD/rootfs
+guest_pids=()
+roles=(a b c d)
+
+start_guest() { # ROLE
+	local role=$1 rootfs_args=()
+	if [[ $use_rootfs == 1 ]]; then
+		rootfs_args=(-virtfs "local,path=$rootfs_dir,mount_tag=rootfs,security_model=none,readonly=on,id=rootfs")
+	fi
+	local append="console=ttyS0 panic=-1 loglevel=5 gk.test=$test gk.role=$role gk.vers=$vers"
+	append+=" gk.port=$nfs_port gk.mport=$mount_port gk.export=/hf gk.opts=$mount_opts gk.rootfs=$use_rootfs"
+	# KVM hangs on this machine: TCG, one vCPU per guest.
+	timeout -k 5 "$timeout" qemu-system-x86_64 -M pc -accel tcg,thread=multi -cpu max -m 1024 -smp 1 \
+		-nodefaults -no-user-config -display none -monitor none -no-reboot \
+		-kernel "$image/vmlinuz" -initrd "$image/initramfs.cpio" -append "$append" \
+		-serial "file:$run/guest-$role.log" \
+		-netdev user,id=n0,ipv6=off -device virtio-net-pci,netdev=n0 \
+		-virtfs "local,path=$run/coord,mount_tag=coord,security_model=none,id=coord" \
+		"${rootfs_args[@]}" >"$run/qemu-$role.log" 2>&1 &
+	guest_pids+=($!)
+	pids+=($!)
+}
+
+guest_result() { # ROLE -> PASS, FAIL or NONE
+	local line
+	line=$(grep -a '^GK-RESULT' "$run/guest-$1.log" 2>/dev/null | tail -n1)
+	case "$line" in
+	"GK-RESULT PASS"*) echo PASS ;;
+	"GK-RESULT FAIL"*) echo FAIL ;;
+	*) echo NONE ;;
+	esac
+}
+
+# --- host hooks: during_X runs while the guests run, after_X once they end --
+during_restart() {
+	# The guest signals after writing the first part of its file unstable;
+	# killing the gateway then loses whatever it had not committed, and the
+	# guest's second part is written while the gateway is down.
+	local n=0
+	until [[ -e $run/coord/part1-written ]]; do
+		((n++ > timeout * 5)) && { say "guest never signalled part1-written"; return 1; }
+		any_guest_running || { say "guest ended before part1-written"; return 1; }
+		sleep 0.2
+	done
+	say "SIGKILL gateway (pid $gateway_pid) under load"
+	stop_gateway_hard
+	echo killed >"$run/coord/killed"
+	sleep 3
+	say "restarting gateway"
+	start_gateway || return 1
+	echo restarted >"$run/coord/restarted"
+}
+
+after_hostsha() {
+	# Read the file back through the gateway from the host (libnfs), not
+	# through any guest cache, and compare with the guest's digest.
+	local want got url="nfs://127.0.0.1/hf/integrity-a/data?version=3&nfsport=$nfs_port&mountport=$mount_port"
+	want=$(cat "$run/coord/data.sha256" 2>/dev/null) || { say "guest wrote no digest"; return 1; }
+	got=$(nfs-cat "$url" | sha256sum | cut -d' ' -f1)
+	[[ $got == "$want" ]] || { say "host read sha256 $got, guest wrote $want"; return 1; }
+	say "host read back sha256 $got: matches"
+}
+
+any_guest_running() {
+	local pid
+	for pid in "${guest_pids[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done
+	return 1
+}
+
+report_failure() {
+	local role
+	say "FAILED (see below)"
+	for role in "${roles[@]:0:guests}"; do
+		echo "----- guest $role: failing steps"
+		grep -a '^GK-FAIL\|^GK-RESULT' "$run/guest-$role.log" 2>/dev/null || echo "(no result line: guest crashed or timed out)"
+		echo "----- guest $role: console tail"
+		tail -n 40 "$run/guest-$role.log" 2>/dev/null
+		[[ -s $run/qemu-$role.log ]] && { echo "----- qemu $role"; tail -n 10 "$run/qemu-$role.log"; }
+	done
+	echo "----- gateway log tail"
+	tail -n 40 "$run/gateway.log" 2>/dev/null
+}
+
+main() {
+	"$here/mkinitramfs.sh" "$image" "$here/guest" "$GK_LOCK_HELPER" || return 1
+	if [[ $use_rootfs == 1 ]]; then
+		say "preparing the python3 rootfs (cached)"
+		"$here/mkrootfs.sh" "$rootfs_dir" || return 1
+	fi
+	nfs_port=$(free_port)
+	mount_port=$(free_port)
+	if [[ $GK_SERVER == ganesha ]]; then setup_ganesha; else setup_gatefs; fi || { say "server did not start"; return 1; }
+	say "gateway on 127.0.0.1:$nfs_port (mount $mount_port); booting $guests guest(s)"
+
+	local role ok=0
+	for role in "${roles[@]:0:guests}"; do start_guest "$role"; done
+	if declare -F "during_$hook" >/dev/null; then "during_$hook" || ok=1; fi
+	for pid in "${guest_pids[@]}"; do wait "$pid"; done
+	for role in "${roles[@]:0:guests}"; do
+		local result
+		result=$(guest_result "$role")
+		say "guest $role: $result"
+		[[ $result == PASS ]] || ok=1
+	done
+	if [[ $ok == 0 ]] && declare -F "after_$hook" >/dev/null; then "after_$hook" || ok=1; fi
+	return $ok
+}
+
+main
+status=$?
+elapsed=$(($(date +%s) - started))
+if [[ $status == 0 ]]; then
+	say "PASS in ${elapsed}s"
+else
+	report_failure
+	say "FAIL in ${elapsed}s"
+fi
+exit $status
