@@ -227,7 +227,9 @@ static redisContext *connect_redis(struct meta *m, char *why, size_t whylen)
 	}
 	struct timeval ctv = {COMMAND_TIMEOUT_MS / 1000, (COMMAND_TIMEOUT_MS % 1000) * 1000};
 	redisSetTimeout(c, ctv);
-	redisEnableKeepAlive(c);
+	/* TCP keepalive does not apply to unix sockets; hiredis 0.14 leaves an error on the context if asked. */
+	if (!m->unix_path[0])
+		redisEnableKeepAlive(c);
 	if (m->password[0]) {
 		redisReply *r = redisCommand(c, "AUTH %s", m->password);
 		int bad = !r || r->type == REDIS_REPLY_ERROR;

@@ -6,6 +6,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,12 @@ static struct server *the_server;
 static uint32_t event_channel;
 static SVCXPRT *listeners[MAX_LISTENERS];
 static size_t nlisteners;
+
+/* Shutdown: once stopping is set, new calls are dropped unanswered (the
+ * client retries against the next server), and rpc_transport_stop waits
+ * for the calls in flight before the volume is closed under them. */
+static atomic_bool stopping;
+static atomic_int in_flight;
 
 static struct svc_req *request_alloc(SVCXPRT *xprt, XDR *xdrs)
 {
@@ -62,7 +70,10 @@ static enum xprt_stat connection_closed(SVCXPRT *xprt)
 
 static enum xprt_stat process_call(struct svc_req *req)
 {
-	rpc_dispatch(the_server, req);
+	atomic_fetch_add(&in_flight, 1);
+	if (!atomic_load(&stopping))
+		rpc_dispatch(the_server, req);
+	atomic_fetch_sub(&in_flight, 1);
 	return XPRT_IDLE;
 }
 
@@ -129,7 +140,9 @@ static int make_socket(const char *addr, int port, int type, struct sockaddr_sto
 	int fd = socket(ss->ss_family, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* TCP only: on UDP, SO_REUSEADDR would let two servers share a port. */
+	if (type == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)ss, *len) < 0) {
 		int err = -errno;
 		close(fd);
@@ -168,19 +181,27 @@ int rpc_listen(const char *addr, int port, bool udp, int *bound_port)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int tcp_fd = make_socket(addr, port, SOCK_STREAM, &ss, &len);
+	int tcp_fd = -1, udp_fd = -1, actual = 0;
 
-	if (tcp_fd < 0)
-		return tcp_fd;
-	int actual = bound_port_of(tcp_fd);
-	int udp_fd = -1;
-	if (udp) {
+	/* With port 0 the kernel picks a TCP port that may be taken on UDP:
+	 * then try another. */
+	for (int attempt = 0; attempt < 16; attempt++) {
+		tcp_fd = make_socket(addr, port, SOCK_STREAM, &ss, &len);
+		if (tcp_fd < 0)
+			return tcp_fd;
+		actual = bound_port_of(tcp_fd);
+		if (!udp)
+			break;
 		udp_fd = make_socket(addr, actual, SOCK_DGRAM, &ss, &len);
-		if (udp_fd < 0) {
-			close(tcp_fd);
+		if (udp_fd >= 0)
+			break;
+		close(tcp_fd);
+		tcp_fd = -1;
+		if (port != 0 || udp_fd != -EADDRINUSE)
 			return udp_fd;
-		}
 	}
+	if (tcp_fd < 0)
+		return -EADDRINUSE;
 
 	SVCXPRT *tcp =
 	    svc_vc_ncreatef(tcp_fd, RPC_MAX_RECORD, RPC_MAX_RECORD, SVC_CREATE_FLAG_CLOSE | SVC_CREATE_FLAG_LISTEN);
@@ -214,8 +235,17 @@ int rpc_listen(const char *addr, int port, bool udp, int *bound_port)
 
 void rpc_transport_stop(void)
 {
+	atomic_store(&stopping, true);
 	for (size_t i = 0; i < nlisteners; i++)
 		SVC_DESTROY(listeners[i]);
 	nlisteners = 0;
+	for (int waited_ms = 0; atomic_load(&in_flight) > 0; waited_ms += 10) {
+		if (waited_ms == 30000) {
+			log_warn("rpc: %d calls still running after 30 s; stopping anyway", atomic_load(&in_flight));
+			break;
+		}
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
 	svc_shutdown(SVC_SHUTDOWN_FLAG_NONE);
 }

@@ -13,6 +13,7 @@
 #include "testlib.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -465,6 +466,76 @@ TEST(concurrent_threads)
 	CHECK_EQ(st->ops->list(st, "", NULL, count_cb, &n), 0);
 	CHECK_EQ(n, 0);
 	object_store_close(st);
+}
+
+/* Established TCP connections from this process to 127.0.0.1:port, found by
+ * matching the socket inodes of /proc/self/fd against /proc/net/tcp. */
+static int my_connections_to(int port)
+{
+	unsigned long inodes[1024];
+	int ninodes = 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL && ninodes < 1024) {
+		char path[300], link[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		ssize_t n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		unsigned long ino;
+		if (sscanf(link, "socket:[%lu]", &ino) == 1)
+			inodes[ninodes++] = ino;
+	}
+	closedir(d);
+	FILE *f = fopen("/proc/net/tcp", "r");
+	if (!f)
+		return -1;
+	char line[512];
+	int count = 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned rport, state;
+		unsigned long ino;
+		if (sscanf(line, " %*d: %*x:%*x %*x:%x %x %*x:%*x %*x:%*x %*x %*d %*d %lu", &rport, &state, &ino) != 3)
+			continue;
+		for (int i = 0; i < ninodes; i++)
+			if (inodes[i] == ino && (int)rport == port && state == 1)
+				count++;
+	}
+	fclose(f);
+	return count;
+}
+
+TEST(connections_shared_across_threads)
+{
+	/* Handles are per thread but the connection cache is the store's:
+	 * connections outlive the threads that opened them, and a new thread
+	 * reuses them instead of connecting again. */
+	struct object_store *st = open_s3("share", "", NULL);
+	REQUIRE(st);
+	int port = atoi(getenv("GATEFS_TEST_S3_PORT"));
+	pthread_t t[4];
+	struct worker w[4];
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){st, i, 0};
+		pthread_create(&t[i], NULL, worker_main, &w[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_EQ(w[i].failures, 0);
+	}
+	int after_threads = my_connections_to(port);
+	fprintf(stderr, "  connections kept after the threads exited: %d\n", after_threads);
+	CHECK(after_threads >= 1);
+	CHECK(after_threads <= 4);
+	for (int i = 0; i < 10; i++)
+		CHECK_EQ(st->ops->put(st, "main", "m", 1), 0);
+	CHECK_EQ(st->ops->del(st, "main"), 0);
+	CHECK_EQ(my_connections_to(port), after_threads);
+	object_store_close(st);
+	CHECK_EQ(my_connections_to(port), 0);
 }
 
 TEST(prefixes_isolate_stores)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gateway.h"
+#include "pmap.h"
 #include "rawrpc.h"
 #include "testlib.h"
 
@@ -202,6 +203,20 @@ TEST(rpcinfo_reaches_every_program)
 	CHECK_EQ(rpcinfo("tcp", gw.pmap_port, PMAP_PROG, 2), 0);
 	CHECK_EQ(rpcinfo("udp", gw.pmap_port, PMAP_PROG, 4), 0);
 	CHECK(rpcinfo("tcp", gw.nfs_port, NFS_PROG, 4) != 0);
+}
+
+/* The rpcbind registration client (pmap_client.c), against the builtin
+ * portmapper: it must find it, and see its SET refused. */
+TEST(pmap_client_talks_to_a_portmapper)
+{
+	REQUIRE(gateway());
+	CHECK(pmap_rpcbind_running(gw.pmap_port));
+	struct pmap_mapping m = {300001, 1, PMAP_PROTO_TCP, 4242};
+	CHECK_EQ(pmap_rpcbind_register(gw.pmap_port, &m, 1, true), 0);
+	CHECK_EQ(pmap_rpcbind_register(gw.pmap_port, &m, 1, false), 0);
+	int unused = tl_free_port();
+	CHECK(!pmap_rpcbind_running(unused));
+	CHECK(pmap_rpcbind_register(unused, &m, 1, true) < 0);
 }
 
 TEST(pmap_clean_shutdown)

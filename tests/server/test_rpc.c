@@ -454,7 +454,16 @@ TEST(rpc_drc_replays_retransmitted_mkdir)
 TEST(rpc_clean_shutdown)
 {
 	REQUIRE(gateway());
+	/* Connections still open, one in the middle of a record, must not
+	 * hold up the stop. */
+	int idle = rr_tcp_connect(gw.nfs_port), partial = rr_tcp_connect(gw.mount_port);
+	REQUIRE(idle >= 0 && partial >= 0);
+	uint32_t mark = htonl(0x80000000u | 64);
+	CHECK(send(partial, &mark, 4, 0) == 4);
+	CHECK(server_answers(gw.nfs_port));
 	CHECK_EQ(gw_stop(&gw), 0);
+	close(idle);
+	close(partial);
 	gw_state = 0;
 }
 

@@ -121,6 +121,26 @@ TEST(serve_refuses_bad_config_and_flags)
 	tl_rm_rf(dir);
 }
 
+TEST(serve_refuses_unformatted_volume)
+{
+	struct tl_redis redis;
+	char dir[256], log[512], conf[512];
+	REQUIRE_EQ(tl_redis_start(&redis), 0);
+	REQUIRE_EQ(tl_tmpdir("serve", dir, sizeof(dir)), 0);
+	snprintf(log, sizeof(log), "%s/out", dir);
+	snprintf(conf, sizeof(conf), "%s/gatefs.conf", dir);
+	FILE *f = fopen(conf, "w");
+	REQUIRE(f);
+	fprintf(f, "meta_url = %s\nlisten = 127.0.0.1\nnfs_port = 0\nmount_port = 0\nportmapper = off\n", redis.url);
+	fclose(f);
+	char *args[] = {"serve", "--config", conf, NULL};
+	CHECK_EQ(wait_exit(spawn(args, log, NULL), 30000), 1);
+	CHECK(file_contains(log, "cannot open the volume"));
+	CHECK(file_contains(log, "gatefs not started"));
+	tl_redis_stop(&redis);
+	tl_rm_rf(dir);
+}
+
 static bool port_listening(int port)
 {
 	int fd = rr_tcp_connect(port);
@@ -128,6 +148,21 @@ static bool port_listening(int port)
 		return false;
 	close(fd);
 	return true;
+}
+
+/* Waits until both ports accept; false if pid exits first or after 30 s. */
+static bool wait_listening(pid_t pid, int port1, int port2)
+{
+	for (int i = 0; i < 600; i++) {
+		if (port_listening(port1) && port_listening(port2))
+			return true;
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return false;
+		sleep_ms(50);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return false;
 }
 
 /* MNT /hf; returns the handle length (0 on failure). */
@@ -180,16 +215,9 @@ TEST(serve_embedded_default)
 	char *args[] = {"serve", "--data-dir",	 data, "--listen",     "127.0.0.1", "--nfs-port",
 			nfs,	 "--mount-port", mnt,  "--portmapper", "off",	    NULL};
 	pid_t pid = spawn(args, log, NULL);
-	int up = 0;
-	for (int i = 0; i < 600 && !up; i++) {
-		up = port_listening(nfs_port) && port_listening(mount_port);
-		if (!up)
-			sleep_ms(50);
-	}
+	bool up = wait_listening(pid, nfs_port, mount_port);
 	if (!up) {
 		struct gateway g;
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
 		snprintf(g.log, sizeof(g.log), "%s", log);
 		gw_print_log(&g);
 	}
@@ -218,13 +246,7 @@ TEST(serve_embedded_default)
 	char *args2[] = {"serve",	 "--listen", "127.0.0.1",    "--nfs-port", nfs,
 			 "--mount-port", mnt,	     "--portmapper", "off",	   NULL};
 	pid = spawn(args2, log, data);
-	up = 0;
-	for (int i = 0; i < 600 && !up; i++) {
-		up = port_listening(nfs_port) && port_listening(mount_port);
-		if (!up)
-			sleep_ms(50);
-	}
-	REQUIRE(up);
+	REQUIRE(wait_listening(pid, nfs_port, mount_port));
 	size_t len2 = mount_hf(mount_port, fh2);
 	CHECK(len2 == len1 && memcmp(fh1, fh2, len1) == 0); /* handles survive restarts */
 	CHECK_EQ(count_in_file(log, "formatted embedded volume"), 1);

@@ -38,9 +38,9 @@ port_in_use() {
 	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '{print $2" "}' | grep -q -- "$hex"
 }
 
-# A random free port; $1..$2 optional bounds.
+# A random free port in 10000-32000.
 pick_port() {
-	local lo=${1:-10000} hi=${2:-32000} p
+	local lo=10000 hi=32000 p
 	for _ in $(seq 200); do
 		p=$((lo + RANDOM % (hi - lo)))
 		port_in_use "$p" || {
