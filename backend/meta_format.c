@@ -58,9 +58,9 @@ int meta_format(struct meta *m, const struct meta_settings *s, int force, char *
 	meta_args_u64(&a, meta_random_u32_nonzero());
 	meta_args_u64(&a, meta_random_u64() >> 12);
 	const char *kv[][2] = {
-		{"name", s->name},	{"uuid", s->uuid},	   {"storage", s->storage_url}, {"block_size", block_s},
-		{"chunk_size", chunk_s}, {"version", version},	   {"secret", secret},		{"capacity_bytes", capb},
-		{"capacity_inodes", capi}, {"created", created},
+	    {"name", s->name},	       {"uuid", s->uuid},    {"storage", s->storage_url}, {"block_size", block_s},
+	    {"chunk_size", chunk_s},   {"version", version}, {"secret", secret},	  {"capacity_bytes", capb},
+	    {"capacity_inodes", capi}, {"created", created},
 	};
 	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
 		meta_args_str(&a, kv[i][0]);

@@ -20,7 +20,7 @@ struct fsck_inode {
 	uint64_t parent;
 	uint64_t size;
 	uint64_t next_seq;
-	uint64_t links_found; /* entries naming this inode */
+	uint64_t links_found;	/* entries naming this inode */
 	uint64_t subdirs_found; /* directories: entries that are directories */
 };
 
@@ -48,8 +48,7 @@ static void problem(struct fsck *f, const char *fmt, ...)
 }
 
 /* Calls fn for every key matching prefix+pattern; stops on error. */
-static int scan_keys(struct meta *m, const char *pattern, int (*fn)(void *arg, const char *key, size_t plen),
-		     void *arg)
+static int scan_keys(struct meta *m, const char *pattern, int (*fn)(void *arg, const char *key, size_t plen), void *arg)
 {
 	char match[META_KEY_MAX];
 	meta_key(m, match, sizeof(match), "%s", pattern);
@@ -140,6 +139,17 @@ static int load_inode(void *arg, const char *key, size_t plen)
 	return 0;
 }
 
+/* A member of a directory's order set, sorted by name for lookups. */
+struct zent {
+	const char *name; /* first: bsearch compares a key pointer with it */
+	uint64_t seq;
+};
+
+static int cmp_zent(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int check_dir_entries(struct fsck *f, struct fsck_inode *dir)
 {
 	int err = 0;
@@ -155,6 +165,18 @@ static int check_dir_entries(struct fsck *f, struct fsck_inode *dir)
 		return err;
 	}
 	unsigned long long d = dir->ino;
+	size_t nz = z->elements / 2;
+	struct zent *zs = calloc(nz ? nz : 1, sizeof(*zs));
+	if (!zs) {
+		freeReplyObject(h);
+		freeReplyObject(z);
+		return -ENOMEM;
+	}
+	for (size_t j = 0; j < nz; j++) {
+		zs[j].name = z->element[2 * j]->str;
+		zs[j].seq = strtoull(z->element[2 * j + 1]->str, NULL, 10);
+	}
+	qsort(zs, nz, sizeof(*zs), cmp_zent);
 	if (z->elements != h->elements)
 		problem(f, "dir %llu: %zu entries but %zu in the order set", d, h->elements / 2, z->elements / 2);
 	for (size_t i = 0; i + 1 < h->elements; i += 2) {
@@ -167,16 +189,13 @@ static int check_dir_entries(struct fsck *f, struct fsck_inode *dir)
 		if (seq == 0 || seq > dir->next_seq)
 			problem(f, "dir %llu: entry '%s' has seq %llu beyond the dir's %llu", d, name, seq,
 				(unsigned long long)dir->next_seq);
-		int in_z = 0;
-		for (size_t j = 0; j + 1 < z->elements; j += 2)
-			if (strcmp(z->element[j]->str, name) == 0) {
-				in_z = 1;
-				if (strtoull(z->element[j + 1]->str, NULL, 10) != seq)
-					problem(f, "dir %llu: entry '%s' seq %llu but order set says %s", d, name, seq,
-						z->element[j + 1]->str);
-			}
-		if (!in_z)
+		const char *key = name;
+		const struct zent *ze = bsearch(&key, zs, nz, sizeof(*zs), cmp_zent);
+		if (!ze)
 			problem(f, "dir %llu: entry '%s' missing from the order set", d, name);
+		else if (ze->seq != seq)
+			problem(f, "dir %llu: entry '%s' seq %llu but order set says %llu", d, name, seq,
+				(unsigned long long)ze->seq);
 		struct fsck_inode *c = find(f, ino);
 		if (!c) {
 			problem(f, "dir %llu: entry '%s' names missing inode %llu", d, name, ino);
@@ -184,7 +203,8 @@ static int check_dir_entries(struct fsck *f, struct fsck_inode *dir)
 		}
 		c->links_found++;
 		if (c->type != (enum gfs_ftype)t)
-			problem(f, "dir %llu: entry '%s' type %llu but inode %llu has type %u", d, name, t, ino, c->type);
+			problem(f, "dir %llu: entry '%s' type %llu but inode %llu has type %u", d, name, t, ino,
+				c->type);
 		if (c->gen != gen)
 			problem(f, "dir %llu: entry '%s' generation differs from inode %llu", d, name, ino);
 		if (c->type == GFS_DIR) {
@@ -194,6 +214,7 @@ static int check_dir_entries(struct fsck *f, struct fsck_inode *dir)
 					(unsigned long long)c->parent);
 		}
 	}
+	free(zs);
 	freeReplyObject(h);
 	freeReplyObject(z);
 	return 0;

@@ -48,14 +48,14 @@ struct meta {
 	char password[128];
 	int db;
 	char prefix[META_PREFIX_MAX]; /* "gatefs{NAME}:" */
-	char url_for_log[300]; /* URL without the password */
+	char url_for_log[300];	      /* URL without the password */
 
 	struct meta_script scripts[MS_COUNT];
 
 	pthread_key_t conn_key;
 	pthread_mutex_t conns_lock;
 	struct meta_conn *conns; /* every connection, for meta_close */
-	atomic_int redis_down; /* 1 once a failure was logged, until it comes back */
+	atomic_int redis_down;	 /* 1 once a failure was logged, until it comes back */
 };
 
 /* The calling thread's connected context, or NULL with *err set to -EAGAIN
@@ -70,7 +70,8 @@ redisReply *meta_command(struct meta *m, int *err, const char *fmt, ...);
 redisReply *meta_command_argv(struct meta *m, int *err, int argc, const char **argv, const size_t *argvlen);
 
 /* Runs script id with KEYS[1] = the settings key, ARGV[1] = the key prefix,
- * ARGV[2..4] = the credentials (uid, gid, groups), then argv.  Returns the
+ * ARGV[2..4] = the credentials (uid, gid, groups), ARGV[5..6] = this
+ * gateway's clock (sec, nsec), then argv.  Returns the
  * reply array (element 0 is the status: 0 or a negative errno) or NULL with
  * *err set.  cred NULL means root. */
 redisReply *meta_eval(struct meta *m, enum meta_script_id id, const struct gfs_cred *cred, int *err, int argc,
@@ -104,7 +105,7 @@ uint32_t meta_random_u32_nonzero(void);
 uint64_t meta_random_u64(void);
 
 void meta_key(const struct meta *m, char *out, size_t outlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 #define META_REC_SIZE 24 /* bytes of one packed slice record */
 void meta_pack_slice(uint8_t out[META_REC_SIZE], const struct meta_slice *s);

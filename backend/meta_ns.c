@@ -39,8 +39,7 @@ static const redisReply *elem(const redisReply *r, size_t i)
 	return i < r->elements ? r->element[i] : NULL;
 }
 
-int meta_lookup(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
-		struct gfs_attr *out)
+int meta_lookup(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name, struct gfs_attr *out)
 {
 	if (!name || !name[0] || strchr(name, '/'))
 		return -EINVAL;
@@ -200,8 +199,8 @@ int meta_mkdir(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, 
 	return mknode(m, cred, dir, name, GFS_DIR, mode, GFS_CREATE_GUARDED, NULL, 0, 0, NULL, out, dir_wcc);
 }
 
-int meta_symlink(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
-		 const char *target, uint32_t mode, struct gfs_attr *out, struct gfs_wcc *dir_wcc)
+int meta_symlink(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name, const char *target,
+		 uint32_t mode, struct gfs_attr *out, struct gfs_wcc *dir_wcc)
 {
 	if (!target || !target[0])
 		return -EINVAL;
@@ -211,9 +210,8 @@ int meta_symlink(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir
 		      dir_wcc);
 }
 
-int meta_mknod(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
-	       enum gfs_ftype type, uint32_t mode, uint32_t rdev_major, uint32_t rdev_minor, struct gfs_attr *out,
-	       struct gfs_wcc *dir_wcc)
+int meta_mknod(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name, enum gfs_ftype type,
+	       uint32_t mode, uint32_t rdev_major, uint32_t rdev_minor, struct gfs_attr *out, struct gfs_wcc *dir_wcc)
 {
 	if (type == GFS_DIR || type == GFS_LNK || type < GFS_REG || type > GFS_FIFO)
 		return -EINVAL;
@@ -221,8 +219,8 @@ int meta_mknod(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, 
 		      dir_wcc);
 }
 
-int meta_link(struct meta *m, const struct gfs_cred *cred, struct gfs_ref target, struct gfs_ref dir,
-	      const char *name, struct gfs_attr *target_out, struct gfs_wcc *dir_wcc)
+int meta_link(struct meta *m, const struct gfs_cred *cred, struct gfs_ref target, struct gfs_ref dir, const char *name,
+	      struct gfs_attr *target_out, struct gfs_wcc *dir_wcc)
 {
 	int rc = meta_check_name(name);
 	if (rc < 0)

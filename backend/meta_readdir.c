@@ -35,8 +35,8 @@ static int dot_entries(const struct gfs_attr *dir, uint64_t cookie, int plus, gf
 			return rc;
 	}
 	if (cookie < 2) {
-		struct gfs_dirent d = {"..", dir->parent, have_parent ? parent_attr->gen : 0, GFS_DIR, 2,
-				       plus && have_parent ? parent_attr : NULL};
+		struct gfs_dirent d = {"..",	dir->parent, have_parent ? parent_attr->gen : 0,
+				       GFS_DIR, 2,	     plus && have_parent ? parent_attr : NULL};
 		int rc = cb(arg, &d);
 		if (rc)
 			return rc;
@@ -76,8 +76,6 @@ int meta_readdir(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir
 		}
 		if (first) {
 			/* The verifier is the directory's own; cookies stay valid for its lifetime. */
-			char key[META_KEY_MAX];
-			meta_key(m, key, sizeof(key), "i%llu", (unsigned long long)dir.ino);
 			const redisReply *da = r->element[1];
 			for (size_t i = 0; i + 1 < da->elements; i += 2)
 				if (strcmp(da->element[i]->str, "cv") == 0)

@@ -54,10 +54,10 @@ static const struct {
 	const char *field;
 	enum attr_slot slot;
 } attr_fields[] = {
-	{"t", A_TYPE},	   {"m", A_MODE},	{"u", A_UID},	    {"g", A_GID},	 {"n", A_NLINK},
-	{"s", A_SIZE},	   {"ra", A_RDEV_MAJOR}, {"ri", A_RDEV_MINOR}, {"as", A_ATIME_S}, {"an", A_ATIME_N},
-	{"ms", A_MTIME_S}, {"mn", A_MTIME_N},	{"cs", A_CTIME_S},  {"cn", A_CTIME_N}, {"ch", A_CHANGE},
-	{"p", A_PARENT},   {"gen", A_GEN},	{"i", A_INO},	    {"l", A_LINK},
+    {"t", A_TYPE},     {"m", A_MODE},	     {"u", A_UID},	   {"g", A_GID},      {"n", A_NLINK},
+    {"s", A_SIZE},     {"ra", A_RDEV_MAJOR}, {"ri", A_RDEV_MINOR}, {"as", A_ATIME_S}, {"an", A_ATIME_N},
+    {"ms", A_MTIME_S}, {"mn", A_MTIME_N},    {"cs", A_CTIME_S},	   {"cn", A_CTIME_N}, {"ch", A_CHANGE},
+    {"p", A_PARENT},   {"gen", A_GEN},	     {"i", A_INO},	   {"l", A_LINK},
 };
 
 int meta_parse_attr(const redisReply *r, struct gfs_attr *attr)

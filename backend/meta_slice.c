@@ -3,6 +3,7 @@
  * records, appending one (write_slice), compaction, and the delayed-delete
  * queue of slices whose objects may be removed.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,7 +63,7 @@ int meta_read_chunk(struct meta *m, gfs_ino_t ino, uint32_t chunk_index, struct 
 int meta_write_slice(struct meta *m, struct gfs_ref ref, uint32_t chunk_index, const struct meta_slice *s,
 		     uint64_t new_size_min, struct gfs_wcc *wcc, size_t *nslices_out)
 {
-	if ((uint64_t)s->pos + s->len > META_CHUNK_SIZE || (uint64_t)s->off + s->len > s->size)
+	if ((uint64_t)s->pos + s->len > META_CHUNK_SIZE || (s->id && (uint64_t)s->off + s->len > s->size))
 		return -EINVAL;
 	uint8_t rec[META_REC_SIZE];
 	meta_pack_slice(rec, s);
@@ -98,8 +99,8 @@ static uint8_t *pack_all(const struct meta_slice *s, size_t n)
 	return buf;
 }
 
-int meta_compact_chunk(struct meta *m, gfs_ino_t ino, uint32_t chunk_index, const struct meta_slice *old,
-		       size_t nold, const struct meta_slice *repl, size_t nrepl)
+int meta_compact_chunk(struct meta *m, gfs_ino_t ino, uint32_t chunk_index, const struct meta_slice *old, size_t nold,
+		       const struct meta_slice *repl, size_t nrepl)
 {
 	if (nold == 0)
 		return -EINVAL;
@@ -136,8 +137,14 @@ int meta_dead_slices(struct meta *m, int64_t older_than_sec, size_t max, struct 
 	char key[META_KEY_MAX];
 	meta_key(m, key, sizeof(key), "delslices");
 	int err = 0;
-	redisReply *r = meta_command(m, &err, "ZRANGEBYSCORE %s -inf %lld LIMIT 0 %zu", key, (long long)older_than_sec,
-				     max);
+	char upto[24], limit[24];
+	snprintf(upto, sizeof(upto), "%lld", (long long)older_than_sec);
+	/* a negative LIMIT count means "all" to Redis; SIZE_MAX would not parse */
+	if (max > (size_t)1 << 40)
+		snprintf(limit, sizeof(limit), "-1");
+	else
+		snprintf(limit, sizeof(limit), "%zu", max);
+	redisReply *r = meta_command(m, &err, "ZRANGEBYSCORE %s -inf %s LIMIT 0 %s", key, upto, limit);
 	if (!r)
 		return err;
 	*out = NULL;

@@ -58,8 +58,8 @@ int meta_getxattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref re
 	return rc;
 }
 
-int meta_setxattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, const char *name,
-		  const void *value, size_t len, int flags)
+int meta_setxattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, const char *name, const void *value,
+		  size_t len, int flags)
 {
 	int rc = check_xattr_name(name);
 	if (rc < 0)

@@ -132,11 +132,12 @@ static int start_engine(struct gfs_vfs *vfs, const struct gfs_vfs_config *cfg)
 
 static void stop_engine(struct gfs_vfs *vfs)
 {
-	writebuf_destroy(vfs->wb); /* commits what it can, uses the upload pool */
-	vfs->wb = NULL;
+	writebuf_shutdown(vfs->wb); /* commits what it can, uses the upload pool */
 	gc_stop(vfs->gc);
 	vfs->gc = NULL;
-	data_pool_destroy(vfs->upload_pool);
+	data_pool_destroy(vfs->upload_pool); /* waits for the last upload jobs */
+	writebuf_destroy(vfs->wb);
+	vfs->wb = NULL;
 	data_pool_destroy(vfs->fetch_pool); /* runs queued prefetches into the cache */
 	vfs->upload_pool = vfs->fetch_pool = NULL;
 	cache_destroy(vfs->cache);

@@ -791,7 +791,7 @@ int writebuf_create(struct gfs_vfs *vfs, uint64_t budget, struct writebuf **out)
 	return 0;
 }
 
-void writebuf_destroy(struct writebuf *wb)
+void writebuf_shutdown(struct writebuf *wb)
 {
 	if (!wb)
 		return;
@@ -801,9 +801,16 @@ void writebuf_destroy(struct writebuf *wb)
 	pthread_mutex_unlock(&wb->budget_lock);
 	if (wb->flusher_started)
 		pthread_join(wb->flusher, NULL);
+	wb->flusher_started = 0;
 	int rc = writebuf_flush_all(wb);
 	if (rc < 0)
 		log_error("writebuf: data of some files could not be committed at shutdown: %d", rc);
+}
+
+void writebuf_destroy(struct writebuf *wb)
+{
+	if (!wb)
+		return;
 	/* Whatever is left could not be committed; it is dropped. */
 	for (size_t b = 0; b < WB_BUCKETS; b++) {
 		struct wfile *f = wb->buckets[b];

@@ -16,7 +16,10 @@ struct gfs_vfs;
 struct writebuf;
 
 int writebuf_create(struct gfs_vfs *vfs, uint64_t budget, struct writebuf **out);
-/* Commits everything (errors are logged), stops the flusher, frees. */
+/* Stops the flusher and commits everything it can (errors are logged).
+ * Upload jobs may still be finishing: stop the upload pool before
+ * writebuf_destroy, which frees what is left. */
+void writebuf_shutdown(struct writebuf *wb);
 void writebuf_destroy(struct writebuf *wb);
 
 /* Buffers count bytes at offset; may wait for budget and may commit this

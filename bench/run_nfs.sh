@@ -61,7 +61,9 @@ WORK=$(mktemp -d /dev/shm/nfsbench.XXXXXX)
 PIDS=() # every background process started here that may still run
 cleanup() {
 	local pid
+	# Servers run as children of /usr/bin/time: stop them too, or they outlive us.
 	for pid in "${PIDS[@]}"; do
+		pkill -P "$pid" 2>/dev/null || true
 		kill "$pid" 2>/dev/null || true
 	done
 	for pid in "${PIDS[@]}"; do

@@ -417,16 +417,18 @@ enum rpc_disposition nfs3_rename(struct rpc_call *call, void *args, void *result
 	wcc_data *from_out = &r->RENAME3res_u.resok.fromdir_wcc;
 	wcc_data *to_out = &r->RENAME3res_u.resok.todir_wcc;
 
-	r->status = admit_dirop(call, &a->from, &from, from_name, from_out);
+	/* Admit both sides even when the first fails, so that an error reply
+	 * still carries what the client can know of both directories. */
+	nfsstat3 from_st = admit_dirop(call, &a->from, &from, from_name, from_out);
+	nfsstat3 to_st = admit_dirop(call, &a->to, &to, to_name, to_out);
+	r->status = from_st != NFS3_OK ? from_st : to_st;
+	if (r->status == NFS3_OK && from.export != to.export) {
+		r->status = NFS3ERR_XDEV;
+		early_wcc(call->vfs, r->status, &from, from_out);
+		early_wcc(call->vfs, r->status, &to, to_out);
+	}
 	if (r->status != NFS3_OK)
 		return RPC_OK;
-	r->status = admit_dirop(call, &a->to, &to, to_name, to_out);
-	if (r->status == NFS3_OK && from.export != to.export)
-		r->status = NFS3ERR_XDEV;
-	if (r->status != NFS3_OK) {
-		early_wcc(call->vfs, r->status, &from, from_out);
-		return RPC_OK;
-	}
 	int err = gfs_rename(call->vfs, &from.cred, from.ref, from_name, to.ref, to_name, &from_w, &to_w);
 	r->status = nfs3_status(err);
 	wcc_out(call->vfs, &from_w, from.ref, from_out);
@@ -446,12 +448,16 @@ enum rpc_disposition nfs3_link(struct rpc_call *call, void *args, void *result)
 	post_op_attr *file_out = &r->LINK3res_u.resok.file_attributes;
 	wcc_data *dir_out = &r->LINK3res_u.resok.linkdir_wcc;
 
-	r->status = nfs3_admit_write(call, &a->file, &file);
+	/* The file is only read here; the directory is what changes, so it
+	 * alone decides ROFS. */
+	r->status = nfs3_admit(call, &a->file, &file);
 	if (r->status != NFS3_OK)
 		return RPC_OK;
 	r->status = admit_dirop(call, &a->link, &dir, name, dir_out);
-	if (r->status == NFS3_OK && file.export != dir.export)
+	if (r->status == NFS3_OK && file.export != dir.export) {
 		r->status = NFS3ERR_XDEV;
+		early_wcc(call->vfs, r->status, &dir, dir_out);
+	}
 	if (r->status != NFS3_OK) {
 		nfs3_post_op_ref(call->vfs, file.ref, file_out);
 		return RPC_OK;

@@ -1,16 +1,14 @@
 -- _lib.lua: prepended to every other script (see meta_conn.c build_scripts).
 -- Calling convention: KEYS[1] = the settings key (routes the volume's hash
 -- slot on Redis Cluster), ARGV[1] = key prefix "gatefs{V}:", ARGV[2..4] =
--- caller uid, gid, supplementary groups (space separated); the script's own
--- arguments start at ARGV[A].  Scripts return {status, ...}; status is 0 or a
--- negative errno.  Numbers are kept as decimal strings: Lua numbers are
--- doubles and tostring() would print large ones in exponent form.
+-- caller uid, gid, supplementary groups (space separated), ARGV[5..6] = the
+-- gateway's clock (sec, nsec) for timestamps; the script's own arguments
+-- start at ARGV[A].  Scripts return {status, ...}; status is 0 or a negative
+-- errno.  Numbers are kept as decimal strings: Lua numbers are doubles and
+-- tostring() would print large ones in exponent form.
 local P = ARGV[1]
-local A = 5
-local CRED = {uid = tonumber(ARGV[2]), gid = tonumber(ARGV[3]), groups = {}}
-for g in string.gmatch(ARGV[4], '%d+') do
-  CRED.groups[#CRED.groups + 1] = tonumber(g)
-end
+local A = 7
+local CRED = {uid = tonumber(ARGV[2]), gid = tonumber(ARGV[3])}
 
 local E = {PERM = 1, NOENT = 2, IO = 5, AGAIN = 11, ACCES = 13, EXIST = 17, NOTDIR = 20, ISDIR = 21,
   INVAL = 22, FBIG = 27, NOSPC = 28, MLINK = 31, RANGE = 34, NAMETOOLONG = 36, NOTEMPTY = 39,
@@ -27,13 +25,8 @@ local function ikey(ino)
   return P .. 'i' .. ino
 end
 
-local now_s, now_n
 local function now()
-  if not now_s then
-    local t = redis.call('TIME')
-    now_s, now_n = t[1], S(tonumber(t[2]) * 1000)
-  end
-  return now_s, now_n
+  return ARGV[5], ARGV[6]
 end
 
 local function hash(key)
@@ -81,8 +74,8 @@ local function in_group(gid)
   if CRED.gid == gid then
     return true
   end
-  for _, g in ipairs(CRED.groups) do
-    if g == gid then
+  for g in string.gmatch(ARGV[4], '%d+') do
+    if tonumber(g) == gid then
       return true
     end
   end
@@ -157,11 +150,11 @@ local function entry(dino, name)
   return {t = t, ino = ino, gen = gen, seq = seq}
 end
 
+-- The caller writes dir.sq back (touch(dir, ..., 'sq')).
 local function add_entry(dir, name, t, ino, gen)
-  local seq = redis.call('HINCRBY', ikey(dir.i), 'sq', 1)
-  dir.sq = S(seq)
-  redis.call('HSET', P .. 'd' .. dir.i, name, t .. ',' .. ino .. ',' .. gen .. ',' .. S(seq))
-  redis.call('ZADD', P .. 'z' .. dir.i, seq, name)
+  add(dir, 'sq', 1)
+  redis.call('HSET', P .. 'd' .. dir.i, name, t .. ',' .. ino .. ',' .. gen .. ',' .. dir.sq)
+  redis.call('ZADD', P .. 'z' .. dir.i, dir.sq, name)
 end
 
 local function del_entry(dino, name)

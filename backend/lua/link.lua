@@ -25,5 +25,5 @@ local dir_pre = pre(dir)
 add_entry(dir, ARGV[A + 4], a.t, a.i, a.gen)
 add(a, 'n', 1)
 touch(a, 'c', 'n')
-touch(dir, 'm')
+touch(dir, 'm', 'sq')
 return {0, flat(a), dir_pre, flat(dir)}

@@ -61,5 +61,5 @@ add_entry(dir, name, t, ino, a.gen)
 if t == DIR then
   add(dir, 'n', 1)
 end
-touch(dir, 'm', 'n')
+touch(dir, 'm', 'n', 'sq')
 return {0, flat(a), dir_pre, flat(dir)}

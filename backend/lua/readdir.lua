@@ -9,7 +9,8 @@ if not may(dir, 4) then
   return {-E.ACCES}
 end
 local cookie = tonumber(ARGV[A + 2])
-if cookie ~= 0 and ARGV[A + 3] ~= dir.cv then
+-- verifier 0 means "none" (some clients never echo it); any other must match
+if cookie ~= 0 and ARGV[A + 3] ~= '0' and ARGV[A + 3] ~= dir.cv then
   return {-E.BADCOOKIE}
 end
 local limit = tonumber(ARGV[A + 5])

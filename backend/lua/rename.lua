@@ -83,8 +83,8 @@ if moving_dir then
   src.p = dd.i
 end
 touch(src, 'c', 'p')
-touch(sd, 'm', 'n')
+touch(sd, 'm', 'n', 'sq')
 if dd ~= sd then
-  touch(dd, 'm', 'n')
+  touch(dd, 'm', 'n', 'sq')
 end
 return {0, s_pre, flat(sd), d_pre, flat(dd)}

@@ -224,6 +224,8 @@ TEST(unreachable_store_fails_commit_and_commits_nothing)
 	char url[256];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/bucket/p?retry_ms=300", tl_free_port());
 	v.cfg.storage_url = url;
+	v.cfg.access_key = "nobody";
+	v.cfg.secret_key = "nothing";
 	REQUIRE_EQ(volume_reopen(&v), 0);
 	uint8_t w[200000];
 	tl_fill_random(w, sizeof(w), 4);

@@ -91,15 +91,22 @@ TEST(model_random_ops)
 	uint64_t rng = 20260;
 	size_t maxio = 300 * KiB;
 	uint8_t *buf = malloc(maxio);
-	uint64_t ops = 0;
+	uint64_t ops = 0, last_end[2] = {0, 0}, last_len = 0;
 	for (int b = 0; b < batches; b++) {
 		for (int i = 0; i < 12; i++, ops++) {
 			uint64_t kind = tl_rand(&rng) % 100;
 			if (kind < 75) {
-				uint64_t off = pick_offset(&rng);
+				uint64_t off = pick_offset(&rng), shape = tl_rand(&rng) % 10;
 				size_t len = 1 + tl_rand(&rng) % maxio;
-				if (tl_rand(&rng) % 3 == 0)
-					len = 1 + tl_rand(&rng) % 3000; /* small overwrites */
+				if (shape < 3)
+					len = 1 + tl_rand(&rng) % 3000; /* small writes */
+				if (shape >= 3 && shape < 6 && last_len) /* continue an earlier write */
+					off = last_end[tl_rand(&rng) % 2];
+				else if (shape >= 6 && shape < 8 && last_len) /* rewrite inside the last one */
+					off = last_end[0] - last_len + tl_rand(&rng) % last_len;
+				last_end[1] = last_end[0];
+				last_end[0] = off + len;
+				last_len = len;
 				tl_fill_random(buf, len, ops);
 				enum gfs_stable how = tl_rand(&rng) % 8 == 0 ? GFS_FILE_SYNC : GFS_UNSTABLE, got;
 				REQUIRE_EQ(gfs_write(v.vfs, &v.root, f, off, len, buf, how, &got, NULL), 0);

@@ -26,8 +26,10 @@ if [[ $GK_SERVER == ganesha && -z ${GK_IN_NAMESPACE:-} ]]; then
 	exec unshare --net --mount --propagation private env GK_IN_NAMESPACE=1 "$0" "$@"
 fi
 
-read -r name test vers guests mount_opts use_rootfs hook timeout < <(awk -v g="$group" '$1 == g' "$here/groups.txt")
+read -r name test vers guests mount_opts use_rootfs hook timeout servers < <(awk -v g="$group" '$1 == g' "$here/groups.txt")
 [[ ${name:-} == "$group" ]] || { echo "run.sh: no group '$group' in groups.txt" >&2; exit 2; }
+[[ ,$servers, == *,$GK_SERVER,* ]] || { echo "run.sh: group $group does not run against $GK_SERVER" >&2; exit 2; }
+[[ $mount_opts == - ]] && mount_opts=
 
 started=$(date +%s)
 run=$GK_BUILD/runs/$group.$$
@@ -231,6 +233,12 @@ report_failure() {
 	done
 	echo "----- gateway log tail"
 	tail -n 40 "$run/gateway.log" 2>/dev/null
+	if [[ -n $gateway_pid ]] && kill -0 "$gateway_pid" 2>/dev/null && command -v gdb >/dev/null; then
+		# A hung guest usually means a request the gateway never answered.
+		echo "----- gateway threads (gdb), also in $run/gateway-threads.txt"
+		gdb -p "$gateway_pid" -batch -ex 'thread apply all bt' >"$run/gateway-threads.txt" 2>&1
+		grep -E "^Thread|^#[0-9]+ " "$run/gateway-threads.txt" | cut -c1-160 | head -n 150
+	fi
 }
 
 main() {

@@ -23,12 +23,26 @@ static const struct gfs_cred ROOT = {0, 0, 0, {0}};
 static const struct gfs_cred ALICE = {1000, 1000, 1, {1000}};
 static const struct gfs_cred BOB = {1001, 1001, 2, {1001, 50}};
 
+/* A test that stops at a failed REQUIRE skips fixture_down: its redis-server
+ * is killed at exit instead of outliving the program. */
+static struct tl_redis *fixture_live_redis;
+static inline void fixture_kill_at_exit(void)
+{
+	if (fixture_live_redis)
+		tl_redis_stop(fixture_live_redis);
+}
+
 /* Starts redis, opens and formats a volume; 0 on success. */
 static inline int fixture_up(struct fixture *f)
 {
+	if (fixture_live_redis && fixture_live_redis->pid > 0)
+		tl_redis_stop(fixture_live_redis); /* left over by a failed test */
 	memset(f, 0, sizeof(*f));
 	if (tl_redis_start(&f->redis) < 0)
 		return -1;
+	if (!fixture_live_redis)
+		atexit(fixture_kill_at_exit);
+	fixture_live_redis = &f->redis;
 	char err[512];
 	if (meta_open(f->redis.url, &f->m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "meta_open: %s\n", err);

@@ -7,9 +7,9 @@
 
 static struct fixture F;
 
-#define UP()                                                                                                       \
-	do {                                                                                                       \
-		REQUIRE(fixture_up(&F) == 0);                                                                      \
+#define UP()                                                                                                           \
+	do {                                                                                                           \
+		REQUIRE(fixture_up(&F) == 0);                                                                          \
 	} while (0)
 
 static struct gfs_attr mk(const struct gfs_cred *c, struct gfs_ref dir, const char *name, int isdir)
@@ -244,8 +244,8 @@ TEST(permissions)
 	REQUIRE_EQ(meta_access(F.m, &ALICE, F.root, 0x3f, &granted, &a), 0);
 	CHECK_EQ(granted, GFS_ACCESS_READ | GFS_ACCESS_LOOKUP);
 	REQUIRE_EQ(meta_access(F.m, &ROOT, F.root, 0x3f, &granted, &a), 0);
-	CHECK_EQ(granted, GFS_ACCESS_READ | GFS_ACCESS_LOOKUP | GFS_ACCESS_MODIFY | GFS_ACCESS_EXTEND |
-				  GFS_ACCESS_DELETE);
+	CHECK_EQ(granted,
+		 GFS_ACCESS_READ | GFS_ACCESS_LOOKUP | GFS_ACCESS_MODIFY | GFS_ACCESS_EXTEND | GFS_ACCESS_DELETE);
 	/* a sticky world-writable dir, like /tmp */
 	struct gfs_attr tmp = mk(&ROOT, F.root, "tmp", 1);
 	chmod_as(&ROOT, ref_of(&tmp), 01777);
@@ -446,6 +446,51 @@ TEST(xattrs)
 	REQUIRE_EQ(meta_remove(F.m, &ROOT, F.root, "f", &w), 0);
 	CHECK_EQ(meta_getxattr(F.m, &ROOT, ref_of(&f), "user.b", buf, sizeof(buf), &len), -ESTALE);
 	CHECK_EQ(fsck_problems(F.m), 0); /* the xattr hash went with the inode */
+	fixture_down(&F);
+}
+
+struct fsck_lines {
+	int n;
+	char text[4096];
+};
+
+static void keep_line(void *arg, const char *line)
+{
+	struct fsck_lines *l = arg;
+	l->n++;
+	size_t used = strlen(l->text);
+	snprintf(l->text + used, sizeof(l->text) - used, "%s\n", line);
+}
+
+/* fsck must find damage that no script can cause: made by hand with redis-cli. */
+TEST(fsck_finds_damage)
+{
+	UP();
+	struct gfs_attr d = mk(&ROOT, F.root, "d", 1), f = mk(&ROOT, ref_of(&d), "f", 0);
+	struct gfs_attr g = mk(&ROOT, F.root, "g", 0);
+	REQUIRE_EQ(fsck_problems(F.m), 0);
+	char cmd[256];
+	/* wrong link count on f */
+	snprintf(cmd, sizeof(cmd), "HSET 'gatefs{gfs}:i%llu' n 5", (unsigned long long)f.ino);
+	REQUIRE_EQ(tl_redis_cmd(&F.redis, cmd), 0);
+	/* g's inode vanishes: its entry dangles */
+	snprintf(cmd, sizeof(cmd), "DEL 'gatefs{gfs}:i%llu'", (unsigned long long)g.ino);
+	REQUIRE_EQ(tl_redis_cmd(&F.redis, cmd), 0);
+	/* an inode nobody names */
+	REQUIRE_EQ(tl_redis_cmd(&F.redis, "HSET 'gatefs{gfs}:i99' i 99 t 1 m 420 u 0 g 0 n 1 s 0 gen 7 ch 1"), 0);
+	/* a chunk record beyond its chunk */
+	snprintf(cmd, sizeof(cmd), "SET 'gatefs{gfs}:c%llu_0' 0123456789abcdefghijklmn", (unsigned long long)f.ino);
+	REQUIRE_EQ(tl_redis_cmd(&F.redis, cmd), 0);
+	struct fsck_lines l = {0};
+	int n = meta_fsck(F.m, keep_line, &l);
+	fprintf(stderr, "%s", l.text);
+	CHECK_EQ(n, l.n);
+	CHECK(n >= 5);
+	CHECK(strstr(l.text, "nlink 5") != NULL);
+	CHECK(strstr(l.text, "missing inode") != NULL);
+	CHECK(strstr(l.text, "inode 99: orphan") != NULL);
+	CHECK(strstr(l.text, "beyond the chunk") != NULL);
+	CHECK(strstr(l.text, "nextinode") != NULL);
 	fixture_down(&F);
 }
 

@@ -242,7 +242,7 @@ int nfs_read(CLIENT *c, const nfs_fh3 *fh, uint64_t off, uint32_t count, void *b
 		READ3resok *ok = &r.READ3res_u.resok;
 		if (ok->data.data_len != ok->count || ok->count > count)
 			st = -3;
-		else
+		else if (ok->count)
 			memcpy(buf, ok->data.data_val, ok->count);
 		*got = ok->count;
 		*eof = ok->eof;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -106,6 +107,8 @@ int gw_spawn(struct gateway *gw)
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
+		/* A test that dies (a failed sanitizer check) takes its gateway along. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl(gw_binary(), gw_binary(), "serve", "--config", gw->config, (char *)NULL);
 		_exit(127);
 	}

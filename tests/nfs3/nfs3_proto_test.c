@@ -560,6 +560,15 @@ TEST(rename_cases)
 	CHECK_EQ(rename_do(c, &d, "s1", &s1, "inside"), NFS3ERR_INVAL);
 	/* dir onto empty dir is fine */
 	CHECK_EQ(rename_do(c, &d, "s1", &s2, "s1"), NFS3_OK);
+	/* across exports (same volume, different export): XDEV */
+	nfs_fh3 sqd = {{0, NULL}};
+	REQUIRE_EQ(nfs_lookup(c, &f->sq, "rename", &sqd, NULL), NFS3_OK);
+	CHECK_EQ(rename_do(c, &d, "f", &sqd, "f-x"), NFS3ERR_XDEV);
+	nfs_fh3 fx_h = {{0, NULL}};
+	REQUIRE_EQ(nfs_lookup(c, &d, "f", &fx_h, NULL), NFS3_OK);
+	CHECK_EQ(link_make(c, &fx_h, &sqd, "l-x", NULL), NFS3ERR_XDEV);
+	fh_free(&fx_h);
+	fh_free(&sqd);
 	/* rename to itself is a no-op */
 	CHECK_EQ(rename_do(c, &d, "f", &d, "f"), NFS3_OK);
 	REQUIRE_EQ(nfs_lookup(c, &d, "f", NULL, NULL), NFS3_OK);

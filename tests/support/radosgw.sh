@@ -76,7 +76,8 @@ kill_all() {
 	for f in "$d"/run/*.pid; do
 		[ -f "$f" ] || continue
 		pid=$(cat "$f" 2>/dev/null)
-		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && {
+		# Only a daemon of this DIR: a stale pid file may name a reused pid.
+		[ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$d/ceph.conf" && {
 			kill "$pid" 2>/dev/null
 			pids="$pids $pid"
 		}
@@ -144,20 +145,24 @@ rgw_thread_pool_size = 64
 EOC
 }
 
-# daemon_died DIR NAME: its pid file exists and the process is gone.
-daemon_died() {
-	local f="$1/run/$2.pid"
-	[ -f "$f" ] && ! kill -0 "$(cat "$f" 2>/dev/null)" 2>/dev/null
-}
-
-# wait_for DIR NAME TRIES CMD...: retries CMD every 0.3 s; gives up early if
-# daemon NAME died (e.g. its port was taken), so a retry with new ports comes fast.
+# wait_for DIR NAME TRIES CMD...: retries CMD every 0.3 s.  Gives up early if
+# daemon NAME died or logged a bind failure (its port was taken since we
+# picked it), so the retry with new ports comes fast.  The pid is remembered
+# once seen because a daemon that exits removes its pid file.
 wait_for() {
-	local d=$1 name=$2 tries=$3
+	local d=$1 name=$2 tries=$3 pid=""
 	shift 3
 	for _ in $(seq "$tries"); do
 		"$@" >/dev/null 2>&1 && return 0
-		daemon_died "$d" "$name" && return 1
+		[ -z "$pid" ] && [ -f "$d/run/$name.pid" ] && pid=$(cat "$d/run/$name.pid" 2>/dev/null)
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			echo "radosgw.sh: $name exited" >&2
+			return 1
+		fi
+		if grep -qiE "failed to bind|unable to bind|Address already in use" "$d/log/$name.log" 2>/dev/null; then
+			echo "radosgw.sh: $name could not bind its port" >&2
+			return 1
+		fi
 		sleep 0.3
 	done
 	return 1
@@ -201,7 +206,7 @@ try_start() {
 	}
 
 	radosgw "${C[@]}" -n client.rgw 2>>"$d/log/daemons.err" || return 1
-	wait_for "$d" client.rgw 150 curl -s -o /dev/null "http://127.0.0.1:$rgw_port/" || {
+	wait_for "$d" client.rgw 150 curl -s --max-time 3 -o /dev/null "http://127.0.0.1:$rgw_port/" || {
 		echo "radosgw.sh: radosgw did not answer on port $rgw_port" >&2
 		return 1
 	}
@@ -211,7 +216,7 @@ try_start() {
 	# curl signs the CreateBucket request with SigV4 itself: no awscli/python
 	# needed.  radosgw requires x-amz-content-sha256, which curl 7.88 omits.
 	local code
-	code=$(curl -s -o "$d/log/create-bucket.out" -w '%{http_code}' -X PUT \
+	code=$(curl -s --max-time 30 -o "$d/log/create-bucket.out" -w '%{http_code}' -X PUT \
 		--aws-sigv4 "aws:amz:us-east-1:s3" --user "$ACCESS_KEY:$SECRET_KEY" \
 		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
 		"http://127.0.0.1:$rgw_port/$BUCKET")
@@ -239,6 +244,7 @@ case "$dir" in
 /*) ;;
 *) dir="$PWD/$dir" ;;
 esac
+while [ "${dir%/}" != "$dir" ] && [ "$dir" != / ]; do dir=${dir%/}; done
 [ "$dir" != / ] || die "refusing DIR=/"
 
 case "$cmd" in

@@ -68,6 +68,32 @@ gk_mount() {
 	done
 }
 
+# gk_watchdog: when no step has started for GK_STALL seconds (default 45),
+# prints the RPCs the client is waiting for and the kernel stacks of blocked
+# tasks, so a hung guest says which NFS call the gateway never answered.
+gk_watchdog() {
+	local last= same=0 limit=$((${GK_STALL:-45} / 5))
+	while sleep 5; do
+		local now
+		now=$(stat -c %Y /tmp/gk-step 2>/dev/null)
+		if [ "$now" != "$last" ]; then
+			last=$now same=0
+			continue
+		fi
+		same=$((same + 1))
+		[ $same -eq $limit ] || continue
+		echo "GK-STALL [$GK_ROLE] no progress for ${GK_STALL:-45}s in step '$(cat /tmp/gk-step)'"
+		for f in /sys/kernel/debug/sunrpc/rpc_clnt/*/tasks; do
+			[ -s "$f" ] && sed "s|^|GK-STALL pending rpc: |" "$f"
+		done
+		for d in /proc/[0-9]*; do
+			grep -q '^State:.*D' "$d/status" 2>/dev/null || continue
+			echo "GK-STALL blocked task $(cat "$d/comm") (pid ${d#/proc/}):"
+			sed 's/^/GK-STALL     /' "$d/stack" 2>/dev/null
+		done
+	done
+}
+
 gk_early_fail() {
 	echo "GK-FAIL [$GK_ROLE] step 'boot': $*"
 	echo "GK-RESULT FAIL test=$GK_TEST role=$GK_ROLE step=boot: $*"
