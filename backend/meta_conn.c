@@ -2,7 +2,7 @@
  * meta_conn.c - the engine handle: parsing the meta URL, checking the Redis
  * it names (eviction policy, persistence), one lazily made connection per
  * thread with reconnect backoff, and running the embedded Lua scripts with
- * EVALSHA.
+ * EVALSHA (each linked with just the _lib.lua functions it uses).
  */
 #include <ctype.h>
 #include <openssl/evp.h>

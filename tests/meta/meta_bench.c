@@ -79,6 +79,9 @@ TEST(ops_per_second_vs_redis_get)
 	for (int op = 0; op < 4; op++) {
 		fprintf(stderr, "meta %-8s %8.0f/s  ratio %.2f\n", what[op], rate[op], get > 0 ? rate[op] / get : 0);
 		double floor = op == 1 || op == 2 ? 0.5 : 0.15;
+#ifdef META_BENCH_REPORT_ONLY
+		floor = 0; /* sanitized build: numbers are printed, not judged */
+#endif
 		if (get > 0 && rate[op] / get < floor)
 			tl_fail(__FILE__, __LINE__, "%s at %.2fx of GET, below %.2fx", what[op], rate[op] / get, floor);
 	}

@@ -36,6 +36,9 @@ signal() {
 await() {
 	local limit=$((${2:-120} * 5)) n=0
 	while [ ! -e "/coord/$1" ]; do
+		for f in /coord/failed-*; do
+			[ -e "$f" ] && fail "guest $(cat "$f") failed while this one waited for '$1'"
+		done
 		n=$((n + 1))
 		[ $n -gt $limit ] && fail "timed out waiting for '$1'"
 		usleep 200000

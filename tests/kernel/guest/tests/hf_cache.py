@@ -56,6 +56,9 @@ def signal(name):
 def await_signal(name, seconds=300):
     deadline = time.monotonic() + seconds
     while not os.path.exists(f"{COORD}/{name}"):
+        failed = [n for n in os.listdir(COORD) if n.startswith("failed-")]
+        if failed:
+            raise SystemExit(f"{failed} while waiting for {name}")
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out waiting for {name}")
         time.sleep(0.2)

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# test_cli.sh - the admin commands end to end: `gatefs format`, `status`,
+# `fsck` (namespace and --objects) and `gc`, against a real redis-server, a
+# file:// store, and (for the S3 error path) the radosgw fixture.  Data is
+# written through a real `gatefs serve` with libnfs's nfs-cp.
+#
+# usage: test_cli.sh GATEFS_BINARY [RADOSGW_ENV_FILE]
+set -u
+GATEFS=$1
+S3_ENV=${2:-}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatefs-cli-XXXXXX")
+PIDS=()
+passed=0
+failed=0
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ok() {
+	echo "OK   $1"
+	passed=$((passed + 1))
+}
+fail() {
+	echo "FAIL $1" >&2
+	[ -n "${2:-}" ] && sed 's/^/    /' "$2" >&2
+	failed=$((failed + 1))
+}
+# expect NAME STATUS PATTERN -- command...: runs it, checks exit status and
+# that its combined output matches the extended regex PATTERN.
+expect() {
+	local name=$1 want=$2 pattern=$3
+	shift 4
+	"$@" >"$WORK/out" 2>&1
+	local got=$?
+	if [ "$got" != "$want" ]; then
+		echo "    exit status $got, expected $want" >>"$WORK/out"
+		fail "$name" "$WORK/out"
+	elif [ -n "$pattern" ] && ! grep -Eq "$pattern" "$WORK/out"; then
+		echo "    output does not match /$pattern/" >>"$WORK/out"
+		fail "$name" "$WORK/out"
+	else
+		ok "$name"
+	fi
+}
+free_port() { # a port nothing listens on now (the caller binds it soon after)
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || break
+	done
+	echo "$p"
+}
+start_redis() { # DIR PORT [extra args]
+	local dir=$1 port=$2
+	shift 2
+	mkdir -p "$dir"
+	redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly yes \
+		--logfile "$dir/redis.log" "$@" &
+	PIDS+=($!)
+	for _ in $(seq 100); do
+		redis-cli -p "$port" PING >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	echo "redis-server did not start" >&2
+	return 1
+}
+
+RPORT=$(free_port)
+start_redis "$WORK/redis" "$RPORT" || exit 1
+META=redis://127.0.0.1:$RPORT/0
+STORE=$WORK/objects
+mkdir -p "$STORE"
+
+# ---- format and status ------------------------------------------------------
+expect format_file 0 "formatted" -- "$GATEFS" format --meta "$META" --storage "file://$STORE" --block-size 64K vol1
+UUID=$("$GATEFS" status --meta "$META" | awk '/^uuid:/ {print $2}')
+expect status_shows_settings 0 "block size: +65536" -- "$GATEFS" status --meta "$META"
+expect format_refuses_existing 1 "already exists" -- "$GATEFS" format --meta "$META" --storage "file://$STORE" vol1
+expect format_force_keeps_uuid 0 "$UUID" -- "$GATEFS" format --meta "$META" --storage "file://$STORE" --force vol1
+expect format_bad_block_size 2 "power of two" -- "$GATEFS" format --meta "$META" --storage "file://$STORE" --block-size 3000 v
+expect format_usage_without_storage 2 "usage" -- "$GATEFS" format --meta "$META" vol1
+expect format_unreachable_store 1 "probe|cannot" -- "$GATEFS" format --meta "redis://127.0.0.1:$RPORT/3" \
+	--storage "file:///proc/no/such/dir" vol2
+expect status_unformatted_db 1 "no volume" -- "$GATEFS" status --meta "redis://127.0.0.1:$RPORT/5"
+expect fsck_fresh_volume 0 "namespace: clean" -- "$GATEFS" fsck --meta "$META" --objects
+
+# An evicting Redis is refused with the reason and the fix.
+EPORT=$(free_port)
+start_redis "$WORK/redis-evict" "$EPORT" --maxmemory-policy allkeys-lru || exit 1
+expect format_refuses_evicting_redis 1 "noeviction" -- "$GATEFS" format --meta "redis://127.0.0.1:$EPORT/0" \
+	--storage "file://$STORE" v
+
+# ---- data through a real gateway, then fsck --objects and gc ------------------
+NFS_PORT=$(free_port)
+MOUNT_PORT=$(free_port)
+cat >"$WORK/gatefs.conf" <<EOC
+meta_url = $META
+listen = 127.0.0.1
+nfs_port = $NFS_PORT
+mount_port = $MOUNT_PORT
+portmapper = off
+/hf 127.0.0.1(rw,no_root_squash,insecure)
+EOC
+"$GATEFS" serve --config "$WORK/gatefs.conf" >"$WORK/serve.log" 2>&1 &
+GW=$!
+PIDS+=($GW)
+for _ in $(seq 200); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$NFS_PORT") 2>/dev/null && break
+	sleep 0.05
+done
+head -c 300000 /dev/urandom >"$WORK/payload"
+URL="nfs://127.0.0.1/hf/payload?nfsport=$NFS_PORT&mountport=$MOUNT_PORT&version=3"
+expect nfs_cp_write 0 "" -- nfs-cp "$WORK/payload" "$URL"
+expect nfs_cp_read 0 "" -- nfs-cp "$URL" "$WORK/readback"
+if cmp -s "$WORK/payload" "$WORK/readback"; then ok data_round_trip; else fail data_round_trip; fi
+kill -TERM "$GW"
+wait "$GW"
+rc=$?
+if [ "$rc" = 0 ]; then ok serve_sigterm_exit_0; else fail serve_sigterm_exit_0 "$WORK/serve.log"; fi
+
+nblocks=$(find "$STORE/$UUID/chunks" -type f | wc -l)
+if [ "$nblocks" -ge 5 ]; then ok blocks_stored; else fail "blocks_stored ($nblocks objects)"; fi
+expect fsck_objects_clean 0 "objects: [0-9]+ slices checked, 0 problems" -- "$GATEFS" fsck --meta "$META" --objects
+expect status_counts_usage 0 "used bytes: +[1-9]" -- "$GATEFS" status --meta "$META"
+
+# A leaked object (left by a crash between upload and commit) is found by gc.
+mkdir -p "$STORE/$UUID/chunks/0/0"
+echo leaked >"$STORE/$UUID/chunks/0/0/999_0_7"
+expect gc_reports_leak 0 "1 leaked" -- "$GATEFS" gc --meta "$META"
+if [ -e "$STORE/$UUID/chunks/0/0/999_0_7" ]; then ok gc_report_only_keeps; else fail gc_report_only_keeps; fi
+expect gc_delete 0 "1 deleted" -- "$GATEFS" gc --meta "$META" --delete
+if [ ! -e "$STORE/$UUID/chunks/0/0/999_0_7" ]; then ok gc_deleted_leak; else fail gc_deleted_leak; fi
+expect fsck_after_gc 0 "0 problems" -- "$GATEFS" fsck --meta "$META" --objects
+
+# A referenced block that vanished is reported by fsck --objects.
+victim=$(find "$STORE/$UUID/chunks" -type f | head -1)
+rm -f "$victim"
+expect fsck_objects_missing 1 "missing" -- "$GATEFS" fsck --meta "$META" --objects
+
+# ---- S3: a wrong secret is a clear error at format time -----------------------
+if [ -n "$S3_ENV" ]; then
+	if [ -r "$S3_ENV" ]; then
+		set -a
+		# shellcheck disable=SC1090
+		. "$S3_ENV"
+		set +a
+		S3URL="$GATEFS_TEST_S3_URL/cli-$$"
+		expect s3_format_wrong_secret 1 "access denied" -- env AWS_SECRET_ACCESS_KEY=wrong-secret \
+			"$GATEFS" format --meta "redis://127.0.0.1:$RPORT/7" --storage "$S3URL" s3vol
+		expect s3_wrong_secret_left_nothing 1 "no volume" -- "$GATEFS" status --meta "redis://127.0.0.1:$RPORT/7"
+		expect s3_format_ok 0 "formatted" -- "$GATEFS" format --meta "redis://127.0.0.1:$RPORT/7" --storage "$S3URL" s3vol
+	else
+		fail "s3 env file $S3_ENV missing (radosgw fixture not started?)"
+	fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
