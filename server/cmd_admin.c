@@ -285,6 +285,20 @@ int cmd_format(int argc, char **argv)
 		meta_close(m);
 		return 1;
 	}
+	if (o.force) {
+		/* Clients hold handles MACed with the secret, and objects are
+		 * named by uuid and cut by block size: an existing volume keeps
+		 * them, whatever else --force changes. */
+		struct meta_settings old;
+		char lerr[512];
+		if (meta_load_settings(m, &old, lerr, sizeof(lerr)) == 0) {
+			memcpy(s.uuid, old.uuid, sizeof(s.uuid));
+			memcpy(s.secret, old.secret, sizeof(s.secret));
+			s.block_size = old.block_size;
+			s.chunk_size = old.chunk_size;
+			s.created_sec = old.created_sec;
+		}
+	}
 	rc = meta_format(m, &s, o.force, err, sizeof(err));
 	if (rc == 0) {
 		struct meta_settings now;
