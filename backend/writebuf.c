@@ -234,7 +234,10 @@ static void upload_run(void *arg)
 	uint32_t blen = slice_block_len(s->len, j->wb->bs, j->idx);
 	pthread_mutex_unlock(&f->lock);
 
-	/* The block cannot change while it is UPLOADING: writers skip it. */
+	/* The block cannot change while it is UPLOADING: writers skip it.  The
+	 * file stays alive without a reference of ours: a slice leaves the
+	 * file's list only after a flush saw all its uploads finish, and the
+	 * upload pool is stopped before the write buffer is freed. */
 	int rc = data_put_block(j->wb->vfs, s->id, j->idx, data, blen);
 
 	pthread_mutex_lock(&f->lock);
@@ -244,7 +247,6 @@ static void upload_run(void *arg)
 	pthread_mutex_unlock(&f->lock);
 	if (last)
 		slice_free(j->wb, s);
-	file_put(j->wb, f);
 	free(j);
 }
 
@@ -257,9 +259,6 @@ static void upload_start_locked(struct writebuf *wb, struct wfile *f, struct psl
 	*j = (struct upload_job){wb, f, s, idx};
 	s->state[idx] = BL_UPLOADING;
 	s->refs++;
-	pthread_mutex_lock(&wb->map_lock);
-	f->refs++;
-	pthread_mutex_unlock(&wb->map_lock);
 	if (data_pool_submit(wb->vfs->upload_pool, upload_run, j) < 0) {
 		/* pool stopping: upload here */
 		pthread_mutex_unlock(&f->lock);

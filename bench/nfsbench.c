@@ -8,7 +8,7 @@
  * operation is exactly one RPC (no path walks, no client-side dircache), which
  * makes the figures comparable between servers.
  *
- * Usage: nfsbench [-l label] [-s MiB] [-b KiB] [-n files] [-w list] URL
+ * Usage: nfsbench [-l label] [-s MiB] [-b KiB] [-n files] [-r bytes] [-t s] [-w list] URL
  *   URL is nfs://HOST/EXPORT?nfsport=P&mountport=M&version=3
  * Output: one human line per workload, then one "RESULT" line per workload
  * (label, workload, value, unit) and one "JSON" line, for scripts.
@@ -31,8 +31,6 @@
 #include <nfsc/libnfs-raw-mount.h>
 #include <nfsc/libnfs-raw-nfs.h>
 
-/* A server that answers nothing for this long is reported as stalled. */
-#define STALL_LIMIT_MS 120000
 #define MAX_RESULTS 32
 
 struct result {
@@ -51,6 +49,7 @@ struct bench {
 	uint32_t io_size;
 	uint32_t nfiles;
 	uint32_t readdir_maxcount;
+	int stall_limit_ms;    /* a server silent this long with calls outstanding has failed */
 	const char *workloads; /* comma list of groups, NULL = all */
 
 	int inflight;
@@ -120,8 +119,9 @@ static int service_once(struct bench *b, struct rpc_context *rpc, int *idle_ms)
 		return -errno;
 	}
 	*idle_ms = rc == 0 ? *idle_ms + 100 : 0;
-	if (*idle_ms >= STALL_LIMIT_MS) {
-		fail(b, "server sent nothing for %d s with %d calls outstanding", STALL_LIMIT_MS / 1000, b->inflight);
+	if (*idle_ms >= b->stall_limit_ms) {
+		fail(b, "server sent nothing for %d s with %d calls outstanding", b->stall_limit_ms / 1000,
+		     b->inflight);
 		return -ETIMEDOUT;
 	}
 	if (rpc_service(rpc, pfd.revents) < 0) {
@@ -834,15 +834,16 @@ static void print_summary(const struct bench *b)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: nfsbench [-l label] [-s file_MiB] [-b io_KiB] [-n files] [-r readdir_maxcount]\n"
-		     "                [-w seq,meta] nfs://HOST/EXPORT?nfsport=P&mountport=M&version=3\n"
-		     "defaults: -s 1024 -b 1024 -n 10000 -r 65536, all workloads\n");
+	fprintf(out,
+		"usage: nfsbench [-l label] [-s file_MiB] [-b io_KiB] [-n files] [-r readdir_maxcount]\n"
+		"                [-t stall_seconds] [-w seq,meta] nfs://HOST/EXPORT?nfsport=P&mountport=M&version=3\n"
+		"defaults: -s 1024 -b 1024 -n 10000 -r 65536 -t 60, all workloads\n");
 }
 
 static int parse_args(struct bench *b, int argc, char **argv, struct url *u)
 {
 	int opt;
-	while ((opt = getopt(argc, argv, "l:s:b:n:r:w:h")) != -1) {
+	while ((opt = getopt(argc, argv, "l:s:b:n:r:t:w:h")) != -1) {
 		switch (opt) {
 		case 'l':
 			b->label = optarg;
@@ -859,6 +860,9 @@ static int parse_args(struct bench *b, int argc, char **argv, struct url *u)
 		case 'r':
 			b->readdir_maxcount = strtoul(optarg, NULL, 10);
 			break;
+		case 't':
+			b->stall_limit_ms = atoi(optarg) * 1000;
+			break;
 		case 'w':
 			b->workloads = optarg;
 			break;
@@ -870,7 +874,7 @@ static int parse_args(struct bench *b, int argc, char **argv, struct url *u)
 		}
 	}
 	if (optind != argc - 1 || b->io_size == 0 || b->file_size < b->io_size || b->nfiles == 0 ||
-	    b->readdir_maxcount < 1024)
+	    b->readdir_maxcount < 1024 || b->stall_limit_ms <= 0)
 		return -EINVAL;
 	int rc = parse_url(argv[optind], u);
 	if (rc < 0)
@@ -907,6 +911,7 @@ int main(int argc, char **argv)
 	    .io_size = 1 << 20,
 	    .nfiles = 10000,
 	    .readdir_maxcount = 65536,
+	    .stall_limit_ms = 60000,
 	};
 	struct url u;
 	if (parse_args(&b, argc, argv, &u) < 0) {

@@ -10,7 +10,7 @@
 #            (unshare) so that neither touches the host's port 111 or /run.
 #            Its nfsbench leg runs inside that namespace too.
 #
-# Usage: bench/run_nfs.sh [-B BUILD_DIR] [-g GATEFS] [-o ganesha|gatefs] [-r ROUNDS] [-k] [-- NFSBENCH_ARGS...]
+# Usage: bench/run_nfs.sh [-B DIR] [-g GATEFS] [-o ganesha|gatefs] [-r ROUNDS] [-w seq,meta] [-k] [-- NFSBENCH_ARGS]
 #   -B  build dir holding bench/nfsbench and server/gatefs (default: build-bench-rel,
 #       then build); build it without GATEFS_SANITIZE for meaningful figures
 #   -g  the gatefs binary (default BUILD_DIR/server/gatefs)
@@ -18,6 +18,8 @@
 #   -r  rounds (default 3): the legs alternate, each round on freshly started
 #       servers, and each workload reports its best round, because the machine
 #       is shared and a single round catches other processes' bursts
+#   -w  workload groups (default seq,meta); each group of each round runs on
+#       freshly started servers
 #   -k  keep the work directory (logs) after the run
 # Every process started here is stopped by PID on exit.
 set -euo pipefail
@@ -28,15 +30,17 @@ GATEFS=""
 ONLY=""
 KEEP=0
 ROUNDS=3
-while getopts "B:g:o:r:kh" opt; do
+GROUPS_TO_RUN="seq meta"
+while getopts "B:g:o:r:w:kh" opt; do
 	case $opt in
 	B) BUILD=$OPTARG ;;
 	g) GATEFS=$OPTARG ;;
 	o) ONLY=$OPTARG ;;
 	r) ROUNDS=$OPTARG ;;
+	w) GROUPS_TO_RUN=${OPTARG//,/ } ;;
 	k) KEEP=1 ;;
 	*)
-		sed -n '2,22p' "$0"
+		sed -n '2,24p' "$0"
 		exit 2
 		;;
 	esac
@@ -145,7 +149,7 @@ LEG
 }
 
 ganesha_leg() {
-	local dir=$WORK/ganesha.$1
+	local dir=$WORK/ganesha.$1.$2
 	mkdir -p "$dir/export"
 	cat >"$dir/ganesha.conf" <<CONF
 NFS_CORE_PARAM {
@@ -169,7 +173,7 @@ EXPORT {
 }
 LOG { Default_Log_Level = EVENT; }
 CONF
-	unshare --net --mount bash "$WORK/ganesha-leg.sh" "$dir" "$NFSBENCH" "${BENCH_ARGS[@]}" \
+	unshare --net --mount bash "$WORK/ganesha-leg.sh" "$dir" "$NFSBENCH" "${BENCH_ARGS[@]}" -w "$2" \
 		>"$dir/bench.out" 2>"$dir/bench.err" &
 	local pid=$! rc=0
 	PIDS+=($pid)
@@ -187,7 +191,7 @@ CONF
 # ---- gatefs leg --------------------------------------------------------------
 
 gatefs_leg() {
-	local dir=$WORK/gatefs.$1
+	local dir=$WORK/gatefs.$1.$2
 	if [ ! -x "${GATEFS:-}" ]; then
 		echo "run_nfs.sh: no gatefs binary (-g or -B)" >&2
 		return 1
@@ -227,7 +231,7 @@ CONF
 	local timepid=$!
 	PIDS+=($timepid)
 	if wait_port "$nport" 30 && wait_port "$mport" 5; then
-		"$NFSBENCH" -l gatefs "${BENCH_ARGS[@]}" "nfs://127.0.0.1/bench?nfsport=$nport&mountport=$mport&version=3" \
+		"$NFSBENCH" -l gatefs "${BENCH_ARGS[@]}" -w "$2" "nfs://127.0.0.1/bench?nfsport=$nport&mountport=$mport&version=3" \
 			>"$dir/bench.out" 2>"$dir/bench.err" || rc=$?
 		show "$dir/bench.out"
 		if [ $rc != 0 ]; then
@@ -274,7 +278,10 @@ peak_rss_mib() {
 report() {
 	echo
 	echo "== gatefs vs nfs-ganesha, best of $ROUNDS round(s) (ratio > 1: gatefs is better) =="
-	cat "$WORK"/*.*/bench.out 2>/dev/null | awk -F'\t' '
+	local group
+	for group in $GROUPS_TO_RUN; do
+		cat "$WORK"/*."$group"/bench.out 2>/dev/null || true
+	done | awk -F'\t' '
 		$1 == "RESULT" {
 			k = $2 SUBSEP $3
 			if (!(k in v) || ($5 == "ms" ? $4 < v[k] : $4 > v[k])) v[k] = $4
@@ -308,15 +315,19 @@ report() {
 
 write_ganesha_script
 status=0
+# Each workload group runs on freshly started servers, so that a server that
+# wedges in one group still gets measured in the others.
 for ((round = 1; round <= ROUNDS; round++)); do
-	if [ "$ONLY" != gatefs ]; then
-		echo "== round $round: nfs-ganesha $(dpkg-query -W -f '${Version}' nfs-ganesha 2>/dev/null) (FSAL VFS on tmpfs) =="
-		ganesha_leg "$round" || status=1
-	fi
-	if [ "$ONLY" != ganesha ]; then
-		echo "== round $round: gatefs (file:// volume on tmpfs, private redis-server) =="
-		gatefs_leg "$round" || status=1
-	fi
+	for group in $GROUPS_TO_RUN; do
+		if [ "$ONLY" != gatefs ]; then
+			echo "== round $round, $group: nfs-ganesha $(dpkg-query -W -f '${Version}' nfs-ganesha 2>/dev/null) (FSAL VFS on tmpfs) =="
+			ganesha_leg "$round" "$group" || status=1
+		fi
+		if [ "$ONLY" != ganesha ]; then
+			echo "== round $round, $group: gatefs (file:// volume on tmpfs, private redis-server) =="
+			gatefs_leg "$round" "$group" || status=1
+		fi
+	done
 done
 report
 exit $status

@@ -247,10 +247,12 @@ enum rpc_disposition nfs3_create(struct rpc_call *call, void *args, void *result
 			mode = sa.mode;
 		break;
 	case EXCLUSIVE:
-		/* The client follows with SETATTR for the real attributes. */
+		/* The client follows with SETATTR for the real attributes (and
+		 * often a size of 0); owner read/write lets that SETATTR pass the
+		 * permission check for a non-root owner. */
 		how = GFS_CREATE_EXCLUSIVE;
 		verf = (const uint8_t *)a->how.createhow3_u.verf;
-		mode = 0;
+		mode = 0600;
 		break;
 	default:
 		r->status = NFS3ERR_INVAL;

@@ -63,7 +63,10 @@ TEST(one_gib_sequential_write_commit_read_sha256)
 	struct gfs_data_stats st;
 	gfs_data_stats(v.vfs, &st);
 	CHECK(st.prefetches > 0); /* sequential reads were detected */
-	CHECK_EQ(st.object_gets, TOTAL / (4 * MiB)); /* each block fetched once */
+	/* Each block object fetched exactly once (slices cut by budget flushes
+	 * end in short blocks, so there are a few more than TOTAL / 4 MiB). */
+	CHECK_EQ(st.object_gets, volume_count_objects(&v));
+	CHECK(st.object_gets >= TOTAL / (4 * MiB));
 	printf("  write+commit %.0f MB/s, cold read %.0f MB/s, %llu prefetches\n", TOTAL / 1e6 / (t1 - t0),
 	       TOTAL / 1e6 / (t3 - t2), (unsigned long long)st.prefetches);
 	EVP_MD_CTX_free(ctx);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "data_fixture.h"
 #include "meta.h"
@@ -342,7 +343,10 @@ TEST(truncate_with_buffered_data_then_extend)
 TEST(overwrites_compact_to_one_record)
 {
 	struct volume v;
-	REQUIRE_EQ(volume_setup(&v, 64 * KiB, NULL, 0), 0);
+	setenv("GATEFS_COMPACT_THRESHOLD", "100000", 1); /* only the explicit compaction */
+	int rc = volume_setup(&v, 64 * KiB, NULL, 0);
+	unsetenv("GATEFS_COMPACT_THRESHOLD");
+	REQUIRE_EQ(rc, 0);
 	struct gfs_ref f;
 	REQUIRE_EQ(volume_create_file(&v, "o", &f), 0);
 	enum { SZ = 300000 };
@@ -370,6 +374,42 @@ TEST(overwrites_compact_to_one_record)
 	/* The replaced slices are queued; deleting them leaves one slice's blocks. */
 	CHECK(gfs_data_gc_run(v.vfs, 0) >= 2);
 	CHECK_EQ(volume_count_objects(&v), (long)((a.size + 65535) / 65536));
+	volume_teardown(&v);
+}
+
+TEST(background_compaction_bounds_records)
+{
+	struct volume v;
+	REQUIRE_EQ(volume_setup(&v, 64 * KiB, NULL, 0), 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "bg", &f), 0);
+	enum { SZ = 200000 };
+	static uint8_t model[SZ], r[SZ];
+	uint64_t rng = 11;
+	for (int i = 0; i < 60; i++) {
+		uint32_t off = (uint32_t)(tl_rand(&rng) % (SZ - 3000)), len = 1 + (uint32_t)(tl_rand(&rng) % 3000);
+		tl_fill_random(model + off, len, 1000 + (uint64_t)i);
+		REQUIRE_EQ(write_all(&v, f, off, model + off, len, GFS_FILE_SYNC), 0);
+	}
+	size_t n = 0;
+	for (int tries = 0; tries < 100; tries++) {
+		struct meta_slice *recs;
+		REQUIRE_EQ(meta_read_chunk(v.vfs->meta, f.ino, 0, &recs, &n), 0);
+		free(recs);
+		if (n <= 21)
+			break;
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	CHECK(n <= 21);
+	struct gfs_data_stats st;
+	gfs_data_stats(v.vfs, &st);
+	CHECK(st.compactions >= 1);
+	struct gfs_attr a;
+	REQUIRE_EQ(gfs_getattr(v.vfs, f, &a), 0);
+	REQUIRE_EQ(volume_reopen(&v), 0);
+	REQUIRE_EQ(read_exact(&v, f, 0, r, a.size), 0);
+	CHECK(memcmp(r, model, a.size) == 0);
 	volume_teardown(&v);
 }
 

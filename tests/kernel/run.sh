@@ -97,6 +97,27 @@ start_gateway() {
 	wait_listening "$nfs_port" "$gateway_pid" "gateway" && wait_listening "$mount_port" "$gateway_pid" "gateway mount"
 }
 
+# stop_gateway: SIGTERM, as an operator would; the gateway must exit within
+# 30 s, and a sanitizer report in its log (ASan, LSan, UBSan) fails the group.
+stop_gateway() {
+	local pid=$gateway_pid
+	[[ -n $pid ]] || return 0
+	kill -TERM "$pid" 2>/dev/null
+	for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$pid" 2>/dev/null; then
+		say "gateway did not exit within 30 s of SIGTERM"
+		return 1
+	fi
+	wait "$pid"
+	say "gateway exited with status $?"
+	gateway_pid=
+	if grep -q 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' "$run/gateway.log"; then
+		say "sanitizer report in the gateway log:"
+		grep -A 12 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' "$run/gateway.log" | head -n 40
+		return 1
+	fi
+}
+
 stop_gateway_hard() {
 	kill -KILL "$gateway_pid" 2>/dev/null
 	wait "$gateway_pid" 2>/dev/null
@@ -263,6 +284,7 @@ main() {
 		[[ $result == PASS ]] || ok=1
 	done
 	if [[ $ok == 0 ]] && declare -F "after_$hook" >/dev/null; then "after_$hook" || ok=1; fi
+	if [[ $ok == 0 ]]; then stop_gateway || ok=1; fi
 	return $ok
 }
 

@@ -169,22 +169,57 @@ void gw_kill(struct gateway *gw)
 	}
 }
 
-void gw_stop(struct gateway *gw)
+/* Counts sanitizer reports in the gateway log (ASan, LSan, UBSan). */
+static int sanitizer_reports(const char *log)
 {
+	FILE *f = fopen(log, "r");
+	char line[1024];
+	int n = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "ERROR: AddressSanitizer") || strstr(line, "ERROR: LeakSanitizer") ||
+		    strstr(line, "runtime error:"))
+			n++;
+	fclose(f);
+	return n;
+}
+
+int gw_stop(struct gateway *gw)
+{
+	int rc = 0;
 	if (gw->pid > 0) {
 		kill(gw->pid, SIGTERM);
-		int st = 0;
-		for (int i = 0; i < 200; i++) {
+		int st = 0, exited = 0;
+		for (int i = 0; i < 400 && !exited; i++) {
 			if (waitpid(gw->pid, &st, WNOHANG) == gw->pid) {
-				gw->pid = 0;
+				exited = 1;
 				break;
 			}
 			struct timespec ts = {0, 50 * 1000 * 1000};
 			nanosleep(&ts, NULL);
 		}
+		if (exited) {
+			gw->pid = 0;
+			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+				fprintf(stderr, "gateway did not exit cleanly (status 0x%x)\n", st);
+				rc = -1;
+			}
+		} else {
+			fprintf(stderr, "gateway did not stop within 20 s of SIGTERM\n");
+			rc = -1;
+		}
 		gw_kill(gw);
+	}
+	if (gw->log[0] && sanitizer_reports(gw->log) > 0) {
+		fprintf(stderr, "sanitizer reports in the gateway log:\n");
+		print_log(gw->log);
+		rc = -1;
 	}
 	tl_redis_stop(&gw->redis);
 	if (gw->dir[0] && !getenv("GATEFS_KEEP_TMP"))
 		tl_rm_rf(gw->dir);
+	gw->dir[0] = 0;
+	gw->log[0] = 0;
+	return rc;
 }

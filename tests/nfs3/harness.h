@@ -38,8 +38,9 @@ int gw_start(struct gateway *gw);
 int gw_spawn(struct gateway *gw);
 /* SIGKILL the gateway (no flush) and reap it. */
 void gw_kill(struct gateway *gw);
-/* SIGTERM, wait; then stop redis and remove the temp dir. */
-void gw_stop(struct gateway *gw);
+/* SIGTERM, wait; then stop redis and remove the temp dir.  Returns 0 if
+ * the gateway exited 0 and its log holds no sanitizer report, else -1. */
+int gw_stop(struct gateway *gw);
 /* Path of the gatefs binary (GATEFS_BIN from CMake). */
 const char *gw_binary(void);
 

@@ -300,3 +300,12 @@ TEST(readdir_10k_entries_resume_by_cookie)
 	free(seen);
 	fh_free(&d);
 }
+
+/* Runs last (tests run in link order): the gateway, built with the
+ * sanitizers like the tests, must stop cleanly on SIGTERM after all of the
+ * above and leave no sanitizer report in its log. */
+TEST(gateway_stops_cleanly)
+{
+	REQUIRE(fx() != NULL);
+	CHECK_EQ(fx_stop(), 0);
+}

@@ -14,11 +14,27 @@
 static struct fixture the_fixture;
 static const struct timeval short_timeout = {10, 0};
 
+int fx_stop(void)
+{
+	struct fixture *f = &the_fixture;
+	if (f->root)
+		client_destroy(f->root);
+	f->root = NULL;
+	nfs_fh3 *roots[] = {&f->hf, &f->sq, &f->ro, &f->sec};
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
+		fh_free(roots[i]);
+	f->ok = 0;
+	return gw_stop(&f->gw);
+}
+
+/* When a single test was run, gateway_stops_cleanly did not: a gateway
+ * that fails to stop cleanly still fails the run. */
 static void fixture_stop(void)
 {
-	if (the_fixture.root)
-		client_destroy(the_fixture.root);
-	gw_stop(&the_fixture.gw);
+	if (the_fixture.gw.pid > 0 && fx_stop() != 0) {
+		fprintf(stderr, "FAIL gateway did not stop cleanly\n");
+		_exit(1);
+	}
 }
 
 struct fixture *fx(void)
@@ -176,6 +192,48 @@ TEST(create_unchecked_guarded_exclusive)
 	CHECK_EQ(after.mtime.nseconds, 5);
 	fh_free(&h1);
 	fh_free(&h2);
+	fh_free(&d);
+}
+
+/* A non-root client: O_CREAT|O_EXCL|O_TRUNC as the Linux client does it,
+ * EXCLUSIVE create then SETATTR of mode, size and times by the owner. */
+TEST(exclusive_create_then_setattr_as_user)
+{
+	FIXTURE();
+	(void)c; /* everything here runs as users 1000 and 1001 */
+	nfs_fh3 d = {{0, NULL}}, h = {{0, NULL}};
+	fattr3 a;
+	REQUIRE_EQ(fx_testdir("excl_user", &d), NFS3_OK);
+	struct client_opts user = {.uid = 1000, .gid = 1000};
+	CLIENT *u = client_connect(f->gw.nfs_port, 100003, 3, &user);
+	REQUIRE(u != NULL);
+	const char v[8] = "userverf";
+	REQUIRE_EQ(nfs_create(u, &d, "x", EXCLUSIVE, 0, v, &h, &a), NFS3_OK);
+	CHECK_EQ(a.uid, 1000);
+	SETATTR3args sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.object = h;
+	sa.new_attributes.mode.set_it = TRUE;
+	sa.new_attributes.mode.set_mode3_u.mode = 0640;
+	sa.new_attributes.size.set_it = TRUE;
+	sa.new_attributes.size.set_size3_u.size = 0;
+	sa.new_attributes.atime.set_it = SET_TO_SERVER_TIME;
+	sa.new_attributes.mtime.set_it = SET_TO_SERVER_TIME;
+	SETATTR3res sr;
+	memset(&sr, 0, sizeof(sr));
+	REQUIRE(CALL(u, SETATTR, SETATTR3args, sa, SETATTR3res, sr) == RPC_SUCCESS);
+	CHECK_EQ(sr.status, NFS3_OK);
+	REQUIRE_EQ(nfs_getattr(u, &h, &a), NFS3_OK);
+	CHECK_EQ(a.mode & 07777, 0640);
+	CHECK_EQ(nfs_write(u, &h, 0, "abc", 3, FILE_SYNC, NULL, NULL), NFS3_OK);
+	/* another user cannot write it */
+	struct client_opts other = {.uid = 1001, .gid = 1001};
+	CLIENT *o = client_connect(f->gw.nfs_port, 100003, 3, &other);
+	REQUIRE(o != NULL);
+	CHECK_EQ(nfs_write(o, &h, 0, "x", 1, FILE_SYNC, NULL, NULL), NFS3ERR_ACCES);
+	client_destroy(o);
+	client_destroy(u);
+	fh_free(&h);
 	fh_free(&d);
 }
 

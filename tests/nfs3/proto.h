@@ -18,6 +18,8 @@ struct fixture {
 
 /* The fixture, started on first use; NULL if the gateway cannot start. */
 struct fixture *fx(void);
+/* Stops the gateway (see gw_stop); later fx() calls return NULL. */
+int fx_stop(void);
 /* A fresh directory (mode 0777) under /hf named after the test. */
 int fx_testdir(const char *name, nfs_fh3 *out);
 
