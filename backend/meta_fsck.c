@@ -328,7 +328,7 @@ static int get_counter(struct meta *m, const char *name, int64_t *v)
 
 static int check_counters(struct fsck *f)
 {
-	int64_t next_ino, next_slice, used, total;
+	int64_t next_ino = 0, next_slice = 0, used = 0, total = 0;
 	int rc = get_counter(f->m, "nextinode", &next_ino);
 	if (!rc)
 		rc = get_counter(f->m, "nextslice", &next_slice);

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -147,6 +148,8 @@ int tl_redis_start(struct tl_redis *r)
 		if (pid < 0)
 			return -1;
 		if (pid == 0) {
+			/* A test that dies must not leave its redis-server behind. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			char log[300];
 			snprintf(log, sizeof(log), "%s/redis.log", r->dir);
 			execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", r->dir,
