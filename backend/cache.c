@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache_disk.h"
 #include "data.h"
 #include "data_pool.h"
 #include "log.h"
@@ -28,6 +29,7 @@ struct block_cache {
 	struct cache_block *lru_head, *lru_tail; /* head = most recent */
 	uint64_t bytes, max_bytes;
 	struct cache_counters n;
+	struct disk_cache *disk;
 };
 
 static size_t bucket_of(uint64_t id, uint32_t idx)
@@ -100,11 +102,19 @@ static void evict(struct block_cache *c)
 	}
 }
 
-int cache_create(struct gfs_vfs *vfs, uint64_t max_bytes, struct block_cache **out)
+int cache_create(struct gfs_vfs *vfs, uint64_t max_bytes, const char *disk_dir, uint64_t disk_bytes,
+		 struct block_cache **out)
 {
 	struct block_cache *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	if (disk_dir && *disk_dir) {
+		int rc = disk_cache_open(disk_dir, disk_bytes, &c->disk);
+		if (rc < 0) {
+			free(c);
+			return rc;
+		}
+	}
 	c->vfs = vfs;
 	c->max_bytes = max_bytes;
 	pthread_mutex_init(&c->lock, NULL);
@@ -125,6 +135,7 @@ void cache_destroy(struct block_cache *c)
 			b = next;
 		}
 	}
+	disk_cache_close(c->disk);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->loaded);
 	free(c);
@@ -135,6 +146,15 @@ static void load(struct block_cache *c, struct cache_block *b)
 {
 	char key[256];
 	size_t got = 0;
+	if (c->disk && disk_cache_get(c->disk, b->id, b->idx, b->len, b->data) == 0) {
+		pthread_mutex_lock(&c->lock);
+		c->n.disk_hits++;
+		b->state = B_READY;
+		lru_push_front(c, b);
+		pthread_cond_broadcast(&c->loaded);
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
 	int rc = slice_block_key(key, sizeof(key), c->vfs->info.uuid, b->id, b->idx, b->len);
 	if (rc >= 0) {
 		rc = c->vfs->store->ops->get(c->vfs->store, key, 0, b->len, b->data, &got);
@@ -147,6 +167,8 @@ static void load(struct block_cache *c, struct cache_block *b)
 			rc = -EIO;
 		}
 	}
+	if (rc >= 0 && c->disk)
+		disk_cache_put(c->disk, b->id, b->idx, b->len, b->data);
 	pthread_mutex_lock(&c->lock);
 	c->n.gets++;
 	if (rc < 0) {
@@ -300,5 +322,6 @@ void cache_counters(struct block_cache *c, struct cache_counters *out)
 	pthread_mutex_lock(&c->lock);
 	*out = c->n;
 	out->bytes = c->bytes;
+	out->disk_bytes = c->disk ? disk_cache_bytes(c->disk) : 0;
 	pthread_mutex_unlock(&c->lock);
 }

@@ -2,7 +2,8 @@
  * cache.h - the memory block cache: whole blocks of committed slices, keyed
  * by (slice id, block index), bounded in bytes with LRU eviction.  Fetches
  * are single-flight: however many readers (or prefetches) want one block at
- * once, the object store sees one GET.  No disk tier yet.
+ * once, the object store sees one GET.  An optional disk tier
+ * (cache_disk.c) is consulted before the store and filled after it.
  */
 #ifndef GATEFS_CACHE_H
 #define GATEFS_CACHE_H
@@ -26,9 +27,12 @@ struct cache_block {
 
 struct cache_counters {
 	uint64_t hits, misses, waits, gets, prefetches, bytes;
+	uint64_t disk_hits, disk_bytes;
 };
 
-int cache_create(struct gfs_vfs *vfs, uint64_t max_bytes, struct block_cache **out);
+/* disk_dir NULL: memory only. */
+int cache_create(struct gfs_vfs *vfs, uint64_t max_bytes, const char *disk_dir, uint64_t disk_bytes,
+		 struct block_cache **out);
 void cache_destroy(struct block_cache *c);
 
 /* Returns a referenced, loaded block (or the fetch's error).  Release with

@@ -26,18 +26,18 @@ struct readahead;
 /* Knobs with defaults; each can be overridden by an environment variable
  * (named in vfs.c) so that tests and operators can shorten delays. */
 struct data_tuning {
-	uint32_t flush_idle_ms; /* commit a file this long after its last write */
-	int64_t delete_delay_sec; /* age of a dead slice before its objects go */
-	uint32_t gc_interval_ms; /* how often the deleter runs */
+	uint32_t flush_idle_ms;	    /* commit a file this long after its last write */
+	int64_t delete_delay_sec;   /* age of a dead slice before its objects go */
+	uint32_t gc_interval_ms;    /* how often the deleter runs */
 	uint32_t compact_threshold; /* compact a chunk with more records than this */
-	uint32_t readahead_max; /* read-ahead window limit, bytes */
+	uint32_t readahead_max;	    /* read-ahead window limit, bytes */
 };
 
 /* public: counters of one opened volume (monotonic unless stated). */
 struct gfs_data_stats {
-	uint64_t buffer_budget; /* configured write buffer budget */
+	uint64_t buffer_budget;	 /* configured write buffer budget */
 	uint64_t buffered_bytes; /* now */
-	uint64_t buffered_peak; /* highest ever (reset by gfs_data_reset_peak) */
+	uint64_t buffered_peak;	 /* highest ever (reset by gfs_data_reset_peak) */
 	uint64_t object_puts;
 	uint64_t object_gets; /* block fetches issued to the store by the cache */
 	uint64_t object_deletes;
@@ -46,6 +46,8 @@ struct gfs_data_stats {
 	uint64_t cache_waits; /* readers that joined another reader's fetch */
 	uint64_t cache_bytes; /* now */
 	uint64_t prefetches;
+	uint64_t disk_hits;  /* blocks served by the disk tier instead of the store */
+	uint64_t disk_bytes; /* now, in the disk tier */
 	uint64_t slices_committed;
 	uint64_t compactions;
 	uint64_t writer_waits; /* times a writer waited for buffer budget */
@@ -70,6 +72,10 @@ struct gfs_vfs {
 	uint64_t next_id, end_id;
 
 	atomic_uint_fast64_t n_puts, n_deletes, n_commits, n_compactions;
+	/* Bumped after every local commit or truncate, before the committed
+	 * slice leaves the write buffer: cached chunk records older than the
+	 * current epoch may miss it (data_read.c). */
+	atomic_uint_fast64_t commit_epoch;
 };
 
 /* Next unused slice id (reserves a batch from Redis when needed). */
@@ -82,8 +88,10 @@ int data_delete_slice(struct gfs_vfs *vfs, uint64_t id, uint32_t size);
 
 /* Reads [offset, offset+count) of a regular file into buf, merging committed
  * records with this gateway's buffered writes; holes read as zeros.  The
- * range must lie within the file (the caller clamps to the size). */
-int data_read_range(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t offset, size_t count, void *buf);
+ * range must lie within the file (the caller clamps to the size).  change
+ * is the inode's change counter just read: chunk records read under the
+ * same counter moments ago are reused instead of asking Redis again. */
+int data_read_range(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t change, uint64_t offset, size_t count, void *buf);
 
 /* Sequential-read detection state (data_read.c). */
 int data_read_init(struct gfs_vfs *vfs);

@@ -5,6 +5,14 @@
  * (it is the same data either way).  slice_view picks the newest source of
  * every byte; committed bytes come through the block cache.
  *
+ * Chunk records are cached for a moment per (inode, chunk), tagged with the
+ * inode's change counter: every write, truncate or other gateway's commit
+ * bumps it, so a tag match means the records are current.  Compaction does
+ * not bump it but keeps the bytes the same, and entries expire well before
+ * the slices they name could be deleted (tuning.delete_delay_sec).  A
+ * commit of this gateway can race with a read between its getattr and its
+ * pending snapshot, so entries are also tagged with vfs->commit_epoch.
+ *
  * Sequential reads of a file (each starting where the previous ended) grow
  * a read-ahead window, doubled per read up to tuning.readahead_max; the
  * blocks of the window are prefetched into the cache on the fetch pool.
@@ -13,6 +21,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cache.h"
 #include "data.h"
@@ -20,6 +29,18 @@
 #include "writebuf.h"
 
 #define RA_SLOTS 1024
+#define REC_SLOTS 256
+#define REC_MAX_AGE_MS 1000
+
+struct rec_slot {
+	gfs_ino_t ino;
+	uint32_t chunk;
+	uint64_t change;
+	uint64_t epoch;
+	uint64_t born_ms;
+	struct meta_slice *recs; /* NULL: empty slot */
+	size_t n;
+};
 
 struct ra_slot {
 	gfs_ino_t ino;
@@ -30,7 +51,61 @@ struct ra_slot {
 struct readahead {
 	pthread_mutex_t lock;
 	struct ra_slot slot[RA_SLOTS];
+	struct rec_slot rec[REC_SLOTS];
 };
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t rec_max_age(const struct gfs_vfs *vfs)
+{
+	uint64_t half_delay = vfs->tuning.delete_delay_sec > 0 ? (uint64_t)vfs->tuning.delete_delay_sec * 500 : 0;
+	return half_delay < REC_MAX_AGE_MS ? half_delay : REC_MAX_AGE_MS;
+}
+
+/* meta_read_chunk, or a fresh enough copy with the same change counter.
+ * Caller frees *out. */
+static int read_records(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t change, uint32_t chunk, struct meta_slice **out,
+			size_t *n)
+{
+	struct readahead *ra = vfs->ra;
+	struct rec_slot *slot = &ra->rec[((ino * 0x9E3779B97F4A7C15ULL >> 40) + chunk) % REC_SLOTS];
+	uint64_t max_age = rec_max_age(vfs), now = mono_ms();
+	/* Read before the records: a commit after this makes the entry stale. */
+	uint64_t epoch = atomic_load(&vfs->commit_epoch);
+	if (max_age > 0) {
+		pthread_mutex_lock(&ra->lock);
+		if (slot->recs && slot->ino == ino && slot->chunk == chunk && slot->change == change &&
+		    slot->epoch == epoch && now - slot->born_ms < max_age) {
+			*out = malloc(slot->n * sizeof(**out) + 1);
+			if (*out) {
+				if (slot->n)
+					memcpy(*out, slot->recs, slot->n * sizeof(**out));
+				*n = slot->n;
+				pthread_mutex_unlock(&ra->lock);
+				return 0;
+			}
+		}
+		pthread_mutex_unlock(&ra->lock);
+	}
+	int rc = meta_read_chunk(vfs->meta, ino, chunk, out, n);
+	if (rc < 0 || max_age == 0)
+		return rc;
+	struct meta_slice *copy = malloc(*n * sizeof(*copy) + 1);
+	if (!copy)
+		return 0;
+	if (*n)
+		memcpy(copy, *out, *n * sizeof(*copy));
+	pthread_mutex_lock(&ra->lock);
+	free(slot->recs);
+	*slot = (struct rec_slot){ino, chunk, change, epoch, now, copy, *n};
+	pthread_mutex_unlock(&ra->lock);
+	return 0;
+}
 
 int data_read_init(struct gfs_vfs *vfs)
 {
@@ -46,6 +121,8 @@ void data_read_fini(struct gfs_vfs *vfs)
 {
 	if (!vfs->ra)
 		return;
+	for (size_t i = 0; i < REC_SLOTS; i++)
+		free(vfs->ra->rec[i].recs);
 	pthread_mutex_destroy(&vfs->ra->lock);
 	free(vfs->ra);
 	vfs->ra = NULL;
@@ -71,8 +148,7 @@ static uint64_t readahead_note(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t offs
 	return window;
 }
 
-static void prefetch_records(struct gfs_vfs *vfs, const struct view_src *srcs, size_t n, uint32_t start,
-			     uint32_t end)
+static void prefetch_records(struct gfs_vfs *vfs, const struct view_src *srcs, size_t n, uint32_t start, uint32_t end)
 {
 	struct view_seg *segs;
 	size_t nseg;
@@ -91,8 +167,8 @@ static void prefetch_records(struct gfs_vfs *vfs, const struct view_src *srcs, s
 	free(segs);
 }
 
-static int read_chunk_part(struct gfs_vfs *vfs, gfs_ino_t ino, uint32_t chunk, uint32_t pos, uint32_t len,
-			   uint8_t *dst, uint64_t window)
+static int read_chunk_part(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t change, uint32_t chunk, uint32_t pos,
+			   uint32_t len, uint8_t *dst, uint64_t window)
 {
 	struct pending_snap snap;
 	int rc = writebuf_snapshot(vfs->wb, ino, chunk, &snap);
@@ -100,7 +176,7 @@ static int read_chunk_part(struct gfs_vfs *vfs, gfs_ino_t ino, uint32_t chunk, u
 		return rc;
 	struct meta_slice *recs = NULL;
 	size_t nrec = 0;
-	rc = meta_read_chunk(vfs->meta, ino, chunk, &recs, &nrec);
+	rc = read_records(vfs, ino, change, chunk, &recs, &nrec);
 	if (rc < 0) {
 		writebuf_snap_release(&snap);
 		return rc;
@@ -143,7 +219,7 @@ static int read_chunk_part(struct gfs_vfs *vfs, gfs_ino_t ino, uint32_t chunk, u
 	return rc;
 }
 
-int data_read_range(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t offset, size_t count, void *buf)
+int data_read_range(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t change, uint64_t offset, size_t count, void *buf)
 {
 	uint64_t window = readahead_note(vfs, ino, offset, count);
 	uint8_t *dst = buf;
@@ -152,7 +228,7 @@ int data_read_range(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t offset, size_t 
 		size_t n = META_CHUNK_SIZE - pos;
 		if (n > count)
 			n = count;
-		int rc = read_chunk_part(vfs, ino, chunk, pos, (uint32_t)n, dst, count == n ? window : 0);
+		int rc = read_chunk_part(vfs, ino, change, chunk, pos, (uint32_t)n, dst, count == n ? window : 0);
 		if (rc < 0)
 			return rc;
 		dst += n;

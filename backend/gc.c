@@ -44,11 +44,8 @@ static int read_records(struct gfs_vfs *vfs, const struct meta_slice *recs, size
 	if (!srcs)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		srcs[i] = (struct view_src){.pos = recs[i].pos,
-					    .len = recs[i].len,
-					    .off = recs[i].off,
-					    .id = recs[i].id,
-					    .size = recs[i].size};
+		srcs[i] = (struct view_src){
+		    .pos = recs[i].pos, .len = recs[i].len, .off = recs[i].off, .id = recs[i].id, .size = recs[i].size};
 	struct view_seg *segs;
 	size_t nseg;
 	int rc = slice_view(srcs, n, pos, pos + len, &segs, &nseg);

@@ -53,7 +53,7 @@ int meta_lookup(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir,
 	int rc = run(m, MS_LOOKUP, cred, &a, &r);
 	if (rc < 0)
 		return rc;
-	rc = meta_parse_attr(elem(r, 1), out);
+	rc = meta_parse_attr_row(elem(r, 1), out);
 	freeReplyObject(r);
 	return rc < 0 ? -EIO : 0;
 }
@@ -149,6 +149,38 @@ int meta_readlink(struct meta *m, const struct gfs_cred *cred, struct gfs_ref re
 	return rc;
 }
 
+/* A new inode's attributes: the script returns only what it decided
+ * ({0, ino, mode, gid, dir row, dir post}); the rest is what was sent, and
+ * its times are the directory's new mtime. */
+static int new_inode_attr(const redisReply *r, enum gfs_ftype type, const struct gfs_cred *cred, uint32_t gen,
+			  uint64_t dir_ino, uint32_t rdev_major, uint32_t rdev_minor, const char *target,
+			  struct gfs_attr *out)
+{
+	const redisReply *post = elem(r, 5);
+	if (r->elements != 6 || !post || post->type != REDIS_REPLY_ARRAY || post->elements != 6)
+		return -EIO;
+	memset(out, 0, sizeof(*out));
+	out->ino = meta_reply_u64(elem(r, 1));
+	out->gen = gen;
+	out->type = type;
+	out->mode = (uint32_t)meta_reply_u64(elem(r, 2)) & 07777;
+	out->uid = cred ? cred->uid : 0;
+	out->gid = (uint32_t)meta_reply_u64(elem(r, 3));
+	out->nlink = type == GFS_DIR ? 2 : 1;
+	out->size = type == GFS_DIR ? 4096 : type == GFS_LNK ? strlen(target) : 0;
+	if (type == GFS_BLK || type == GFS_CHR) {
+		out->rdev_major = rdev_major;
+		out->rdev_minor = rdev_minor;
+	}
+	out->mtime =
+	    (struct gfs_time){(int64_t)meta_reply_u64(post->element[0]), (uint32_t)meta_reply_u64(post->element[1])};
+	out->atime = out->ctime = out->mtime;
+	out->change = 1;
+	out->parent = type == GFS_DIR ? dir_ino : 0;
+	meta_attr_set_used(out);
+	return out->ino ? 0 : -EIO;
+}
+
 /* create, mkdir, symlink and mknod share one script. */
 static int mknode(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
 		  enum gfs_ftype type, uint32_t mode, enum gfs_create_how how, const uint8_t verifier[8],
@@ -170,17 +202,31 @@ static int mknode(struct meta *m, const struct gfs_cred *cred, struct gfs_ref di
 	meta_args_u64(&a, mode & 07777);
 	meta_args_u64(&a, how);
 	meta_args_str(&a, verf);
-	meta_args_u64(&a, meta_random_u32_nonzero());
-	meta_args_u64(&a, meta_random_u64() >> 12); /* cookie verifier: exact in a Lua double */
-	meta_args_u64(&a, rdev_major);
-	meta_args_u64(&a, rdev_minor);
-	meta_args_str(&a, target ? target : "");
+	uint32_t gen = meta_random_u32_nonzero();
+	meta_args_u64(&a, gen);
+	/* The rest only as far as the type uses them: every argument costs the
+	 * script time. */
+	if (type == GFS_DIR || type == GFS_BLK || type == GFS_CHR || type == GFS_LNK)
+		meta_args_u64(&a,
+			      type == GFS_DIR ? meta_random_u64() >> 12 : 0); /* cookie verifier: exact in a double */
+	if (type == GFS_BLK || type == GFS_CHR || type == GFS_LNK) {
+		meta_args_u64(&a, rdev_major);
+		meta_args_u64(&a, rdev_minor);
+	}
+	if (type == GFS_LNK)
+		meta_args_str(&a, target);
 	redisReply *r = NULL;
 	rc = run(m, MS_MKNODE, cred, &a, &r);
 	if (rc < 0)
 		return rc;
-	rc = meta_parse_attr(elem(r, 1), out);
-	meta_parse_wcc(elem(r, 2), elem(r, 3), dir_wcc);
+	const redisReply *found = elem(r, 1);
+	if (found && found->type == REDIS_REPLY_ARRAY) { /* an existing file (unchecked or exclusive retry) */
+		rc = meta_parse_attr(found, out);
+		meta_parse_wcc_row(elem(r, 2), NULL, dir_wcc);
+	} else {
+		meta_parse_wcc_row(elem(r, 4), elem(r, 5), dir_wcc);
+		rc = new_inode_attr(r, type, cred, gen, dir.ino, rdev_major, rdev_minor, target, out);
+	}
 	freeReplyObject(r);
 	return rc < 0 ? -EIO : 0;
 }
@@ -256,7 +302,7 @@ static int unlink_entry(struct meta *m, const struct gfs_cred *cred, struct gfs_
 	rc = run(m, MS_UNLINK, cred, &a, &r);
 	if (rc < 0)
 		return rc;
-	meta_parse_wcc(elem(r, 1), elem(r, 2), dir_wcc);
+	meta_parse_wcc_row(elem(r, 1), elem(r, 2), dir_wcc);
 	freeReplyObject(r);
 	return 0;
 }

@@ -60,6 +60,48 @@ static const struct {
     {"p", A_PARENT},   {"gen", A_GEN},	     {"i", A_INO},	   {"l", A_LINK},
 };
 
+/* Field order of an attribute row (row() in lua/_lib.lua); a directory's
+ * row may stop after A_SEQ. */
+enum { A_SEQ = A_NSLOTS }; /* in a row, not in struct gfs_attr */
+static const int row_fields[] = {
+    A_INO,     A_TYPE,	  A_MODE,    A_UID,    A_GID,	 A_NLINK, A_SIZE, A_ATIME_S,	A_ATIME_N,    A_MTIME_S,
+    A_MTIME_N, A_CTIME_S, A_CTIME_N, A_CHANGE, A_PARENT, A_GEN,	  A_SEQ,  A_RDEV_MAJOR, A_RDEV_MINOR, A_LINK,
+};
+#define ROW_MIN 17 /* up to A_SEQ */
+
+static int attr_from_slots(const uint64_t v[A_NSLOTS], size_t linklen, struct gfs_attr *attr)
+{
+	memset(attr, 0, sizeof(*attr));
+	attr->ino = v[A_INO];
+	attr->gen = (uint32_t)v[A_GEN];
+	attr->type = (enum gfs_ftype)v[A_TYPE];
+	attr->mode = (uint32_t)v[A_MODE] & 07777;
+	attr->uid = (uint32_t)v[A_UID];
+	attr->gid = (uint32_t)v[A_GID];
+	attr->nlink = (uint32_t)v[A_NLINK];
+	attr->size = attr->type == GFS_LNK ? linklen : v[A_SIZE];
+	attr->rdev_major = (uint32_t)v[A_RDEV_MAJOR];
+	attr->rdev_minor = (uint32_t)v[A_RDEV_MINOR];
+	attr->atime = (struct gfs_time){(int64_t)v[A_ATIME_S], (uint32_t)v[A_ATIME_N]};
+	attr->mtime = (struct gfs_time){(int64_t)v[A_MTIME_S], (uint32_t)v[A_MTIME_N]};
+	attr->ctime = (struct gfs_time){(int64_t)v[A_CTIME_S], (uint32_t)v[A_CTIME_N]};
+	attr->change = v[A_CHANGE];
+	attr->parent = attr->type == GFS_DIR ? v[A_PARENT] : 0;
+	meta_attr_set_used(attr);
+	return attr->type >= GFS_REG && attr->type <= GFS_FIFO ? 0 : -EIO;
+}
+
+void meta_attr_set_used(struct gfs_attr *attr)
+{
+	/* Charged storage: whole 4 KiB pages of the size (see FORMAT.md "Usage"). */
+	if (attr->type == GFS_REG)
+		attr->used = (attr->size + 4095) & ~4095ULL;
+	else if (attr->type == GFS_DIR)
+		attr->used = 4096;
+	else
+		attr->used = attr->size;
+}
+
 int meta_parse_attr(const redisReply *r, struct gfs_attr *attr)
 {
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2)
@@ -79,30 +121,53 @@ int meta_parse_attr(const redisReply *r, struct gfs_attr *attr)
 				break;
 			}
 	}
-	memset(attr, 0, sizeof(*attr));
-	attr->ino = v[A_INO];
-	attr->gen = (uint32_t)v[A_GEN];
-	attr->type = (enum gfs_ftype)v[A_TYPE];
-	attr->mode = (uint32_t)v[A_MODE] & 07777;
-	attr->uid = (uint32_t)v[A_UID];
-	attr->gid = (uint32_t)v[A_GID];
-	attr->nlink = (uint32_t)v[A_NLINK];
-	attr->size = attr->type == GFS_LNK ? linklen : v[A_SIZE];
-	attr->rdev_major = (uint32_t)v[A_RDEV_MAJOR];
-	attr->rdev_minor = (uint32_t)v[A_RDEV_MINOR];
-	attr->atime = (struct gfs_time){(int64_t)v[A_ATIME_S], (uint32_t)v[A_ATIME_N]};
-	attr->mtime = (struct gfs_time){(int64_t)v[A_MTIME_S], (uint32_t)v[A_MTIME_N]};
-	attr->ctime = (struct gfs_time){(int64_t)v[A_CTIME_S], (uint32_t)v[A_CTIME_N]};
-	attr->change = v[A_CHANGE];
-	attr->parent = attr->type == GFS_DIR ? v[A_PARENT] : 0;
-	/* Charged storage: whole 4 KiB pages of the size (see FORMAT.md "Usage"). */
-	if (attr->type == GFS_REG)
-		attr->used = (attr->size + 4095) & ~4095ULL;
-	else if (attr->type == GFS_DIR)
-		attr->used = 4096;
-	else
-		attr->used = attr->size;
-	return attr->type >= GFS_REG && attr->type <= GFS_FIFO ? 0 : -EIO;
+	return attr_from_slots(v, linklen, attr);
+}
+
+int meta_parse_attr_row(const redisReply *r, struct gfs_attr *attr)
+{
+	enum { NROW = sizeof(row_fields) / sizeof(row_fields[0]) };
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < ROW_MIN || r->element[0]->type != REDIS_REPLY_STRING)
+		return -ESTALE;
+	uint64_t v[A_NSLOTS + 1] = {0};
+	size_t linklen = 0;
+	for (size_t i = 0; i < NROW && i < r->elements; i++) {
+		if (row_fields[i] == A_LINK)
+			linklen = r->element[i]->type == REDIS_REPLY_STRING ? r->element[i]->len : 0;
+		else
+			v[row_fields[i]] = meta_reply_u64(r->element[i]);
+	}
+	return attr_from_slots(v, linklen, attr);
+}
+
+void meta_parse_wcc_row(const redisReply *row, const redisReply *post, struct gfs_wcc *wcc)
+{
+	if (!wcc)
+		return;
+	memset(wcc, 0, sizeof(*wcc));
+	struct gfs_attr a;
+	if (meta_parse_attr_row(row, &a) < 0)
+		return;
+	wcc->has_pre = 1;
+	wcc->pre_size = a.size;
+	wcc->pre_mtime = a.mtime;
+	wcc->pre_ctime = a.ctime;
+	wcc->pre_change = a.change;
+	if (!post) { /* nothing changed */
+		wcc->has_post = 1;
+		wcc->post = a;
+		return;
+	}
+	if (post->type != REDIS_REPLY_ARRAY || post->elements != 6)
+		return;
+	wcc->has_post = 1;
+	wcc->post = a;
+	wcc->post.mtime =
+	    (struct gfs_time){(int64_t)meta_reply_u64(post->element[0]), (uint32_t)meta_reply_u64(post->element[1])};
+	wcc->post.ctime =
+	    (struct gfs_time){(int64_t)meta_reply_u64(post->element[2]), (uint32_t)meta_reply_u64(post->element[3])};
+	wcc->post.change = meta_reply_u64(post->element[4]);
+	wcc->post.nlink = (uint32_t)meta_reply_u64(post->element[5]);
 }
 
 void meta_parse_wcc(const redisReply *pre, const redisReply *post, struct gfs_wcc *wcc)

@@ -13,13 +13,13 @@
  * first): the committed records of meta_read_chunk, then this gateway's
  * pending slices.  A committed record with id 0 reads as zeros. */
 struct view_src {
-	uint32_t pos; /* offset in the chunk */
-	uint32_t len; /* bytes covered */
-	uint32_t off; /* offset of pos's data within the slice */
-	uint64_t id; /* slice id; 0 = zeros */
+	uint32_t pos;  /* offset in the chunk */
+	uint32_t len;  /* bytes covered */
+	uint32_t off;  /* offset of pos's data within the slice */
+	uint64_t id;   /* slice id; 0 = zeros */
 	uint32_t size; /* full size of the slice */
-	int pending; /* non-zero: a buffered slice of this gateway */
-	void *opaque; /* caller's pointer for pending sources */
+	int pending;   /* non-zero: a buffered slice of this gateway */
+	void *opaque;  /* caller's pointer for pending sources */
 };
 
 /* A piece of the requested range: either zeros (src < 0) or bytes
@@ -27,7 +27,7 @@ struct view_src {
 struct view_seg {
 	uint32_t pos; /* offset in the chunk */
 	uint32_t len;
-	int src; /* index into srcs, or -1 for zeros */
+	int src;	    /* index into srcs, or -1 for zeros */
 	uint32_t slice_off; /* offset within the slice (not the record) */
 };
 

@@ -30,6 +30,7 @@
 
 #define DEFAULT_BUFFER_BYTES (256ull << 20)
 #define DEFAULT_CACHE_BYTES (256ull << 20)
+#define DEFAULT_DISK_CACHE_BYTES (10ull << 30)
 #define DEFAULT_UPLOAD_THREADS 8
 #define FETCH_THREADS 8
 #define SLICE_ID_BATCH 64
@@ -120,7 +121,9 @@ static int start_engine(struct gfs_vfs *vfs, const struct gfs_vfs_config *cfg)
 	if (rc == 0)
 		rc = data_pool_create("fetch", FETCH_THREADS, &vfs->fetch_pool);
 	if (rc == 0)
-		rc = cache_create(vfs, cfg->cache_mem_bytes ? cfg->cache_mem_bytes : DEFAULT_CACHE_BYTES, &vfs->cache);
+		rc =
+		    cache_create(vfs, cfg->cache_mem_bytes ? cfg->cache_mem_bytes : DEFAULT_CACHE_BYTES, cfg->cache_dir,
+				 cfg->cache_disk_bytes ? cfg->cache_disk_bytes : DEFAULT_DISK_CACHE_BYTES, &vfs->cache);
 	if (rc == 0)
 		rc = data_read_init(vfs);
 	if (rc == 0)
@@ -155,11 +158,11 @@ int gfs_vfs_open(const struct gfs_vfs_config *cfg, struct gfs_vfs **out, char *e
 	pthread_mutex_init(&vfs->id_lock, NULL);
 	vfs->read_only = cfg->read_only;
 	vfs->tuning = (struct data_tuning){
-		.flush_idle_ms = (uint32_t)env_num("GATEFS_FLUSH_IDLE_MS", 3000),
-		.delete_delay_sec = env_num("GATEFS_DELETE_DELAY", 60),
-		.gc_interval_ms = (uint32_t)env_num("GATEFS_GC_INTERVAL_MS", 1000),
-		.compact_threshold = (uint32_t)env_num("GATEFS_COMPACT_THRESHOLD", 20),
-		.readahead_max = 32u << 20,
+	    .flush_idle_ms = (uint32_t)env_num("GATEFS_FLUSH_IDLE_MS", 3000),
+	    .delete_delay_sec = env_num("GATEFS_DELETE_DELAY", 60),
+	    .gc_interval_ms = (uint32_t)env_num("GATEFS_GC_INTERVAL_MS", 1000),
+	    .compact_threshold = (uint32_t)env_num("GATEFS_COMPACT_THRESHOLD", 20),
+	    .readahead_max = 32u << 20,
 	};
 
 	struct meta_settings st;
@@ -190,10 +193,10 @@ int gfs_vfs_open(const struct gfs_vfs_config *cfg, struct gfs_vfs **out, char *e
 
 	const char *url = cfg->storage_url && *cfg->storage_url ? cfg->storage_url : st.storage_url;
 	struct object_credentials cred = {
-		.access_key = cfg->access_key,
-		.secret_key = cfg->secret_key,
-		.region = cfg->region,
-		.max_retry_ms = (uint32_t)env_num("GATEFS_STORAGE_RETRY_MS", 0),
+	    .access_key = cfg->access_key,
+	    .secret_key = cfg->secret_key,
+	    .region = cfg->region,
+	    .max_retry_ms = (uint32_t)env_num("GATEFS_STORAGE_RETRY_MS", 0),
 	};
 	rc = object_store_open(url, &cred, &vfs->store, err, errlen);
 	if (rc < 0)
@@ -249,17 +252,17 @@ static int check_name(const char *name, int allow_dots)
 	return 0;
 }
 
-#define CHECK_NAME(name, dots)                                                                                     \
-	do {                                                                                                       \
-		int name_rc_ = check_name(name, dots);                                                             \
-		if (name_rc_)                                                                                      \
-			return name_rc_;                                                                           \
+#define CHECK_NAME(name, dots)                                                                                         \
+	do {                                                                                                           \
+		int name_rc_ = check_name(name, dots);                                                                 \
+		if (name_rc_)                                                                                          \
+			return name_rc_;                                                                               \
 	} while (0)
 
-#define CHECK_WRITABLE(vfs)                                                                                        \
-	do {                                                                                                       \
-		if ((vfs)->read_only)                                                                              \
-			return -EROFS;                                                                             \
+#define CHECK_WRITABLE(vfs)                                                                                            \
+	do {                                                                                                           \
+		if ((vfs)->read_only)                                                                                  \
+			return -EROFS;                                                                                 \
 	} while (0)
 
 /* Buffered data of this gateway is newer than what Redis says. */
@@ -307,6 +310,8 @@ int gfs_setattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref
 			return rc;
 	}
 	int rc = meta_setattr(vfs->meta, cred, ref, sa, guard_ctime, wcc);
+	if (rc == 0 && (sa->valid & GFS_SET_SIZE))
+		atomic_fetch_add(&vfs->commit_epoch, 1);
 	if (rc == 0 && wcc && wcc->has_post)
 		overlay_pending(vfs, &wcc->post);
 	return rc;
@@ -411,8 +416,7 @@ int gfs_readdir(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref
 		uint64_t cookie_verifier, int plus, gfs_readdir_cb cb, void *arg, int *eof, uint64_t *verifier_out,
 		struct gfs_attr *dir_attr)
 {
-	return meta_readdir(vfs->meta, cred, dir, cookie, cookie_verifier, plus, cb, arg, eof, verifier_out,
-			    dir_attr);
+	return meta_readdir(vfs->meta, cred, dir, cookie, cookie_verifier, plus, cb, arg, eof, verifier_out, dir_attr);
 }
 
 /* ---- data ---- */
@@ -447,7 +451,7 @@ int gfs_read(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref re
 	size_t n = 0;
 	if (offset < a.size) {
 		n = a.size - offset < count ? (size_t)(a.size - offset) : count;
-		rc = data_read_range(vfs, ref.ino, offset, n, buf);
+		rc = data_read_range(vfs, ref.ino, a.change, offset, n, buf);
 		if (rc < 0)
 			return rc;
 	}
@@ -472,7 +476,8 @@ int gfs_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref r
 		return -EINVAL;
 	if (!may(cred, &a, 2))
 		return -EACCES;
-	if (offset + count < offset || offset + count > (1ull << 62))
+	/* Chunk indexes are 32-bit: that bounds the file size. */
+	if (offset + count < offset || offset + count > (uint64_t)UINT32_MAX * META_CHUNK_SIZE)
 		return -EFBIG;
 	if (wcc) {
 		wcc->has_pre = 1;
@@ -489,8 +494,23 @@ int gfs_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref r
 		return rc;
 	if (committed)
 		*committed = stable == GFS_UNSTABLE ? GFS_UNSTABLE : GFS_FILE_SYNC;
-	if (wcc && gfs_getattr(vfs, ref, &wcc->post) == 0)
-		wcc->has_post = 1;
+	if (!wcc)
+		return 0;
+	if (stable != GFS_UNSTABLE) {
+		wcc->has_post = gfs_getattr(vfs, ref, &wcc->post) == 0;
+		return 0;
+	}
+	/* Buffered: the result is known without another Redis round trip. */
+	uint64_t end;
+	struct gfs_time mtime;
+	wcc->post = a;
+	if (writebuf_pending_attr(vfs->wb, ref.ino, &end, &mtime)) {
+		wcc->post.size = end > a.size ? end : a.size;
+		wcc->post.mtime = wcc->post.ctime = mtime;
+	}
+	if (offset + count > wcc->post.size)
+		wcc->post.size = offset + count;
+	wcc->has_post = 1;
 	return 0;
 }
 
@@ -560,20 +580,22 @@ void gfs_data_stats(struct gfs_vfs *vfs, struct gfs_data_stats *out)
 	writebuf_counters(vfs->wb, &w);
 	cache_counters(vfs->cache, &c);
 	*out = (struct gfs_data_stats){
-		.buffer_budget = w.budget,
-		.buffered_bytes = w.used,
-		.buffered_peak = w.peak,
-		.object_puts = atomic_load(&vfs->n_puts),
-		.object_gets = c.gets,
-		.object_deletes = atomic_load(&vfs->n_deletes),
-		.cache_hits = c.hits,
-		.cache_misses = c.misses,
-		.cache_waits = c.waits,
-		.cache_bytes = c.bytes,
-		.prefetches = c.prefetches,
-		.slices_committed = atomic_load(&vfs->n_commits),
-		.compactions = atomic_load(&vfs->n_compactions),
-		.writer_waits = w.waits,
+	    .buffer_budget = w.budget,
+	    .buffered_bytes = w.used,
+	    .buffered_peak = w.peak,
+	    .object_puts = atomic_load(&vfs->n_puts),
+	    .object_gets = c.gets,
+	    .object_deletes = atomic_load(&vfs->n_deletes),
+	    .cache_hits = c.hits,
+	    .cache_misses = c.misses,
+	    .cache_waits = c.waits,
+	    .cache_bytes = c.bytes,
+	    .prefetches = c.prefetches,
+	    .disk_hits = c.disk_hits,
+	    .disk_bytes = c.disk_bytes,
+	    .slices_committed = atomic_load(&vfs->n_commits),
+	    .compactions = atomic_load(&vfs->n_compactions),
+	    .writer_waits = w.waits,
 	};
 }
 

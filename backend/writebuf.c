@@ -31,7 +31,7 @@ enum { BL_EMPTY = 0, BL_UPLOADING = 1, BL_DONE = 2, BL_FAILED = 3 };
 
 #define WB_BUCKETS 1024
 #define WB_ALLOC_STEP (64u << 10) /* block buffers grow in these steps */
-#define WB_WAIT_LIMIT_MS 60000 /* a writer gives up (-EAGAIN) after this */
+#define WB_WAIT_LIMIT_MS 60000	  /* a writer gives up (-EAGAIN) after this */
 
 struct wfile;
 
@@ -73,6 +73,7 @@ struct writebuf {
 	pthread_cond_t budget_cond; /* budget freed, or flusher wake-up */
 	uint64_t budget, used, peak, waits;
 	int pressure, stopping;
+	int ready; /* a sealed slice finished uploading: commit_ready may run */
 	pthread_t flusher;
 	int flusher_started;
 };
@@ -217,6 +218,8 @@ static void file_put(struct writebuf *wb, struct wfile *f)
 
 /* ---- uploads ---- */
 
+static int slice_uploaded(const struct writebuf *wb, const struct pslice *s);
+
 struct upload_job {
 	struct writebuf *wb;
 	struct wfile *f;
@@ -243,6 +246,13 @@ static void upload_run(void *arg)
 	pthread_mutex_lock(&f->lock);
 	s->state[j->idx] = rc == 0 ? BL_DONE : BL_FAILED;
 	pthread_cond_broadcast(&f->cond);
+	if (s == f->head && slice_uploaded(j->wb, s)) {
+		/* The oldest slice can be committed now: tell the flusher. */
+		pthread_mutex_lock(&j->wb->budget_lock);
+		j->wb->ready = 1;
+		pthread_cond_broadcast(&j->wb->budget_cond);
+		pthread_mutex_unlock(&j->wb->budget_lock);
+	}
 	int last = slice_unref_locked(s);
 	pthread_mutex_unlock(&f->lock);
 	if (last)
@@ -436,7 +446,13 @@ static int write_piece(struct writebuf *wb, struct wfile *f, uint32_t chunk, uin
 		budget_release(wb, need - (s->alloc - before));
 		f->alloc += s->alloc - before;
 		if (rc == 0) {
-			uint32_t full = s->len / wb->bs;
+			/* A slice that reached the chunk's end, or holds a quarter of
+			 * the budget at a block boundary, is sealed now so that it
+			 * is committed (and its memory freed) as soon as it is
+			 * stored, instead of at the next flush: writers stream. */
+			if (s->pos + s->len == META_CHUNK_SIZE || (s->len % wb->bs == 0 && s->alloc >= wb->budget / 4))
+				s->sealed = 1;
+			uint32_t full = s->sealed ? slice_nblocks(s->len, wb->bs) : s->len / wb->bs;
 			for (uint32_t i = 0; i < full; i++)
 				if (s->state[i] == BL_EMPTY)
 					upload_start_locked(wb, f, s, i);
@@ -483,12 +499,80 @@ int writebuf_write(struct writebuf *wb, struct gfs_ref ref, uint64_t offset, con
 
 /* ---- flush ---- */
 
+/* Commits the file's oldest slice s (uploads done, flush lock held) and
+ * drops it from the buffer. */
+static int commit_head(struct writebuf *wb, struct wfile *f, struct pslice *s)
+{
+	struct gfs_vfs *vfs = wb->vfs;
+	pthread_mutex_lock(&f->lock);
+	struct gfs_ref ref = {f->ino, f->gen};
+	pthread_mutex_unlock(&f->lock);
+
+	struct meta_slice rec = {.pos = s->pos, .id = s->id, .size = s->len, .off = 0, .len = s->len};
+	uint64_t size_min = (uint64_t)s->chunk * META_CHUNK_SIZE + s->pos + s->len;
+	size_t nrec = 0;
+	int rc = meta_write_slice(vfs->meta, ref, s->chunk, &rec, size_min, NULL, &nrec);
+	if (rc == -ESTALE) {
+		/* The file is gone; the script queued the slice for deletion. */
+		log_debug("writebuf: inode %llu vanished before commit", (unsigned long long)f->ino);
+	} else if (rc < 0) {
+		log_warn("writebuf: commit of slice %llu of inode %llu failed: %d", (unsigned long long)s->id,
+			 (unsigned long long)f->ino, rc);
+		return rc;
+	} else {
+		atomic_fetch_add(&vfs->commit_epoch, 1);
+		atomic_fetch_add(&vfs->n_commits, 1);
+		if (nrec > vfs->tuning.compact_threshold)
+			gc_schedule_compact(vfs->gc, f->ino, s->chunk);
+	}
+	pthread_mutex_lock(&f->lock);
+	f->head = s->next;
+	if (f->head)
+		f->head->prev = NULL;
+	else {
+		f->tail = NULL;
+		f->end = 0;
+	}
+	f->alloc -= s->alloc;
+	int free_it = slice_unref_locked(s);
+	pthread_mutex_unlock(&f->lock);
+	if (free_it)
+		slice_free(wb, s);
+	return 0;
+}
+
+/* All blocks of a sealed slice are stored (file lock held). */
+static int slice_uploaded(const struct writebuf *wb, const struct pslice *s)
+{
+	uint32_t n = slice_nblocks(s->len, wb->bs);
+	for (uint32_t i = 0; i < n; i++)
+		if (s->state[i] != BL_DONE)
+			return 0;
+	return s->sealed;
+}
+
+/* Commits the leading slices that are sealed and fully uploaded, without
+ * waiting for anything; skipped if a flush of the file is running. */
+static void commit_ready(struct writebuf *wb, struct wfile *f)
+{
+	if (pthread_mutex_trylock(&f->flush_lock) != 0)
+		return;
+	for (;;) {
+		pthread_mutex_lock(&f->lock);
+		struct pslice *s = f->head;
+		int ready = s && slice_uploaded(wb, s);
+		pthread_mutex_unlock(&f->lock);
+		if (!ready || commit_head(wb, f, s) < 0)
+			break;
+	}
+	pthread_mutex_unlock(&f->flush_lock);
+}
+
 /* Seals every slice up to the current tail, uploads their remaining
  * blocks, waits, then commits them in order.  Slices written meanwhile are
  * newer and stay for the next flush. */
 static int flush_file(struct writebuf *wb, struct wfile *f)
 {
-	struct gfs_vfs *vfs = wb->vfs;
 	int rc = 0;
 	pthread_mutex_lock(&f->flush_lock);
 	pthread_mutex_lock(&f->lock);
@@ -529,40 +613,9 @@ static int flush_file(struct writebuf *wb, struct wfile *f)
 	while (rc == 0) {
 		pthread_mutex_lock(&f->lock);
 		struct pslice *s = f->head;
-		struct gfs_ref ref = {f->ino, f->gen};
-		pthread_mutex_unlock(&f->lock);
-
-		struct meta_slice rec = {.pos = s->pos, .id = s->id, .size = s->len, .off = 0, .len = s->len};
-		uint64_t size_min = (uint64_t)s->chunk * META_CHUNK_SIZE + s->pos + s->len;
-		size_t nrec = 0;
-		rc = meta_write_slice(vfs->meta, ref, s->chunk, &rec, size_min, NULL, &nrec);
-		if (rc == -ESTALE) {
-			/* The file is gone; the script queued the slice for deletion. */
-			log_debug("writebuf: inode %llu vanished before commit", (unsigned long long)f->ino);
-			rc = 0;
-		} else if (rc < 0) {
-			log_warn("writebuf: commit of slice %llu of inode %llu failed: %d", (unsigned long long)s->id,
-				 (unsigned long long)f->ino, rc);
-			break;
-		} else {
-			atomic_fetch_add(&vfs->n_commits, 1);
-			if (nrec > vfs->tuning.compact_threshold)
-				gc_schedule_compact(vfs->gc, f->ino, s->chunk);
-		}
-		pthread_mutex_lock(&f->lock);
-		f->head = s->next;
-		if (f->head)
-			f->head->prev = NULL;
-		else {
-			f->tail = NULL;
-			f->end = 0;
-		}
-		f->alloc -= s->alloc;
 		int done = s == last;
-		int free_it = slice_unref_locked(s);
 		pthread_mutex_unlock(&f->lock);
-		if (free_it)
-			slice_free(wb, s);
+		rc = commit_head(wb, f, s);
 		if (done)
 			break;
 	}
@@ -655,13 +708,23 @@ static void *flusher_main(void *arg)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		if (!wb->pressure)
+		if (!wb->pressure && !wb->ready)
 			pthread_cond_timedwait(&wb->budget_cond, &wb->budget_lock, &ts);
 		if (wb->stopping)
 			break;
-		int pressure = wb->pressure;
-		wb->pressure = 0;
+		int pressure = wb->pressure, ready = wb->ready;
+		wb->pressure = wb->ready = 0;
 		pthread_mutex_unlock(&wb->budget_lock);
+
+		if (ready) {
+			struct wfile **all;
+			size_t n = collect(wb, &all, 0, 0);
+			for (size_t i = 0; i < n; i++) {
+				commit_ready(wb, all[i]);
+				file_put(wb, all[i]);
+			}
+			free(all);
+		}
 
 		struct wfile **v;
 		size_t n = collect(wb, &v, 1, pressure);
@@ -720,15 +783,14 @@ int writebuf_snapshot(struct writebuf *wb, gfs_ino_t ino, uint32_t chunk, struct
 			continue;
 		s->refs++;
 		snap->srcs[snap->n++] = (struct view_src){
-			.pos = s->pos, .len = s->len, .off = 0, .id = s->id, .size = s->len, .pending = 1, .opaque = s};
+		    .pos = s->pos, .len = s->len, .off = 0, .id = s->id, .size = s->len, .pending = 1, .opaque = s};
 	}
 	pthread_mutex_unlock(&f->lock);
 	snap->file = f;
 	return 0;
 }
 
-void writebuf_copy(struct pending_snap *snap, const struct view_src *src, uint32_t slice_off, uint32_t len,
-		   void *dst)
+void writebuf_copy(struct pending_snap *snap, const struct view_src *src, uint32_t slice_off, uint32_t len, void *dst)
 {
 	struct wfile *f = snap->file;
 	struct pslice *s = src->opaque;

@@ -43,8 +43,7 @@ struct pending_snap {
 };
 int writebuf_snapshot(struct writebuf *wb, gfs_ino_t ino, uint32_t chunk, struct pending_snap *snap);
 /* Copies bytes [slice_off, slice_off+len) of a snapshotted pending slice. */
-void writebuf_copy(struct pending_snap *snap, const struct view_src *src, uint32_t slice_off, uint32_t len,
-		   void *dst);
+void writebuf_copy(struct pending_snap *snap, const struct view_src *src, uint32_t slice_off, uint32_t len, void *dst);
 void writebuf_snap_release(struct pending_snap *snap);
 
 struct writebuf_counters {

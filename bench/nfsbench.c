@@ -62,11 +62,15 @@ struct bench {
 	int nresults;
 };
 
-/* One outstanding call. Allocated per call, freed by its callback. */
+/*
+ * One outstanding call. Pipelined calls are heap-allocated and freed by their
+ * callback; a call waited for at once (wait_one) lives on the caller's stack.
+ */
 struct call {
 	struct bench *b;
 	uint64_t index;
-	void *out; /* where a callback stores what it returns (handle, ...) */
+	void *out;	  /* where a callback stores what it returns (handle, ...) */
+	const char *proc; /* for messages, when the callback serves several procedures */
 };
 
 static double now_seconds(void)
@@ -113,10 +117,11 @@ static int service_once(struct bench *b, struct rpc_context *rpc, int *idle_ms)
 	struct pollfd pfd = {.fd = rpc_get_fd(rpc), .events = rpc_which_events(rpc)};
 	int rc = poll(&pfd, 1, 100);
 	if (rc < 0) {
-		if (errno == EINTR)
+		int err = errno;
+		if (err == EINTR)
 			return 0;
-		fail(b, "poll: %s", strerror(errno));
-		return -errno;
+		fail(b, "poll: %s", strerror(err));
+		return -err;
 	}
 	*idle_ms = rc == 0 ? *idle_ms + 100 : 0;
 	if (*idle_ms >= b->stall_limit_ms) {
@@ -140,6 +145,20 @@ static int drain(struct bench *b, struct rpc_context *rpc)
 	return b->failed ? -EIO : 0;
 }
 
+/*
+ * Waits for the single call just queued on rpc; `queued` is what the libnfs
+ * *_async function returned (libnfs never runs a callback from inside it).
+ */
+static int wait_one(struct bench *b, struct rpc_context *rpc, int queued, const char *what)
+{
+	if (queued < 0) {
+		fail(b, "%s: %s", what, rpc_get_error(rpc));
+		return -EIO;
+	}
+	b->inflight++;
+	return drain(b, rpc);
+}
+
 typedef int (*issue_fn)(struct bench *b, struct call *c);
 
 /*
@@ -160,13 +179,12 @@ static int run_pipeline(struct bench *b, uint64_t count, int depth, issue_fn iss
 			c->b = b;
 			c->index = next++;
 			c->out = out;
-			b->inflight++;
 			if (issue(b, c) < 0) {
-				b->inflight--;
 				free(c);
 				fail(b, "queueing call: %s", rpc_get_error(b->nfs));
 				break;
 			}
+			b->inflight++;
 		}
 		if (service_once(b, b->nfs, &idle_ms) < 0)
 			break;
@@ -255,14 +273,7 @@ static struct rpc_context *connect_to(struct bench *b, const char *host, int por
 		return NULL;
 	}
 	struct call c = {.b = b};
-	b->inflight++;
-	if (rpc_connect_async(rpc, host, port, on_connect, &c) < 0) {
-		b->inflight--;
-		fail(b, "connect %s:%d: %s", host, port, rpc_get_error(rpc));
-	} else {
-		drain(b, rpc);
-	}
-	if (b->failed) {
+	if (wait_one(b, rpc, rpc_connect_async(rpc, host, port, on_connect, &c), "connect") < 0) {
 		rpc_destroy_context(rpc);
 		return NULL;
 	}
@@ -293,14 +304,11 @@ static int mount_export(struct bench *b, const struct url *u)
 	if (!mnt)
 		return -EIO;
 	struct call c = {.b = b};
-	b->inflight++;
 	char *path = strdup(u->export_path);
-	if (!path || rpc_mount3_mnt_async(mnt, on_mnt, path, &c) < 0) {
-		b->inflight--;
-		fail(b, "MNT: %s", path ? rpc_get_error(mnt) : "out of memory");
-	} else {
-		drain(b, mnt);
-	}
+	if (!path)
+		fail(b, "out of memory");
+	else
+		wait_one(b, mnt, rpc_mount3_mnt_async(mnt, on_mnt, path, &c), "MNT");
 	free(path);
 	if (b->failed)
 		return -EIO; /* see main() on why a failed context is not destroyed */
@@ -334,13 +342,7 @@ static int make_dir(struct bench *b, nfs_fh3 *parent, const char *name, nfs_fh3 
 	args.attributes.mode.set_it = 1;
 	args.attributes.mode.set_mode3_u.mode = 0755;
 	struct call c = {.b = b, .out = out};
-	b->inflight++;
-	if (rpc_nfs3_mkdir_async(b->nfs, on_dir_handle, &args, &c) < 0) {
-		b->inflight--;
-		fail(b, "MKDIR %s: %s", name, rpc_get_error(b->nfs));
-		return -EIO;
-	}
-	return drain(b, b->nfs);
+	return wait_one(b, b->nfs, rpc_nfs3_mkdir_async(b->nfs, on_dir_handle, &args, &c), "MKDIR");
 }
 
 static void on_status_only(struct rpc_context *rpc, int status, void *data, void *priv)
@@ -348,22 +350,16 @@ static void on_status_only(struct rpc_context *rpc, int status, void *data, void
 	(void)rpc;
 	struct call *c = priv;
 	/* Every NFSv3 result starts with its nfsstat3. */
-	nfsstat3 *res = call_reply(c, status, data, c->out ? (const char *)c->out : "call");
+	nfsstat3 *res = call_reply(c, status, data, c->proc);
 	if (res)
-		check_nfs(c, *res, c->out ? (const char *)c->out : "call");
+		check_nfs(c, *res, c->proc);
 }
 
 static int remove_dir(struct bench *b, nfs_fh3 *parent, const char *name)
 {
 	RMDIR3args args = {.object = {.dir = *parent, .name = (char *)name}};
-	struct call c = {.b = b, .out = "RMDIR"};
-	b->inflight++;
-	if (rpc_nfs3_rmdir_async(b->nfs, on_status_only, &args, &c) < 0) {
-		b->inflight--;
-		fail(b, "RMDIR %s: %s", name, rpc_get_error(b->nfs));
-		return -EIO;
-	}
-	return drain(b, b->nfs);
+	struct call c = {.b = b, .proc = "RMDIR"};
+	return wait_one(b, b->nfs, rpc_nfs3_rmdir_async(b->nfs, on_status_only, &args, &c), "RMDIR");
 }
 
 static void on_create(struct rpc_context *rpc, int status, void *data, void *priv)
@@ -390,26 +386,14 @@ static int create_file(struct bench *b, nfs_fh3 *dir, const char *name, nfs_fh3 
 	args.how.createhow3_u.obj_attributes.mode.set_it = 1;
 	args.how.createhow3_u.obj_attributes.mode.set_mode3_u.mode = 0644;
 	struct call c = {.b = b, .out = out};
-	b->inflight++;
-	if (rpc_nfs3_create_async(b->nfs, on_create, &args, &c) < 0) {
-		b->inflight--;
-		fail(b, "CREATE %s: %s", name, rpc_get_error(b->nfs));
-		return -EIO;
-	}
-	return drain(b, b->nfs);
+	return wait_one(b, b->nfs, rpc_nfs3_create_async(b->nfs, on_create, &args, &c), "CREATE");
 }
 
 static int remove_file(struct bench *b, nfs_fh3 *dir, const char *name)
 {
 	REMOVE3args args = {.object = {.dir = *dir, .name = (char *)name}};
-	struct call c = {.b = b, .out = "REMOVE"};
-	b->inflight++;
-	if (rpc_nfs3_remove_async(b->nfs, on_status_only, &args, &c) < 0) {
-		b->inflight--;
-		fail(b, "REMOVE %s: %s", name, rpc_get_error(b->nfs));
-		return -EIO;
-	}
-	return drain(b, b->nfs);
+	struct call c = {.b = b, .proc = "REMOVE"};
+	return wait_one(b, b->nfs, rpc_nfs3_remove_async(b->nfs, on_status_only, &args, &c), "REMOVE");
 }
 
 /* ---- results ------------------------------------------------------------- */
@@ -747,12 +731,7 @@ static int list_directory(struct bench *b, nfs_fh3 *dir, struct listing *l)
 		args.dircount = b->readdir_maxcount / 4;
 		args.maxcount = b->readdir_maxcount;
 		struct call c = {.b = b, .index = l->calls, .out = l};
-		b->inflight++;
-		if (rpc_nfs3_readdirplus_async(b->nfs, on_readdirplus, &args, &c) < 0) {
-			b->inflight--;
-			fail(b, "READDIRPLUS: %s", rpc_get_error(b->nfs));
-		}
-		drain(b, b->nfs);
+		wait_one(b, b->nfs, rpc_nfs3_readdirplus_async(b->nfs, on_readdirplus, &args, &c), "READDIRPLUS");
 	}
 	return b->failed ? -EIO : 0;
 }

@@ -176,7 +176,7 @@ CONF
 	unshare --net --mount bash "$WORK/ganesha-leg.sh" "$dir" "$NFSBENCH" "${BENCH_ARGS[@]}" -w "$2" \
 		>"$dir/bench.out" 2>"$dir/bench.err" &
 	local pid=$! rc=0
-	PIDS+=($pid)
+	PIDS+=("$pid")
 	wait "$pid" || rc=$?
 	stop_pid "$pid"
 	show "$dir/bench.out"
@@ -202,9 +202,9 @@ gatefs_leg() {
 	mport=$(free_port)
 	mkdir -p "$dir/redis" "$dir/objects" "$dir/data"
 	redis-server --bind 127.0.0.1 --port "$rport" --dir "$dir/redis" --save '' --appendonly no \
-		--maxmemory-policy noeviction >"$dir/redis.log" 2>&1 &
+		--maxmemory-policy noeviction --slowlog-log-slower-than 1000 >"$dir/redis.log" 2>&1 &
 	local redis=$!
-	PIDS+=($redis)
+	PIDS+=("$redis")
 	if ! wait_port "$rport" 20; then
 		echo "run_nfs.sh: redis-server did not start" >&2
 		stop_pid "$redis"
@@ -220,7 +220,6 @@ gatefs_leg() {
 	cat >"$dir/gatefs.conf" <<CONF
 meta_url = redis://127.0.0.1:$rport/1
 data_dir = $dir/data
-cache_dir = $dir/data/cache
 listen = 127.0.0.1
 nfs_port = $nport
 mount_port = $mport
@@ -229,7 +228,7 @@ portmapper = off
 CONF
 	/usr/bin/time -v -o "$dir/server.time" "$GATEFS" serve --config "$dir/gatefs.conf" >"$dir/server.log" 2>&1 &
 	local timepid=$!
-	PIDS+=($timepid)
+	PIDS+=("$timepid")
 	if wait_port "$nport" 30 && wait_port "$mport" 5; then
 		"$NFSBENCH" -l gatefs "${BENCH_ARGS[@]}" -w "$2" "nfs://127.0.0.1/bench?nfsport=$nport&mountport=$mport&version=3" \
 			>"$dir/bench.out" 2>"$dir/bench.err" || rc=$?
@@ -243,6 +242,9 @@ CONF
 		rc=1
 	fi
 	[ $rc = 0 ] || tail -20 "$dir/server.log" >&2
+	# What each workload cost in Redis calls: kept with -k for the analysis.
+	redis-cli -p "$rport" info commandstats >"$dir/redis-commandstats.txt" 2>&1 || true
+	redis-cli -p "$rport" slowlog get 32 >"$dir/redis-slowlog.txt" 2>&1 || true
 	# gatefs is the child of /usr/bin/time: stop it so time writes the RSS report.
 	local server
 	server=$(pgrep -P "$timepid" || true)

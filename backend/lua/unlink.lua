@@ -1,9 +1,9 @@
 -- unlink (remove, rmdir): ARGV[A..] = dir ino, dir gen, name, '1' for rmdir.
 -- The last link deletes the inode, its xattrs and chunk lists, and queues
--- its slices for deletion.  Returns {0, dir pre, dir attrs}.
-local dir, e = get_dir(ARGV[A], ARGV[A + 1])
-if not dir then
-  return {e}
+-- its slices for deletion.  Returns {0, dir row, dir post}.
+local d, dir = dir_row(ARGV[A], ARGV[A + 1])
+if not d then
+  return {dir}
 end
 local name, rmdir = ARGV[A + 2], ARGV[A + 3] == '1'
 if not may(dir, 3) then
@@ -18,17 +18,18 @@ if rmdir and en.t ~= DIR then
 elseif not rmdir and en.t == DIR then
   return {-E.ISDIR}
 end
-local a = hash(ikey(en.ino))
-if not a then
+-- Only the fields unlinking or deleting needs.
+local f = redis.call('HMGET', ikey(en.ino), 'u', 'n', 's', 'ch')
+if not f[1] then
   return {-E.IO}
 end
+local a = {i = en.ino, t = en.t, u = f[1], n = f[2], s = f[3], ch = f[4]}
 if sticky_denies(dir, a) then
   return {-E.PERM}
 end
 if rmdir and redis.call('ZCARD', P .. 'z' .. a.i) > 0 then
   return {-E.NOTEMPTY}
 end
-local dir_pre = pre(dir)
 del_entry(dir.i, name)
 if rmdir then
   delete_inode(a)
@@ -36,5 +37,4 @@ if rmdir then
 else
   unlink_inode(a)
 end
-touch(dir, 'm', 'n')
-return {0, dir_pre, flat(dir)}
+return {0, d, touch_dir(dir, d)}

@@ -96,8 +96,8 @@ void volume_teardown(struct volume *v)
 int volume_create_file(struct volume *v, const char *name, struct gfs_ref *ref)
 {
 	struct gfs_attr a;
-	int rc = gfs_create(v->vfs, &v->root, (struct gfs_ref){GFS_ROOT_INO, 0}, name, 0644, GFS_CREATE_GUARDED,
-			    NULL, &a, NULL);
+	int rc = gfs_create(v->vfs, &v->root, (struct gfs_ref){GFS_ROOT_INO, 0}, name, 0644, GFS_CREATE_GUARDED, NULL,
+			    &a, NULL);
 	if (rc == 0)
 		*ref = (struct gfs_ref){a.ino, a.gen};
 	return rc;

@@ -16,7 +16,7 @@ static void render(const struct view_seg *segs, size_t n, uint32_t start, uint64
 	for (size_t i = 0; i < n; i++)
 		for (uint32_t k = 0; k < segs[i].len; k++)
 			out[segs[i].pos - start + k] =
-				segs[i].src < 0 ? 0 : ((uint64_t)(segs[i].src + 1) << 32) | (segs[i].slice_off + k);
+			    segs[i].src < 0 ? 0 : ((uint64_t)(segs[i].src + 1) << 32) | (segs[i].slice_off + k);
 }
 
 /* The reference: paint every source, oldest first, byte by byte. */
@@ -30,7 +30,7 @@ static void paint_all(const struct view_src *srcs, size_t n, uint32_t start, uin
 			if (p < start || p >= end)
 				continue;
 			out[p - start] =
-				srcs[i].id == 0 && !srcs[i].pending ? 0 : ((uint64_t)(i + 1) << 32) | (srcs[i].off + k);
+			    srcs[i].id == 0 && !srcs[i].pending ? 0 : ((uint64_t)(i + 1) << 32) | (srcs[i].off + k);
 		}
 }
 
@@ -49,17 +49,17 @@ TEST(empty_chunk_is_one_hole)
 TEST(newest_wins_over_older)
 {
 	struct view_src s[] = {
-		{.pos = 0, .len = 100, .off = 0, .id = 7, .size = 100},
-		{.pos = 20, .len = 10, .off = 5, .id = 8, .size = 15},
-		{.pos = 50, .len = 10, .off = 0, .id = 0, .size = 0}, /* truncate's zeros */
-		{.pos = 25, .len = 30, .off = 0, .id = 9, .size = 30, .pending = 1},
+	    {.pos = 0, .len = 100, .off = 0, .id = 7, .size = 100},
+	    {.pos = 20, .len = 10, .off = 5, .id = 8, .size = 15},
+	    {.pos = 50, .len = 10, .off = 0, .id = 0, .size = 0}, /* truncate's zeros */
+	    {.pos = 25, .len = 30, .off = 0, .id = 9, .size = 30, .pending = 1},
 	};
 	struct view_seg *segs;
 	size_t n;
 	REQUIRE_EQ(slice_view(s, 4, 0, 120, &segs, &n), 0);
 	/* expected: [0,20) s0, [20,25) s1 off 5, [25,55) s3, [55,60) zero, [60,100) s0 off 60, [100,120) hole */
-	struct view_seg want[] = {{0, 20, 0, 0},   {20, 5, 1, 5},  {25, 30, 3, 0},
-				  {55, 5, -1, 0},  {60, 40, 0, 60}, {100, 20, -1, 0}};
+	struct view_seg want[] = {{0, 20, 0, 0},  {20, 5, 1, 5},   {25, 30, 3, 0},
+				  {55, 5, -1, 0}, {60, 40, 0, 60}, {100, 20, -1, 0}};
 	REQUIRE_EQ(n, 6);
 	for (size_t i = 0; i < 6; i++) {
 		CHECK_EQ(segs[i].pos, want[i].pos);

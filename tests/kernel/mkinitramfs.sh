@@ -13,8 +13,12 @@ lock_helper=${3:?usage}
 busybox=${GK_BUSYBOX:-/bin/busybox}
 kver=${GK_KVER:-$(ls /boot/vmlinuz-* 2>/dev/null | sed 's|.*/vmlinuz-||' | sort -V | tail -n1)}
 [[ -n $kver && -f /boot/vmlinuz-$kver ]] || { echo "mkinitramfs: no /boot/vmlinuz-*; apt-get install linux-image-amd64" >&2; exit 1; }
-file "$busybox" 2>/dev/null | grep -q 'statically linked' || [[ $busybox == /bin/busybox ]] ||
-	{ echo "mkinitramfs: $busybox is not static (apt-get install busybox-static)" >&2; exit 1; }
+[[ -x $busybox ]] || { echo "mkinitramfs: no $busybox (apt-get install busybox-static)" >&2; exit 1; }
+# The initramfs has no C library: a dynamic busybox (package busybox) cannot run.
+if ldd "$busybox" >/dev/null 2>&1; then
+	echo "mkinitramfs: $busybox is dynamically linked (apt-get install busybox-static)" >&2
+	exit 1
+fi
 
 modules=$(for m in virtio_pci virtio_net 9pnet_virtio 9p nfsv3 nfsv4; do
 	modprobe -S "$kver" --show-depends "$m"

@@ -53,6 +53,7 @@ cleanup() {
 		wait "$pid" 2>/dev/null
 	done
 	if [[ $status == 0 && -z ${GK_KEEP:-} ]]; then
+		umount "$run/export" 2>/dev/null # ganesha's tmpfs
 		rm -rf "$run"
 	else
 		echo "run directory kept: $run"
@@ -182,7 +183,7 @@ start_guest() { # ROLE
 	if [[ $use_rootfs == 1 ]]; then
 		rootfs_args=(-virtfs "local,path=$rootfs_dir,mount_tag=rootfs,security_model=none,readonly=on,id=rootfs")
 	fi
-	local append="console=ttyS0 panic=-1 loglevel=5 gk.run=$$ gk.test=$test gk.role=$role gk.vers=$vers"
+	local append="console=ttyS0 panic=-1 loglevel=5 gk.run=$$ gk.stall=${GK_STALL:-45} gk.test=$test gk.role=$role gk.vers=$vers"
 	append+=" gk.port=$nfs_port gk.mport=$mount_port gk.export=/hf gk.opts=$mount_opts gk.rootfs=$use_rootfs"
 	# KVM hangs on this machine: TCG, one vCPU per guest.
 	timeout -k 5 "$timeout" qemu-system-x86_64 -M pc -accel tcg,thread=multi -cpu max -m 1024 -smp 1 \
@@ -288,13 +289,19 @@ main() {
 	return $ok
 }
 
-main
-status=$?
-elapsed=$(($(date +%s) - started))
-if [[ $status == 0 ]]; then
-	say "PASS in ${elapsed}s"
-else
-	report_failure
-	say "FAIL in ${elapsed}s"
-fi
-exit $status
+run_group() {
+	main
+	status=$?
+	local elapsed=$(($(date +%s) - started))
+	if [[ $status == 0 ]]; then
+		say "PASS in ${elapsed}s"
+	else
+		report_failure
+		say "FAIL in ${elapsed}s"
+	fi
+	return $status
+}
+
+# One line, so that bash has read all of this file before the run starts
+# (editing run.sh during a run then cannot break it).
+run_group; exit $?

@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # lib.sh - helpers for guest test scripts (busybox ash): named steps,
 # checks that fail with the step name, barriers between guests through the
 # host's /coord directory, and the NFS mount command for each version.
@@ -75,7 +76,7 @@ gk_mount() {
 # prints the RPCs the client is waiting for and the kernel stacks of blocked
 # tasks, so a hung guest says which NFS call the gateway never answered.
 gk_watchdog() {
-	local last= same=0 limit=$((${GK_STALL:-45} / 5))
+	local last='' same=0 limit=$((${GK_STALL:-45} / 5))
 	while sleep 5; do
 		local now
 		now=$(stat -c %Y /tmp/gk-step 2>/dev/null)
@@ -86,9 +87,8 @@ gk_watchdog() {
 		same=$((same + 1))
 		[ $same -eq $limit ] || continue
 		echo "GK-STALL [$GK_ROLE] no progress for ${GK_STALL:-45}s in step '$(cat /tmp/gk-step)'"
-		for f in /sys/kernel/debug/sunrpc/rpc_clnt/*/tasks; do
-			[ -s "$f" ] && sed "s|^|GK-STALL pending rpc: |" "$f"
-		done
+		# debugfs files report size 0: read them to see if they are empty.
+		cat /sys/kernel/debug/sunrpc/rpc_clnt/*/tasks 2>/dev/null | sed 's/^/GK-STALL pending rpc: /' | head -n 20
 		for d in /proc/[0-9]*; do
 			grep -q '^State:.*D' "$d/status" 2>/dev/null || continue
 			echo "GK-STALL blocked task $(cat "$d/comm") (pid ${d#/proc/}):"

@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # coherence.sh - close-to-open between two guests.  A writes and closes; B
 # opens and must see the new size and content (B had the old version
 # cached); B renames a directory; A must see the new name on its next

@@ -16,6 +16,7 @@ import json
 import os
 import random
 import sys
+import threading
 import time
 
 from filelock import FileLock
@@ -92,6 +93,26 @@ def download(repo_dir, name, data):
     return wrote
 
 
+class BlobWatcher(threading.Thread):
+    """Reads every published blob while the downloads run, as another
+    process loading the model would: a blob that exists must be complete."""
+
+    def __init__(self, blobs_dir, expected_shas):
+        super().__init__(daemon=True)
+        self.blobs_dir, self.expected = blobs_dir, set(expected_shas)
+        self.stop, self.reads, self.error = threading.Event(), 0, None
+
+    def run(self):
+        while not self.stop.is_set() and self.error is None:
+            for name in os.listdir(self.blobs_dir):
+                if name in self.expected:
+                    got = sha256_of(f"{self.blobs_dir}/{name}")
+                    self.reads += 1
+                    if got != name:
+                        self.error = f"blob {name} read while published has sha256 {got}"
+            time.sleep(0.1)
+
+
 def main():
     repo_dir = f"{CACHE}/{REPO}"
     step("make cache directories")
@@ -104,6 +125,9 @@ def main():
 
     expected = {}
     written = {}
+    shas = [hashlib.sha256(content(n, s)).hexdigest() for n, s in FILES.items()]
+    watcher = BlobWatcher(f"{repo_dir}/blobs", shas)
+    watcher.start()
     for name, size in FILES.items():
         step(f"download {name}")
         data = content(name, size)
@@ -116,6 +140,11 @@ def main():
     signal(f"done-{ROLE}")
     await_signal("done-a")
     await_signal("done-b")
+    watcher.stop.set()
+    watcher.join()
+    if watcher.error:
+        raise SystemExit(watcher.error)
+    step(f"{watcher.reads} reads of published blobs during the downloads were all complete")
 
     step("read every file through its symlink with cold caches")
     os.sync()

@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # hfcache.sh - the Hugging Face cache workflow from two guests at once, with
 # python3-filelock from the Debian rootfs (shared read-only over 9p).  Under
 # NFSv3 with nolock the locks are local to each client, so both guests may

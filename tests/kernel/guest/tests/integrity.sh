@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # integrity.sh - 256 MiB of random data written with dd + fsync, read back
 # after dropping the page cache, SHA-256 compared here; the digest goes to
 # /coord/data.sha256 so the host can read the file through the gateway too.

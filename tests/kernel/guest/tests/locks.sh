@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # locks.sh - flock(2) and fcntl(2) whole-file locks from two guests, through
 # the static gk-lock helper.  Within one client a held lock always blocks a
 # second locker.  Across clients it blocks only when the mount has real

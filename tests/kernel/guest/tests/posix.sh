@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # posix.sh - POSIX basics through the kernel NFS client.  Every data change
 # is mirrored on a tmpfs reference file and compared after dropping caches,
 # so what is checked is what the server stored, not the client's page cache.
@@ -102,10 +103,12 @@ echo still-here >open
 exec 3<open
 run rm open
 absent open
+# shellcheck disable=SC2010 # the listing itself is what is checked
 expect_eq "$(ls -A | grep -c '^\.nfs')" 1 "silly-renamed entry"
 expect_eq "$(cat <&3)" still-here "read through the open descriptor"
 exec 3<&-
 n=0
+# shellcheck disable=SC2010
 while ls -A | grep -q '^\.nfs'; do
 	n=$((n + 1))
 	[ $n -gt 50 ] && fail ".nfs file not removed after close"

@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # restart.sh - the host SIGKILLs and restarts the gateway while this guest
 # writes a large file on a hard mount: the write must complete and the
 # content must match.  Part 1 is written unstable (no fsync) and then the
