@@ -13,6 +13,7 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
 	libtirpc-dev libnfs-dev libnfs-utils
 	radosgw ceph-mon ceph-osd ceph-common uuid-runtime curl
+	rpcbind iproute2 util-linux gdb
 	qemu-system-x86 busybox-static linux-image-amd64 kmod cpio debootstrap
 	clang-format
 )

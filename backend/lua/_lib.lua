@@ -1,4 +1,6 @@
--- _lib.lua: prepended to every other script (see meta_conn.c build_scripts).
+-- _lib.lua: the helpers every other script uses (see meta_conn.c: they are
+-- loaded once as a Redis function library, or prepended to each script for
+-- EVALSHA where functions are not available).
 -- Calling convention: KEYS[1] = the settings key (routes the volume's hash
 -- slot on Redis Cluster), ARGV[1] = key prefix "gatefs{V}:", ARGV[2..4] =
 -- caller uid, gid, supplementary groups (space separated), ARGV[5..6] = the
@@ -6,9 +8,8 @@
 -- start at ARGV[A].  Scripts return {status, ...}; status is 0 or a negative
 -- errno.  Numbers are kept as decimal strings: Lua numbers are doubles and
 -- tostring() would print large ones in exponent form.
-local P = ARGV[1]
+local P, CRED -- per call: set from ARGV by the prologue meta_conn.c puts before each script
 local A = 7
-local CRED = {uid = tonumber(ARGV[2]), gid = tonumber(ARGV[3])}
 
 local E = {PERM = 1, NOENT = 2, IO = 5, AGAIN = 11, ACCES = 13, EXIST = 17, NOTDIR = 20, ISDIR = 21,
   INVAL = 22, FBIG = 27, NOSPC = 28, MLINK = 31, RANGE = 34, NAMETOOLONG = 36, NOTEMPTY = 39,
