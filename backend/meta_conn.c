@@ -398,8 +398,8 @@ redisReply *meta_eval(struct meta *m, enum meta_script_id id, const struct gfs_c
 	size_t gl = 0;
 	for (uint32_t i = 0; i < cred->ngroups && i < GFS_MAX_GROUPS; i++)
 		gl += (size_t)snprintf(groups + gl, sizeof(groups) - gl, "%s%u", i ? " " : "", cred->groups[i]);
-	av[0] = "EVALSHA";
-	av[1] = m->scripts[id].sha;
+	av[0] = m->use_functions ? "FCALL" : "EVALSHA";
+	av[1] = m->use_functions ? m->function_names[id] : m->scripts[id].sha;
 	av[2] = "1";
 	av[3] = setting_key;
 	av[4] = m->prefix;
@@ -423,6 +423,20 @@ redisReply *meta_eval(struct meta *m, enum meta_script_id id, const struct gfs_c
 			meta_conn_failed(m, c);
 			*err = -EAGAIN;
 			return NULL;
+		}
+		/* A restarted or flushed Redis lost the library: load it again. */
+		if (r->type == REDIS_REPLY_ERROR && m->use_functions && attempt == 0 &&
+		    strstr(r->str, "Function not found")) {
+			freeReplyObject(r);
+			char why[256];
+			int rc = load_library(m, c, why, sizeof(why));
+			if (rc < 0) {
+				if (rc != -EAGAIN)
+					log_error("meta: cannot load the Lua function library again: %s", why);
+				*err = rc == -EAGAIN ? -EAGAIN : -EIO;
+				return NULL;
+			}
+			continue;
 		}
 		if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 && attempt == 0) {
 			freeReplyObject(r);
@@ -467,6 +481,9 @@ redisReply *meta_eval(struct meta *m, enum meta_script_id id, const struct gfs_c
  * closure allocation (measured: the full library doubled the cost of an
  * empty script).
  */
+/* Sets the per-call values _lib.lua declares, before each script body. */
+#define SCRIPT_PROLOGUE "P = ARGV[1]\nCRED = {uid = tonumber(ARGV[2]), gid = tonumber(ARGV[3])}\n"
+
 struct lib_fn {
 	char name[32];
 	const char *start, *end; /* [start, end) of the section */
@@ -539,7 +556,7 @@ static char *link_script(const char *lib, const char *body)
 				    calls_fn(fns[i].start, (size_t)(fns[i].end - fns[i].start), fns[j].name))
 					fns[j].used = changed = 1;
 	}
-	size_t total = (size_t)(header_end - lib) + strlen(body) + 2;
+	size_t total = (size_t)(header_end - lib) + strlen(SCRIPT_PROLOGUE) + strlen(body) + 2;
 	for (size_t i = 0; i < nfns; i++)
 		if (fns[i].used)
 			total += (size_t)(fns[i].end - fns[i].start);
@@ -553,13 +570,75 @@ static char *link_script(const char *lib, const char *body)
 			memcpy(src + off, fns[i].start, (size_t)(fns[i].end - fns[i].start));
 			off += (size_t)(fns[i].end - fns[i].start);
 		}
-	snprintf(src + off, total - off, "\n%s", body);
+	snprintf(src + off, total - off, "\n%s%s", SCRIPT_PROLOGUE, body);
 	return src;
+}
+
+/*
+ * The function library: "#!lua name=gatefs_<hash>", the whole of _lib.lua,
+ * then each script as the body of a function gatefs_<hash>_<script>.  The
+ * hash is of the text, so gateways of different versions sharing a Redis
+ * load different libraries and never replace each other's.
+ */
+static int build_library(struct meta *m, const char *lib, const char *const bodies[MS_COUNT])
+{
+	static const char fn_head[] = "redis.register_function('%s', function(KEYS, ARGV)\n";
+	static const char fn_tail[] = "\nend)\n";
+	size_t total = strlen(lib) + 64;
+	for (int id = 0; id < MS_COUNT; id++)
+		total += sizeof(fn_head) + 48 + strlen(SCRIPT_PROLOGUE) + strlen(bodies[id]) + sizeof(fn_tail);
+	char *text = malloc(total);
+	if (!text)
+		return -ENOMEM;
+	/* The name goes in last, once the hash of the rest is known. */
+	enum { NAME_LINE = 40 }; /* "#!lua name=gatefs_" + 16 hex + "\n", padded */
+	size_t off = NAME_LINE;
+	off += (size_t)snprintf(text + off, total - off, "%s\n", lib);
+	for (int id = 0; id < MS_COUNT; id++) {
+		off += (size_t)snprintf(text + off, total - off, fn_head, script_names[id]);
+		off += (size_t)snprintf(text + off, total - off, "%s%s%s", SCRIPT_PROLOGUE, bodies[id], fn_tail);
+	}
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	if (!EVP_Digest(text + NAME_LINE, off - NAME_LINE, md, &mdlen, EVP_sha1(), NULL) || mdlen < 8) {
+		free(text);
+		return -EIO;
+	}
+	char hash[17];
+	for (unsigned i = 0; i < 8; i++)
+		snprintf(hash + 2 * i, 3, "%02x", md[i]);
+	/* Function names must be unique across libraries: prefix them too. */
+	char *named = malloc(total + MS_COUNT * 24);
+	if (!named) {
+		free(text);
+		return -ENOMEM;
+	}
+	size_t n = (size_t)snprintf(named, total, "#!lua name=gatefs_%s\n", hash);
+	const char *p = text + NAME_LINE;
+	for (int id = 0; id < MS_COUNT; id++) {
+		char reg[96];
+		snprintf(reg, sizeof(reg), "redis.register_function('%s', function", script_names[id]);
+		const char *at = strstr(p, reg);
+		if (!at) {
+			free(text);
+			free(named);
+			return -EINVAL;
+		}
+		memcpy(named + n, p, (size_t)(at - p));
+		n += (size_t)(at - p);
+		snprintf(m->function_names[id], sizeof(m->function_names[id]), "gatefs_%s_%s", hash, script_names[id]);
+		n += (size_t)sprintf(named + n, "redis.register_function('%s', function", m->function_names[id]);
+		p = at + strlen(reg);
+	}
+	strcpy(named + n, p);
+	free(text);
+	m->library = named;
+	return 0;
 }
 
 static int build_scripts(struct meta *m, char *err, size_t errlen)
 {
-	const char *lib = "";
+	const char *lib = "", *bodies[MS_COUNT];
 	for (unsigned i = 0; i < meta_lua_script_count; i++)
 		if (strcmp(meta_lua_scripts[i].name, "_lib") == 0)
 			lib = meta_lua_scripts[i].source;
@@ -572,6 +651,7 @@ static int build_scripts(struct meta *m, char *err, size_t errlen)
 			snprintf(err, errlen, "embedded Lua script %s.lua is missing", script_names[id]);
 			return -ENOENT;
 		}
+		bodies[id] = body;
 		char *src = link_script(lib, body);
 		if (!src) {
 			snprintf(err, errlen, "cannot link Lua script %s.lua with _lib.lua", script_names[id]);
@@ -587,7 +667,45 @@ static int build_scripts(struct meta *m, char *err, size_t errlen)
 		for (unsigned i = 0; i < 20; i++)
 			snprintf(m->scripts[id].sha + 2 * i, 3, "%02x", md[i]);
 	}
+	if (build_library(m, lib, bodies) < 0) {
+		snprintf(err, errlen, "cannot build the Lua function library");
+		return -EINVAL;
+	}
 	return 0;
+}
+
+/* FUNCTION LOAD of the library on c: 0 if loaded (now or before), else a
+ * negative errno, with why. */
+static int load_library(struct meta *m, redisContext *c, char *why, size_t whylen)
+{
+	redisReply *r = redisCommand(c, "FUNCTION LOAD %s", m->library);
+	if (!r) {
+		meta_conn_failed(m, c);
+		snprintf(why, whylen, "connection lost");
+		return -EAGAIN;
+	}
+	int rc = 0;
+	if (r->type == REDIS_REPLY_ERROR && !strstr(r->str, "already exists")) {
+		snprintf(why, whylen, "%s", r->str);
+		rc = -ENOTSUP;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+/* At open: functions if the server takes the library, else EVALSHA. */
+static void choose_runner(struct meta *m)
+{
+	int err = 0;
+	redisContext *c = meta_ctx(m, &err);
+	char why[256] = "";
+	if (c && load_library(m, c, why, sizeof(why)) == 0) {
+		m->use_functions = 1;
+		return;
+	}
+	log_info("meta: redis %s does not take Lua function libraries (%s); running scripts with EVALSHA, which is "
+		 "slower (Redis 7 or later has functions)",
+		 m->url_for_log, c ? why : "unreachable");
 }
 
 /* CONFIG GET name -> value copied to out; 1 if CONFIG is unavailable. */
@@ -666,6 +784,7 @@ int meta_open(const char *url, struct meta **out, char *err, size_t errlen)
 		meta_close(m);
 		return rc;
 	}
+	choose_runner(m);
 	*out = m;
 	return 0;
 }
@@ -689,6 +808,7 @@ void meta_close(struct meta *m)
 	pthread_mutex_destroy(&m->conns_lock);
 	for (int i = 0; i < MS_COUNT; i++)
 		free(m->scripts[i].source);
+	free(m->library);
 	free(m);
 }
 
