@@ -35,6 +35,8 @@ static const char *const script_names[MS_COUNT] = {
     [MS_STATFS] = "statfs",
 };
 
+static int load_library(struct meta *m, redisContext *c, char *why, size_t whylen);
+
 struct meta_conn {
 	struct meta *m;
 	redisContext *ctx;
@@ -398,8 +400,9 @@ redisReply *meta_eval(struct meta *m, enum meta_script_id id, const struct gfs_c
 	size_t gl = 0;
 	for (uint32_t i = 0; i < cred->ngroups && i < GFS_MAX_GROUPS; i++)
 		gl += (size_t)snprintf(groups + gl, sizeof(groups) - gl, "%s%u", i ? " " : "", cred->groups[i]);
-	av[0] = m->use_functions ? "FCALL" : "EVALSHA";
-	av[1] = m->use_functions ? m->function_names[id] : m->scripts[id].sha;
+	int functions = atomic_load(&m->use_functions);
+	av[0] = functions ? "FCALL" : "EVALSHA";
+	av[1] = functions ? m->function_names[id] : m->scripts[id].sha;
 	av[2] = "1";
 	av[3] = setting_key;
 	av[4] = m->prefix;
@@ -424,17 +427,27 @@ redisReply *meta_eval(struct meta *m, enum meta_script_id id, const struct gfs_c
 			*err = -EAGAIN;
 			return NULL;
 		}
-		/* A restarted or flushed Redis lost the library: load it again. */
-		if (r->type == REDIS_REPLY_ERROR && m->use_functions && attempt == 0 &&
-		    strstr(r->str, "Function not found")) {
+		/* A restarted or flushed Redis lost the library: load it again, or
+		 * if that is now refused (another server, ACL), go on with EVALSHA. */
+		if (r->type == REDIS_REPLY_ERROR && functions && attempt == 0 && strstr(r->str, "Function not found")) {
 			freeReplyObject(r);
 			char why[256];
 			int rc = load_library(m, c, why, sizeof(why));
-			if (rc < 0) {
-				if (rc != -EAGAIN)
-					log_error("meta: cannot load the Lua function library again: %s", why);
-				*err = rc == -EAGAIN ? -EAGAIN : -EIO;
+			if (rc == -EAGAIN) {
+				*err = rc;
 				return NULL;
+			}
+			if (rc < 0) {
+				log_warn("meta: cannot load the Lua function library again (%s); running scripts with "
+					 "EVALSHA",
+					 why);
+				atomic_store(&m->use_functions, 0);
+				functions = 0;
+				av[0] = "EVALSHA";
+				av[1] = m->scripts[id].sha;
+				al[0] = strlen(av[0]);
+				al[1] = strlen(av[1]);
+				attempt = -1; /* EVALSHA gets its own NOSCRIPT retry */
 			}
 			continue;
 		}
@@ -578,61 +591,45 @@ static char *link_script(const char *lib, const char *body)
  * The function library: "#!lua name=gatefs_<hash>", the whole of _lib.lua,
  * then each script as the body of a function gatefs_<hash>_<script>.  The
  * hash is of the text, so gateways of different versions sharing a Redis
- * load different libraries and never replace each other's.
+ * load different libraries and never replace each other's.  The text is
+ * built with a placeholder where the hash goes, hashed, then patched.
  */
+#define LIB_HASH_PLACEHOLDER "################"
+
 static int build_library(struct meta *m, const char *lib, const char *const bodies[MS_COUNT])
 {
-	static const char fn_head[] = "redis.register_function('%s', function(KEYS, ARGV)\n";
+	/* KEYS and ARGV are globals for EVALSHA; here they are the library's
+	 * locals, set on each call, so that the helpers see them too. */
+	static const char head[] = "#!lua name=gatefs_" LIB_HASH_PLACEHOLDER "\nlocal KEYS, ARGV\n";
+	static const char fn_head[] = "redis.register_function('gatefs_" LIB_HASH_PLACEHOLDER
+				      "_%s', function(keys, args)\nKEYS, ARGV = keys, args\n";
 	static const char fn_tail[] = "\nend)\n";
-	size_t total = strlen(lib) + 64;
+	size_t total = sizeof(head) + strlen(lib) + 2;
 	for (int id = 0; id < MS_COUNT; id++)
-		total += sizeof(fn_head) + 48 + strlen(SCRIPT_PROLOGUE) + strlen(bodies[id]) + sizeof(fn_tail);
+		total += sizeof(fn_head) + strlen(script_names[id]) + strlen(SCRIPT_PROLOGUE) + strlen(bodies[id]) +
+			 sizeof(fn_tail);
 	char *text = malloc(total);
 	if (!text)
 		return -ENOMEM;
-	/* The name goes in last, once the hash of the rest is known. */
-	enum { NAME_LINE = 40 }; /* "#!lua name=gatefs_" + 16 hex + "\n", padded */
-	size_t off = NAME_LINE;
-	off += (size_t)snprintf(text + off, total - off, "%s\n", lib);
+	size_t off = (size_t)snprintf(text, total, "%s%s\n", head, lib);
 	for (int id = 0; id < MS_COUNT; id++) {
 		off += (size_t)snprintf(text + off, total - off, fn_head, script_names[id]);
 		off += (size_t)snprintf(text + off, total - off, "%s%s%s", SCRIPT_PROLOGUE, bodies[id], fn_tail);
 	}
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
-	if (!EVP_Digest(text + NAME_LINE, off - NAME_LINE, md, &mdlen, EVP_sha1(), NULL) || mdlen < 8) {
+	if (!EVP_Digest(text, off, md, &mdlen, EVP_sha1(), NULL) || mdlen < 8) {
 		free(text);
 		return -EIO;
 	}
 	char hash[17];
 	for (unsigned i = 0; i < 8; i++)
 		snprintf(hash + 2 * i, 3, "%02x", md[i]);
-	/* Function names must be unique across libraries: prefix them too. */
-	char *named = malloc(total + MS_COUNT * 24);
-	if (!named) {
-		free(text);
-		return -ENOMEM;
-	}
-	size_t n = (size_t)snprintf(named, total, "#!lua name=gatefs_%s\n", hash);
-	const char *p = text + NAME_LINE;
-	for (int id = 0; id < MS_COUNT; id++) {
-		char reg[96];
-		snprintf(reg, sizeof(reg), "redis.register_function('%s', function", script_names[id]);
-		const char *at = strstr(p, reg);
-		if (!at) {
-			free(text);
-			free(named);
-			return -EINVAL;
-		}
-		memcpy(named + n, p, (size_t)(at - p));
-		n += (size_t)(at - p);
+	for (char *p = text; (p = strstr(p, LIB_HASH_PLACEHOLDER)) != NULL; p += 16)
+		memcpy(p, hash, 16);
+	for (int id = 0; id < MS_COUNT; id++)
 		snprintf(m->function_names[id], sizeof(m->function_names[id]), "gatefs_%s_%s", hash, script_names[id]);
-		n += (size_t)sprintf(named + n, "redis.register_function('%s', function", m->function_names[id]);
-		p = at + strlen(reg);
-	}
-	strcpy(named + n, p);
-	free(text);
-	m->library = named;
+	m->library = text;
 	return 0;
 }
 
@@ -700,7 +697,7 @@ static void choose_runner(struct meta *m)
 	redisContext *c = meta_ctx(m, &err);
 	char why[256] = "";
 	if (c && load_library(m, c, why, sizeof(why)) == 0) {
-		m->use_functions = 1;
+		atomic_store(&m->use_functions, 1);
 		return;
 	}
 	log_info("meta: redis %s does not take Lua function libraries (%s); running scripts with EVALSHA, which is "
@@ -774,6 +771,7 @@ int meta_open(const char *url, struct meta **out, char *err, size_t errlen)
 	if (rc < 0) {
 		for (int i = 0; i < MS_COUNT; i++)
 			free(m->scripts[i].source);
+		free(m->library);
 		free(m);
 		return rc;
 	}

@@ -54,11 +54,11 @@ struct meta {
 	/* The same scripts as one Redis 7 function library (FCALL): its helper
 	 * functions are made once at load, not on every call as with EVALSHA,
 	 * which made up a quarter of a create's time.  use_functions is set at
-	 * open when the server accepts the library; else scripts run with
-	 * EVALSHA. */
+	 * open when the server accepts the library (else, or once it refuses it
+	 * later, scripts run with EVALSHA). */
 	char *library;
 	char function_names[MS_COUNT][48];
-	int use_functions;
+	atomic_int use_functions;
 
 	pthread_key_t conn_key;
 	pthread_mutex_t conns_lock;

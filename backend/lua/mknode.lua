@@ -1,7 +1,7 @@
 -- mknode (create, mkdir, symlink, mknod): ARGV[A..] = dir ino, dir gen,
 -- name, type, mode, how (0 unchecked, 1 guarded, 2 exclusive), verifier
--- (hex), new generation, new cookie verifier, rdev major, rdev minor,
--- symlink target.
+-- (hex), new generation, then only as far as the type needs: cookie
+-- verifier (dirs), rdev major, rdev minor (devices), symlink target.
 -- Returns {0, ino, mode, gid, dir row, dir post} for a new inode (the
 -- client knows its other attributes: it sent them), or {0, attrs, dir row}
 -- when an unchecked or repeated exclusive create finds the file.
@@ -13,8 +13,10 @@ local name, t, how, verf = ARGV[A + 2], ARGV[A + 3], ARGV[A + 5], ARGV[A + 6]
 if not may(dir, 1) then
   return {-E.ACCES}
 end
-local en = entry(dir.i, name)
-if en then
+
+-- An existing name: the file itself for an unchecked create of a file or a
+-- repeated exclusive one, else an error.
+local function existing(en)
   if t == REG and how == '0' then
     if en.t == REG then
       return {0, redis.call('HGETALL', ikey(en.ino)), d}
@@ -28,14 +30,26 @@ if en then
   end
   return {-E.EXIST}
 end
-if not may(dir, 3) then
-  return {-E.ACCES}
-end
+
+-- Without the right to create (or room), the existing name still answers
+-- first, as it would for a caller who may only look.
 local cap = setting('capacity_inodes')
-if cap > 0 and tonumber(redis.call('GET', P .. 'totalinodes') or '0') >= cap then
-  return {-E.NOSPC}
+local denied
+if not may(dir, 3) then
+  denied = -E.ACCES
+elseif cap > 0 and tonumber(redis.call('GET', P .. 'totalinodes') or '0') >= cap then
+  denied = -E.NOSPC
 end
+if denied then
+  local en = entry(dir.i, name)
+  return en and existing(en) or {denied}
+end
+-- The number is taken before the name is known to be free: a name that
+-- exists leaves a gap in the inode numbers, which is allowed.
 local ino = S(redis.call('INCR', P .. 'nextinode'))
+if not add_entry_nx(dir, name, t, ino, ARGV[A + 7]) then
+  return existing(entry(dir.i, name))
+end
 local s, n = now()
 local mode = tonumber(ARGV[A + 4]) % 4096
 local gid = ARGV[3]
@@ -61,5 +75,4 @@ elseif t == REG and how == '2' then
 end
 redis.call('HSET', ikey(ino), unpack(kv))
 redis.call('INCR', P .. 'totalinodes')
-add_entry(dir, name, t, ino, ARGV[A + 7])
 return {0, ino, mode, gid, d, touch_dir(dir, d)}

@@ -7,10 +7,12 @@
  * The machine is shared and its load drifts by 2x within seconds, so one
  * GET figure taken before all the ops says little.  Instead the work runs
  * in ROUNDS rounds, each measuring GET and then a batch of every op, and
- * each op's ratio is the median of its per-round ratios.  The test fails
- * when a median is below FLOOR: low enough that load noise does not trip
- * it, high enough that losing the one-round-trip property (a second
- * command per op, or a script twice as slow) does.
+ * each op's ratio is the median of its per-round ratios.  Medians below the
+ * 0.5 goal are reported; the test fails only below an op's floor, set
+ * under the lowest medians seen on a loaded 2-core VM (reads 0.57, create
+ * 0.36, remove 0.46), so that load does not trip it but a second round
+ * trip per op, or scripts twice as slow, does.  An idle VM gives higher
+ * ratios: its slow wakeups lengthen every round trip, GET's included.
  */
 #include <time.h>
 
@@ -18,8 +20,8 @@
 
 enum { ROUNDS = 7, BATCH = 1000, GETS = 5000, NOPS = 4 };
 static const char *const op_names[NOPS] = {"create", "lookup", "getattr", "remove"};
+static const double op_floor[NOPS] = {0.25, 0.4, 0.4, 0.3};
 #define GOAL 0.5
-#define FLOOR 0.35
 
 static struct fixture F;
 
@@ -124,13 +126,15 @@ TEST(ops_per_second_vs_redis_get)
 		double med = median(ratio[op], ROUNDS);
 		fprintf(stderr, "meta %-8s median ratio %.2f (rounds %.2f..%.2f)%s\n", op_names[op], med, lo, hi,
 			med < GOAL ? "  below the 0.5 goal" : "");
-#ifndef META_BENCH_REPORT_ONLY /* sanitized builds: numbers are printed, not judged */
-		if (med < FLOOR)
-			tl_fail(__FILE__, __LINE__, "%s at %.2fx of GET, below %.2fx", op_names[op], med, FLOOR);
+		double floor = op_floor[op];
+#ifdef META_BENCH_REPORT_ONLY
+		floor = 0; /* sanitized builds: numbers are printed, not judged */
 #endif
+		if (med < floor)
+			tl_fail(__FILE__, __LINE__, "%s at %.2fx of GET, below %.2fx", op_names[op], med, floor);
 	}
 	char cmd[200];
-	snprintf(cmd, sizeof(cmd), "redis-cli -p %d INFO commandstats | grep -E 'cmdstat_(evalsha|hgetall)' >&2",
+	snprintf(cmd, sizeof(cmd), "redis-cli -p %d INFO commandstats | grep -E 'cmdstat_(fcall|evalsha|hgetall)' >&2",
 		 F.redis.port);
 	if (system(cmd) != 0)
 		fprintf(stderr, "(no commandstats)\n");

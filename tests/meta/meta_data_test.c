@@ -194,6 +194,10 @@ TEST(capacity)
 	CHECK_EQ(st.free_bytes, 0);
 	new_file("g");
 	CHECK_EQ(meta_create(F.m, &ROOT, F.root, "h", 0644, GFS_CREATE_GUARDED, NULL, &a, &w), -ENOSPC);
+	/* at the inode limit an existing name still answers as before */
+	CHECK_EQ(meta_create(F.m, &ROOT, F.root, "g", 0644, GFS_CREATE_GUARDED, NULL, &a, &w), -EEXIST);
+	REQUIRE_EQ(meta_create(F.m, &ROOT, F.root, "g", 0644, GFS_CREATE_UNCHECKED, NULL, &a, &w), 0);
+	CHECK_EQ(a.type, GFS_REG);
 	CHECK_EQ(fsck_problems(F.m), 0);
 	fixture_down(&F);
 }

@@ -153,6 +153,11 @@ TEST(existing_file_returned_with_unchanged_dir)
 	CHECK(w.has_pre && w.has_post);
 	CHECK_EQ(w.pre_change, before.change);
 	check_attr_eq(&w.post, &before);
+	/* Without write permission the existing name still answers first. */
+	REQUIRE_EQ(meta_create(F.m, &ALICE, F.root, "u", 0644, GFS_CREATE_UNCHECKED, NULL, &again, &w), 0);
+	check_attr_eq(&again, &f);
+	CHECK_EQ(meta_create(F.m, &ALICE, F.root, "u", 0644, GFS_CREATE_GUARDED, NULL, &again, &w), -EEXIST);
+	CHECK_EQ(meta_mkdir(F.m, &ROOT, F.root, "u", 0755, &again, &w), -EEXIST);
 	REQUIRE_EQ(meta_create(F.m, &ALICE, F.root, "x", 0600, GFS_CREATE_EXCLUSIVE, verf, &f, &w), -EACCES);
 	REQUIRE_EQ(meta_create(F.m, &ROOT, F.root, "x", 0600, GFS_CREATE_EXCLUSIVE, verf, &f, &w), 0);
 	REQUIRE_EQ(meta_getattr(F.m, F.root, &before), 0);
