@@ -186,7 +186,12 @@ static int parse_args(int argc, char **argv, struct gfs_config *cfg)
 	return 0;
 }
 
-/* Finds (or creates, owned by root, mode 0755) each export's directory. */
+/* Finds or creates each export's directory.  Missing parents are made
+ * owned by root with mode 0755.  A missing export directory itself is made
+ * 01777 (like /tmp): a shared cache such as ~/.cache/huggingface must be
+ * writable by every user of every client, while the sticky bit keeps users
+ * from removing each other's entries.  An existing directory is left as it
+ * is, so an administrator's chown/chmod stays in force. */
 static int resolve_exports(struct serve_state *st)
 {
 	const struct gfs_cred root = {0};
@@ -204,7 +209,8 @@ static int resolve_exports(struct serve_state *st)
 			rc = gfs_lookup(st->vfs, &root, dir, comp, &attr);
 			if (rc == -ENOENT) {
 				struct gfs_wcc wcc;
-				rc = gfs_mkdir(st->vfs, &root, dir, comp, 0755, &attr, &wcc);
+				int last = save == NULL || *save == '\0';
+				rc = gfs_mkdir(st->vfs, &root, dir, comp, last ? 01777 : 0755, &attr, &wcc);
 				if (rc == -EEXIST)
 					rc = gfs_lookup(st->vfs, &root, dir, comp, &attr);
 				if (rc == 0)
