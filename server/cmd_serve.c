@@ -6,6 +6,7 @@
  * accepting, flushes everything buffered (gfs_vfs_close) and exits 0.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -390,6 +391,13 @@ int cmd_serve(int argc, char **argv)
 		return rc > 0 ? 0 : 2;
 	}
 	log_set_level((enum log_level)st->cfg.log_level);
+
+	/* Write buffers and cached blocks are allocated and freed in pieces of
+	 * 64 KiB to 4 MiB.  glibc raises its mmap threshold after such a free
+	 * and then keeps the memory in per-thread arenas, so RSS drifted far
+	 * above buffer_size + cache_mem.  A fixed threshold maps every large
+	 * buffer on its own and returns it to the kernel when it is freed. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
 	/* Blocked before any thread exists, so that every ntirpc thread
 	 * inherits the mask and only sigwait below sees them. */
