@@ -17,6 +17,7 @@
 #include "../backend/meta.h"
 #include "../backend/object.h"
 #include "commands.h"
+#include "config.h"
 
 static const char format_help[] = "usage: gatefs format --meta URL --storage URL [OPTIONS] NAME\n"
 				  "\n"
@@ -72,47 +73,6 @@ struct admin_opts {
 	int delete;
 };
 
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -1;
-	switch (*end) {
-	case 'K':
-	case 'k':
-		v <<= 10;
-		end++;
-		break;
-	case 'M':
-	case 'm':
-		v <<= 20;
-		end++;
-		break;
-	case 'G':
-	case 'g':
-		v <<= 30;
-		end++;
-		break;
-	case 'T':
-	case 't':
-		v <<= 40;
-		end++;
-		break;
-	default:
-		break;
-	}
-	if (*end == 'i' || *end == 'B')
-		end++;
-	if (*end == 'B')
-		end++;
-	if (*end)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* Returns the index of the first positional argument, or -1 (usage printed). */
 static int parse_admin_opts(int argc, char **argv, const char *help, struct admin_opts *o)
 {
@@ -143,20 +103,20 @@ static int parse_admin_opts(int argc, char **argv, const char *help, struct admi
 			o->storage_url = optarg;
 			break;
 		case 'b':
-			if (parse_size(optarg, &v) < 0 || v < (64u << 10) || v > (16u << 20) || (v & (v - 1))) {
+			if (config_parse_size(optarg, &v) < 0 || v < (64u << 10) || v > (16u << 20) || (v & (v - 1))) {
 				fprintf(stderr, "gatefs: --block-size must be a power of two from 64K to 16M\n");
 				return -1;
 			}
 			o->block_size = (uint32_t)v;
 			break;
 		case 'c':
-			if (parse_size(optarg, &o->capacity) < 0) {
+			if (config_parse_size(optarg, &o->capacity) < 0) {
 				fprintf(stderr, "gatefs: bad --capacity '%s'\n", optarg);
 				return -1;
 			}
 			break;
 		case 'i':
-			if (parse_size(optarg, &o->inodes) < 0) {
+			if (config_parse_size(optarg, &o->inodes) < 0) {
 				fprintf(stderr, "gatefs: bad --inodes '%s'\n", optarg);
 				return -1;
 			}
