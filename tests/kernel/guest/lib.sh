@@ -56,13 +56,16 @@ drop_caches() {
 }
 
 # The kernel parses these options itself (busybox mount passes -o through), so
-# addr= must be given and no mount.nfs is needed.
+# addr= must be given and no mount.nfs is needed.  gk.vers=auto:V mounts with
+# no vers=, mountvers=, proto= or sec= at all: the kernel picks them (and the
+# flavor from the MNT reply's list), and the script checks it settled on V.
 gk_mount() {
 	local extra=${GK_OPTS:+,$GK_OPTS}
 	local n=0
 	while :; do
 		case "$GK_VERS" in
 		3) mount -t nfs -o "vers=3,proto=tcp,port=$GK_PORT,mountport=$GK_MPORT,mountproto=tcp,mountvers=3,sec=sys,addr=10.0.2.2$extra" "10.0.2.2:$GK_EXPORT" "$1" && return 0 ;;
+		auto:*) mount -t nfs -o "port=$GK_PORT,mountport=$GK_MPORT,addr=10.0.2.2$extra" "10.0.2.2:$GK_EXPORT" "$1" && return 0 ;;
 		4*) mount -t nfs4 -o "vers=$GK_VERS,proto=tcp,port=$GK_PORT,clientaddr=10.0.2.15,sec=sys,addr=10.0.2.2$extra" "10.0.2.2:$GK_EXPORT" "$1" && return 0 ;;
 		*) echo "unknown gk.vers=$GK_VERS"; return 1 ;;
 		esac
