@@ -73,9 +73,12 @@ int meta_rmdir(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, 
 	       struct gfs_wcc *dir_wcc);
 int meta_rename(struct meta *m, const struct gfs_cred *cred, struct gfs_ref src_dir, const char *src_name,
 		struct gfs_ref dst_dir, const char *dst_name, struct gfs_wcc *src_wcc, struct gfs_wcc *dst_wcc);
+/* max_entries: the most entries (counting "." and "..") the callback can
+ * take, 0 = no hint; batches are sized from it, and once it is used up the
+ * listing returns (with *eof 0) without the callback having stopped. */
 int meta_readdir(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, uint64_t cookie,
-		 uint64_t cookie_verifier, int plus, gfs_readdir_cb cb, void *arg, int *eof, uint64_t *verifier_out,
-		 struct gfs_attr *dir_attr);
+		 uint64_t cookie_verifier, int plus, uint32_t max_entries, gfs_readdir_cb cb, void *arg, int *eof,
+		 uint64_t *verifier_out, struct gfs_attr *dir_attr);
 int meta_getxattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, const char *name, void *buf,
 		  size_t bufsize, size_t *len);
 int meta_setxattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, const char *name, const void *value,

@@ -113,7 +113,8 @@ int meta_parse_attr(const redisReply *r, struct gfs_attr *attr)
 		if (k->type != REDIS_REPLY_STRING)
 			continue;
 		for (size_t f = 0; f < sizeof(attr_fields) / sizeof(attr_fields[0]); f++)
-			if (strcmp(k->str, attr_fields[f].field) == 0) {
+			/* first byte first: this runs for every field of every readdirplus entry */
+			if (k->str[0] == attr_fields[f].field[0] && strcmp(k->str, attr_fields[f].field) == 0) {
 				if (attr_fields[f].slot == A_LINK)
 					linklen = val->len;
 				else

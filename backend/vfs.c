@@ -413,10 +413,11 @@ int gfs_rename(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref 
 }
 
 int gfs_readdir(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref dir, uint64_t cookie,
-		uint64_t cookie_verifier, int plus, gfs_readdir_cb cb, void *arg, int *eof, uint64_t *verifier_out,
-		struct gfs_attr *dir_attr)
+		uint64_t cookie_verifier, int plus, uint32_t max_entries, gfs_readdir_cb cb, void *arg, int *eof,
+		uint64_t *verifier_out, struct gfs_attr *dir_attr)
 {
-	return meta_readdir(vfs->meta, cred, dir, cookie, cookie_verifier, plus, cb, arg, eof, verifier_out, dir_attr);
+	return meta_readdir(vfs->meta, cred, dir, cookie, cookie_verifier, plus, max_entries, cb, arg, eof,
+			    verifier_out, dir_attr);
 }
 
 /* ---- data ---- */

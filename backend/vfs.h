@@ -239,9 +239,13 @@ struct gfs_dirent {
 };
 /* Return 0 to continue, 1 to stop (the entry was NOT consumed), <0 to abort. */
 typedef int (*gfs_readdir_cb)(void *arg, const struct gfs_dirent *ent);
+/* max_entries: the most entries (counting "." and "..") cb can take, 0 = no
+ * hint.  Entries are read from the metadata store in batches of that size,
+ * so a caller that knows its reply's room should say it: each entry read
+ * costs.  When the hint is used up the call returns with *eof 0. */
 int gfs_readdir(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref dir, uint64_t cookie,
-		uint64_t cookie_verifier, int plus, gfs_readdir_cb cb, void *arg, int *eof, uint64_t *verifier_out,
-		struct gfs_attr *dir_attr);
+		uint64_t cookie_verifier, int plus, uint32_t max_entries, gfs_readdir_cb cb, void *arg, int *eof,
+		uint64_t *verifier_out, struct gfs_attr *dir_attr);
 
 /* Data.  read: *eof is set when the range reached the end of file. */
 int gfs_read(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, size_t count,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fh.h"
 #include "nfs3_impl.h"
 
 #define XDR_UNIT 4
@@ -120,6 +121,29 @@ static int fill_entry(void *arg, const struct gfs_dirent *e)
 	return 0;
 }
 
+/* The most entries a reply can hold: its room over the smallest entry (a
+ * name of at most 4 bytes), so the backend reads hardly more entries than
+ * fit.  Every handle of an export has the length of the directory's own. */
+static uint32_t max_entries_that_fit(const struct rpc_call *call, const struct export_access *acc,
+				     const struct dir_fill *f)
+{
+	uint32_t min_dir_bytes = 8 + XDR_UNIT + XDR_UNIT + 8; /* fileid, name, cookie */
+	uint32_t min_bytes = XDR_UNIT + min_dir_bytes;
+	uint32_t n = MAX_ENTRIES;
+	if (f->plus) {
+		struct fh fh;
+		fh_encode(gfs_vfs_info(call->vfs), acc->export->id, acc->ref, &fh);
+		min_bytes += XDR_UNIT + 84 + XDR_UNIT + XDR_UNIT + XDR_PAD(fh.len);
+		if (f->max_dir_bytes / min_dir_bytes < n)
+			n = f->max_dir_bytes / min_dir_bytes;
+	}
+	uint32_t room = f->max_bytes > f->used_bytes ? f->max_bytes - f->used_bytes : 0;
+	if (room / min_bytes < n)
+		n = room / min_bytes;
+	/* at least one, so that a reply too small for any entry is TOOSMALL */
+	return n ? n : 1;
+}
+
 /* The part READDIR and READDIRPLUS share.  Returns the status; on success
  * the list hangs off *head and *eof, *verf and *dir_attr are set. */
 static nfsstat3 list_dir(struct rpc_call *call, const struct export_access *acc, int plus, cookie3 cookie,
@@ -139,8 +163,8 @@ static nfsstat3 list_dir(struct rpc_call *call, const struct export_access *acc,
 	uint64_t verifier = 0;
 	int eof = 0;
 
-	int err = gfs_readdir(call->vfs, &acc->cred, acc->ref, cookie, verifier_from_wire(verf_in), plus, fill_entry,
-			      &f, &eof, &verifier, &dir_attr);
+	int err = gfs_readdir(call->vfs, &acc->cred, acc->ref, cookie, verifier_from_wire(verf_in), plus,
+			      max_entries_that_fit(call, acc, &f), fill_entry, &f, &eof, &verifier, &dir_attr);
 	if (err) {
 		nfs3_post_op_ref(call->vfs, acc->ref, dir_out);
 		return nfs3_status(err);

@@ -10,7 +10,7 @@ suite=${GK_DEBIAN_SUITE:-bookworm}
 # The mirror apt already uses, so CI and developers need no extra settings.
 mirror=${GK_DEBIAN_MIRROR:-$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)}
 mirror=${mirror:-http://deb.debian.org/debian}
-packages=python3-minimal,python3,python3-filelock
+packages=python3-minimal,python3,python3-filelock,nfs-common,netbase
 key=$(printf '%s\n' "$suite" "$mirror" "$packages" | cat - "$0" | sha256sum | cut -c1-16)
 
 if [[ -f $out/.gk-stamp && $(cat "$out/.gk-stamp") == "$key" ]]; then

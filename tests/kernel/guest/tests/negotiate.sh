@@ -6,13 +6,13 @@
 # remove round trip on that mount.  Without mount.nfs the kernel does not
 # probe the server for a version: it takes its default (3), so V tracks the
 # mount path as much as the server.
-want=${GK_VERS#auto:}
+want=${GK_VERS#*:}
 W=/mnt/negotiate-$GK_ROLE
 
 step "row gives the expected version"
 case "$GK_VERS" in
-auto:?*) ;;
-*) fail "gk.vers must be auto:VERSION, got '$GK_VERS'" ;;
+auto:?* | mountnfs:?*) ;;
+*) fail "gk.vers must be auto:VERSION or mountnfs:VERSION, got '$GK_VERS'" ;;
 esac
 
 # opt OPTIONS NAME: the value of NAME=... in a comma-separated option list.
