@@ -10,7 +10,10 @@
  *      -ENAMETOOLONG -ESTALE -EIO -ENOSPC -EDQUOT -EROFS -EXDEV -EFBIG -EMLINK
  *      -ENODATA (no such xattr) -ERANGE (buffer too small) -ENOTSUP
  *      -EAGAIN: a backend is temporarily unreachable; retry later
- *               (NFS3ERR_JUKEBOX / NFS4ERR_DELAY).  Nothing was changed.
+ *               (NFS3ERR_JUKEBOX / NFS4ERR_DELAY).  Nothing was changed,
+ *               except when Redis went away after receiving a mutation and
+ *               before answering: then the mutation may have been applied
+ *               (whole, never in part), as with a lost reply in NFS.
  *      -EBADCOOKIE (defined below): a readdir cookie is no longer valid.
  *      -GFS_ENOTSYNC: a setattr guard did not match.
  *  - Every mutation is atomic: it happens completely or not at all.
