@@ -1,7 +1,10 @@
 #!/bin/bash
 # mkrootfs.sh - builds the Debian root filesystem that guests share read-only
 # over virtio-9p for tests that need python3 (the HF-cache workflow uses
-# python3-filelock).  Cached: rebuilt only when this script changes.
+# python3-filelock) or Debian's mount.nfs (nfs-common; netbase brings the
+# /etc/protocols and /etc/services it reads).  Cached: the stamp is a hash of
+# the suite, mirror, package list and this script, so a tree built from an
+# older list is rebuilt.
 #
 # usage: mkrootfs.sh OUTDIR
 set -euo pipefail

@@ -145,8 +145,8 @@ setup_gatefs() {
 		listen = 127.0.0.1
 		nfs_port = $nfs_port
 		mount_port = $mount_port
-		portmap_port = $(free_port)
-		portmapper = off
+		portmap_port = $portmap_port
+		portmapper = $portmapper
 		log_level = info
 		/hf 127.0.0.1(rw,no_root_squash,insecure)
 	CONF
@@ -184,7 +184,7 @@ start_guest() { # ROLE
 		rootfs_args=(-virtfs "local,path=$rootfs_dir,mount_tag=rootfs,security_model=none,readonly=on,id=rootfs")
 	fi
 	local append="console=ttyS0 panic=-1 loglevel=5 gk.run=$$ gk.stall=${GK_STALL:-45} gk.test=$test gk.role=$role gk.vers=$vers"
-	append+=" gk.port=$nfs_port gk.mport=$mount_port gk.export=/hf gk.opts=$mount_opts gk.rootfs=$use_rootfs"
+	append+=" gk.port=$nfs_port gk.mport=$mount_port gk.pmport=$portmap_port gk.export=/hf gk.opts=$mount_opts gk.rootfs=$use_rootfs"
 	# KVM hangs on this machine: TCG, one vCPU per guest.
 	timeout -k 5 "$timeout" qemu-system-x86_64 -M pc -accel tcg,thread=multi -cpu max -m 1024 -smp 1 \
 		-nodefaults -no-user-config -display none -monitor none -no-reboot \
@@ -271,6 +271,14 @@ main() {
 	fi
 	nfs_port=$(free_port)
 	mount_port=$(free_port)
+	# The kernel's own option parser needs no portmapper.  mount.nfs
+	# (mountnfs:V rows) asks one for the MOUNT port: gatefs then runs its
+	# builtin one on a free port (never the host's 111), which the guest
+	# names in its /etc/services; ganesha's rpcbind has 111 in its namespace.
+	portmap_port=$(free_port)
+	portmapper=off
+	[[ $vers == mountnfs:* ]] && portmapper=builtin
+	[[ $GK_SERVER == ganesha ]] && portmap_port=111
 	if [[ $GK_SERVER == ganesha ]]; then setup_ganesha; else setup_gatefs; fi || { say "server did not start"; return 1; }
 	say "gateway on 127.0.0.1:$nfs_port (mount $mount_port); booting $guests guest(s)"
 

@@ -66,7 +66,7 @@ gk_mount() {
 		case "$GK_VERS" in
 		3) mount -t nfs -o "vers=3,proto=tcp,port=$GK_PORT,mountport=$GK_MPORT,mountproto=tcp,mountvers=3,sec=sys,addr=10.0.2.2$extra" "10.0.2.2:$GK_EXPORT" "$1" && return 0 ;;
 		auto:*) mount -t nfs -o "port=$GK_PORT,mountport=$GK_MPORT,addr=10.0.2.2$extra" "10.0.2.2:$GK_EXPORT" "$1" && return 0 ;;
-		mountnfs:*) gk_mount_nfs_utils "$1" "port=$GK_PORT,mountport=$GK_MPORT$extra" && return 0 ;;
+		mountnfs:*) gk_mount_nfs_utils "$1" "port=$GK_PORT$extra" && return 0 ;;
 		4*) mount -t nfs4 -o "vers=$GK_VERS,proto=tcp,port=$GK_PORT,clientaddr=10.0.2.15,sec=sys,addr=10.0.2.2$extra" "10.0.2.2:$GK_EXPORT" "$1" && return 0 ;;
 		*) echo "unknown gk.vers=$GK_VERS"; return 1 ;;
 		esac
@@ -79,25 +79,31 @@ gk_mount() {
 # gk_mount_nfs_utils DIR OPTIONS: mounts with Debian's mount.nfs (nfs-common
 # in the rootfs, which must be mounted on /rootfs), run with the rootfs' own
 # dynamic loader and libraries so the mount lands in this namespace's DIR.
-# No vers=: mount.nfs negotiates (v4.2, 4.1, 4.0, then v3).  The row's
-# options add proto= and mountproto=: with port= and mountport= they let the
-# v3 step skip its rpcbind query, so no portmapper on 10.0.2.2:111 (the
-# host's port 111) is needed.  The verbose log, which shows every version
-# tried, goes to /tmp/gk-mount-nfs.log.
+# No vers=: mount.nfs negotiates (v4.2, 4.1, 4.0 on port=, then v3).  No
+# mountport=, mountproto= or mountvers= either: mount.nfs takes any of them
+# to mean v3 and then never tries v4.  So the v3 step asks the server's
+# portmapper for the MOUNT port, at the port /etc/services gives "sunrpc"
+# (gk.pmport: gatefs' builtin portmapper on a free port, not the host's 111).
+# The verbose log, which shows every version tried, goes to
+# /tmp/gk-mount-nfs.log.
 gk_mount_nfs_utils() {
 	local lib=/rootfs/usr/lib/x86_64-linux-gnu
 	[ -x /rootfs/usr/sbin/mount.nfs ] || { echo "no mount.nfs in /rootfs (nfs-common)"; return 1; }
 	# libtirpc reads /etc/netconfig, and mount.nfs looks transports up in
 	# /etc/protocols (netbase): the initramfs has neither.
 	local f
-	for f in netconfig protocols services; do
+	for f in netconfig protocols; do
 		[ -e /etc/$f ] || cp /rootfs/etc/$f /etc/$f || return 1
 	done
+	{
+		grep -v '^sunrpc' /rootfs/etc/services
+		printf 'sunrpc %s/tcp portmapper\nsunrpc %s/udp portmapper\n' "$GK_PMPORT" "$GK_PMPORT"
+	} >/etc/services || return 1
 	"$lib/ld-linux-x86-64.so.2" --library-path "$lib" /rootfs/usr/sbin/mount.nfs \
 		"10.0.2.2:$GK_EXPORT" "$1" -v -o "$2" >/tmp/gk-mount-nfs.log 2>&1
 	local rc=$?
-	# The kernel says why it refused a mount(2) (EINVAL) only in its log.
-	dmesg | grep -i 'nfs' >>/tmp/gk-mount-nfs.log
+	# The kernel says why it refused a mount(2) only in its log.
+	[ $rc = 0 ] || dmesg | grep -i 'nfs\|rpc' | grep -v 'command line' >>/tmp/gk-mount-nfs.log
 	sed 's/^/GK-MOUNT-NFS /' /tmp/gk-mount-nfs.log
 	return $rc
 }

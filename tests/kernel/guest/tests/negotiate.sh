@@ -5,7 +5,9 @@
 # version the client actually sends), then a small create/write/read/rename/
 # remove round trip on that mount.  Without mount.nfs the kernel does not
 # probe the server for a version: it takes its default (3), so V tracks the
-# mount path as much as the server.
+# mount path as much as the server.  Rows with version mountnfs:V mount
+# with Debian's mount.nfs instead (see gk_mount_nfs_utils), which does
+# negotiate: the script then also checks the versions it tried.
 want=${GK_VERS#*:}
 W=/mnt/negotiate-$GK_ROLE
 
@@ -34,6 +36,28 @@ expect_eq "$(opt "$mount_opts" vers)" "$want" "vers in /proc/mounts"
 # server offered (the MNT reply's flavor list for v3, SECINFO for v4).
 expect_eq "$(opt "$mount_opts" proto)" tcp "proto"
 expect_eq "$(opt "$mount_opts" sec)" sys "sec"
+
+if [ "${GK_VERS%%:*}" = mountnfs ]; then
+	# mount.nfs -v logs one "trying text-based options" line per mount(2)
+	# and "mount(2): Protocol not supported" for each v4 minor version the
+	# server refused (gatefs answers NFSv4 with PROG_MISMATCH).
+	step "mount.nfs started at v4.2 and stepped down to $want"
+	log=/tmp/gk-mount-nfs.log
+	sed -n "s/.*trying text-based options '\(.*\)'.*/\1/p" "$log" >/tmp/tried
+	expect_eq "$(opt "$(head -n 1 /tmp/tried)" vers)" 4.2 "first version mount.nfs tried"
+	case "$want" in
+	4.2) attempts=1 ;;
+	4.1) attempts=2 ;;
+	4 | 4.0) attempts=3 ;;
+	*) attempts=4 ;;
+	esac
+	expect_eq "$(wc -l </tmp/tried)" "$attempts" "mount(2) attempts (4.2, 4.1, 4.0, 3 down to $want)"
+	expect_eq "$(grep -c 'mount(2): Protocol not supported' "$log")" $((attempts - 1)) "versions the server refused"
+	if [ "$want" = 3 ]; then
+		# Not given on the command line: found through the portmapper.
+		expect_eq "$(opt "$mount_opts" mountport)" "$GK_MPORT" "MOUNT port from the portmapper"
+	fi
+fi
 
 step "/proc/self/mountstats: vers=$want, NFS program version ${want%%.*}"
 awk '/^device / { on = ($5 == "/mnt") } on' /proc/self/mountstats >/tmp/mountstats
