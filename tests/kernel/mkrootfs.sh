@@ -12,7 +12,14 @@ out=${1:?usage: mkrootfs.sh OUTDIR}
 suite=${GK_DEBIAN_SUITE:-bookworm}
 # The mirror apt already uses, so CI and developers need no extra settings.
 mirror=${GK_DEBIAN_MIRROR:-$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)}
-mirror=${mirror:-http://deb.debian.org/debian}
+if [[ -z $mirror ]]; then
+	mirror=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; exit } }' \
+		/etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -n1)
+fi
+if [[ -z $mirror ]]; then
+	echo "mkrootfs.sh: no Debian mirror in apt's sources; set GK_DEBIAN_MIRROR" >&2
+	exit 1
+fi
 packages=python3-minimal,python3,python3-filelock,nfs-common,netbase
 key=$(printf '%s\n' "$suite" "$mirror" "$packages" | cat - "$0" | sha256sum | cut -c1-16)
 
