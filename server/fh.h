@@ -22,7 +22,8 @@ struct fh {
 
 void fh_encode(const struct gfs_volume_info *vol, uint32_t export_id, struct gfs_ref ref, struct fh *out);
 /* -EBADMSG: malformed (wrong length or version) -> NFS3ERR_BADHANDLE;
- * -ESTALE: another volume, or the MAC does not verify -> NFS3ERR_STALE. */
+ * -ESTALE: another volume, or the MAC does not verify -> NFS3ERR_STALE;
+ * -EIO: the MAC could not be computed (OpenSSL failed) -> NFS3ERR_IO. */
 int fh_decode(const struct gfs_volume_info *vol, const void *data, size_t len, uint32_t *export_id,
 	      struct gfs_ref *ref);
 
