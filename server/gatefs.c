@@ -20,6 +20,21 @@ static const struct command commands[] = {
     {"gc", cmd_gc, "delete objects that no metadata references"},
 };
 
+#ifdef __SANITIZE_ADDRESS__
+/*
+ * LeakSanitizer's built-in suppressions for this program.  libntirpc 4.3
+ * sometimes leaves the transport of a connection that was still open at
+ * shutdown (about 1.2 KiB, allocated inside libntirpc) unfreed.  Only
+ * allocations made inside libntirpc are suppressed; every leak of ours
+ * still fails the tests.
+ */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:libntirpc.so\n";
+}
+#endif
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: gatefs COMMAND [OPTIONS]\n\ncommands:\n");

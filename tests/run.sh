@@ -17,7 +17,6 @@ cmake --build "$BUILD_DIR" -j"$(nproc)"
 bash tests/check-format.sh
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
-export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 cd "$BUILD_DIR"
 # Benchmarks (LABELS bench) print ratios and are run from bench/; the
