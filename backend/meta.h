@@ -40,6 +40,17 @@ struct meta_settings {
 int meta_open(const char *url, struct meta **out, char *err, size_t errlen);
 void meta_close(struct meta *m);
 
+/* Starts the inode attribute cache (backend/meta_cache.c): GETATTR, ACCESS,
+ * LOOKUP and READDIRPLUS are then answered from memory while Redis reports
+ * no change of the inode (client-side tracking), from any gateway.  Up to
+ * max_entries inodes (about 200 bytes each).  Stopped by meta_close. */
+int meta_cache_start(struct meta *m, uint32_t max_entries, char *err, size_t errlen);
+struct meta_cache_stats {
+	uint64_t hits, misses, invalidations, refreshes, entries;
+	int tracking; /* 1 while invalidations are being received */
+};
+void meta_cache_stats(struct meta *m, struct meta_cache_stats *out);
+
 /* Writes settings and the root directory.  Refuses (-EEXIST) if a volume
  * exists unless force is set, in which case only settings are updated. */
 int meta_format(struct meta *m, const struct meta_settings *s, int force, char *err, size_t errlen);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "meta_cache.h"
 #include "meta_internal.h"
 
 #define CONNECT_TIMEOUT_MS 2000
@@ -216,7 +217,7 @@ static void note_down(struct meta *m, const char *why)
 			  why);
 }
 
-static redisContext *connect_redis(struct meta *m, char *why, size_t whylen)
+redisContext *meta_connect(struct meta *m, char *why, size_t whylen)
 {
 	struct timeval tv = {CONNECT_TIMEOUT_MS / 1000, (CONNECT_TIMEOUT_MS % 1000) * 1000};
 	redisContext *c = m->unix_path[0] ? redisConnectUnixWithTimeout(m->unix_path, tv)
@@ -291,7 +292,7 @@ redisContext *meta_ctx(struct meta *m, int *err)
 		return NULL;
 	}
 	char why[256] = "";
-	c->ctx = connect_redis(m, why, sizeof(why));
+	c->ctx = meta_connect(m, why, sizeof(why));
 	if (!c->ctx) {
 		note_down(m, why);
 		c->next_try_ms = now + c->backoff_ms;
@@ -791,6 +792,7 @@ void meta_close(struct meta *m)
 {
 	if (!m)
 		return;
+	meta_cache_stop(m);
 	pthread_key_delete(m->conn_key);
 	pthread_mutex_lock(&m->conns_lock);
 	struct meta_conn *c = m->conns;

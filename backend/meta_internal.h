@@ -64,7 +64,12 @@ struct meta {
 	pthread_mutex_t conns_lock;
 	struct meta_conn *conns; /* every connection, for meta_close */
 	atomic_int redis_down;	 /* 1 once a failure was logged, until it comes back */
+	struct meta_cache *cache; /* inode attributes; NULL = off (meta_cache.h) */
 };
+
+/* A new connection (authenticated, database selected) that the caller owns;
+ * NULL with *why set when Redis cannot be reached. */
+redisContext *meta_connect(struct meta *m, char *why, size_t whylen);
 
 /* The calling thread's connected context, or NULL with *err set to -EAGAIN
  * when Redis is unreachable (reconnects are rate limited with backoff). */

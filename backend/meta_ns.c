@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "meta_cache.h"
 #include "meta_internal.h"
 
 /* Runs a script and returns its status; *out keeps the reply on success. */
@@ -39,36 +40,109 @@ static const redisReply *elem(const redisReply *r, size_t i)
 	return i < r->elements ? r->element[i] : NULL;
 }
 
+/* Caches the directory attributes a mutation returned (token: taken for
+ * the directory before the mutation was sent). */
+static void put_wcc(struct meta *m, const struct gfs_wcc *wcc, uint64_t token)
+{
+	if (wcc && wcc->has_post)
+		meta_cache_put(m, &wcc->post, token);
+}
+
+/* The inode number and generation of an entry record "TYPE,INO,GEN,SEQ". */
+static int parse_entry_record(const redisReply *r, struct gfs_ref *out)
+{
+	if (!r || r->type != REDIS_REPLY_STRING)
+		return -EIO;
+	unsigned long long type, ino, gen;
+	if (sscanf(r->str, "%llu,%llu,%llu,", &type, &ino, &gen) != 3 || !ino)
+		return -EIO;
+	*out = (struct gfs_ref){ino, (uint32_t)gen};
+	return 0;
+}
+
+/* LOOKUP from the cached directory: the search permission is checked on
+ * its attributes here, the name costs one HGET, and the child's
+ * attributes come from the cache or one HGETALL.  1 = not answered (the
+ * directory is not cached); the caller runs the lookup script. */
+static int lookup_cached(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
+			 struct gfs_attr *out)
+{
+	struct gfs_attr d;
+	if (meta_cache_get(m, dir.ino, &d) < 0 || (dir.gen && d.gen != dir.gen))
+		return 1;
+	if (d.type != GFS_DIR)
+		return -ENOTDIR;
+	if (!meta_may(cred, &d, 1))
+		return -EACCES;
+	struct gfs_ref child = {dir.ino, 0};
+	if (strcmp(name, "..") == 0)
+		child.ino = d.parent;
+	else if (strcmp(name, ".") != 0) {
+		char key[META_KEY_MAX];
+		meta_key(m, key, sizeof(key), "d%llu", (unsigned long long)dir.ino);
+		const char *argv[3] = {"HGET", key, name};
+		size_t argvlen[3] = {4, strlen(key), strlen(name)};
+		int err = 0;
+		redisReply *r = meta_command_argv(m, &err, 3, argv, argvlen);
+		if (!r)
+			return err;
+		int rc = r->type == REDIS_REPLY_NIL ? -ENOENT : parse_entry_record(r, &child);
+		freeReplyObject(r);
+		if (rc < 0)
+			return rc;
+	}
+	int rc = meta_getattr(m, child, out);
+	return rc == -ESTALE ? -ENOENT : rc; /* removed between the two reads */
+}
+
 int meta_lookup(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name, struct gfs_attr *out)
 {
 	if (!name || !name[0] || strchr(name, '/'))
 		return -EINVAL;
 	if (strlen(name) > GFS_NAME_MAX)
 		return -ENAMETOOLONG;
+	int rc = lookup_cached(m, cred, dir, name, out);
+	if (rc <= 0)
+		return rc;
 	struct meta_args a;
 	meta_args_init(&a);
 	args_ref(&a, dir);
 	meta_args_str(&a, name);
 	redisReply *r = NULL;
-	int rc = run(m, MS_LOOKUP, cred, &a, &r);
+	uint64_t dir_token = meta_cache_token(m, dir.ino);
+	rc = run(m, MS_LOOKUP, cred, &a, &r);
 	if (rc < 0)
 		return rc;
 	rc = meta_parse_attr_row(elem(r, 1), out);
 	freeReplyObject(r);
-	return rc < 0 ? -EIO : 0;
+	if (rc < 0)
+		return -EIO;
+	/* The child's token is taken only now, so the put below counts as a
+	 * candidate whenever its stripe moved: it is re-read, never trusted. */
+	meta_cache_put(m, out, out->ino == dir.ino ? dir_token : 0);
+	return 0;
 }
 
 int meta_getattr(struct meta *m, struct gfs_ref ref, struct gfs_attr *out)
 {
+	struct gfs_attr attr;
+	if (meta_cache_get(m, ref.ino, &attr) == 0) {
+		if (ref.gen && attr.gen != ref.gen)
+			return -ESTALE;
+		*out = attr;
+		return 0;
+	}
 	char key[META_KEY_MAX];
 	meta_key(m, key, sizeof(key), "i%llu", (unsigned long long)ref.ino);
+	uint64_t token = meta_cache_token(m, ref.ino);
 	int err = 0;
 	redisReply *r = meta_command(m, &err, "HGETALL %s", key);
 	if (!r)
 		return err;
-	struct gfs_attr attr;
 	int rc = meta_parse_attr(r, &attr);
 	freeReplyObject(r);
+	if (rc == 0)
+		meta_cache_put(m, &attr, token);
 	if (rc == -ESTALE || (rc == 0 && ref.gen && attr.gen != ref.gen))
 		return -ESTALE;
 	if (rc < 0)
@@ -96,30 +170,51 @@ int meta_setattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref
 	meta_args_i64(&a, guard_ctime ? guard_ctime->sec : 0);
 	meta_args_u64(&a, guard_ctime ? guard_ctime->nsec : 0);
 	redisReply *r = NULL;
+	uint64_t token = meta_cache_token(m, ref.ino);
 	int rc = run(m, MS_SETATTR, cred, &a, &r);
 	if (rc < 0)
 		return rc;
+	struct gfs_wcc local;
+	if (!wcc)
+		wcc = &local;
 	meta_parse_wcc(elem(r, 1), elem(r, 2), wcc);
 	freeReplyObject(r);
+	if (wcc->has_post)
+		meta_cache_put(m, &wcc->post, token);
 	return 0;
 }
 
 int meta_access(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, uint32_t want, uint32_t *granted,
 		struct gfs_attr *attr_out)
 {
+	struct gfs_attr cached;
+	if (meta_cache_get(m, ref.ino, &cached) == 0) {
+		if (ref.gen && cached.gen != ref.gen)
+			return -ESTALE;
+		*granted = meta_access_granted(cred, &cached, want);
+		if (attr_out)
+			*attr_out = cached;
+		return 0;
+	}
 	struct meta_args a;
 	meta_args_init(&a);
 	args_ref(&a, ref);
 	meta_args_u64(&a, want);
 	redisReply *r = NULL;
+	uint64_t token = meta_cache_token(m, ref.ino);
 	int rc = run(m, MS_ACCESS, cred, &a, &r);
 	if (rc < 0)
 		return rc;
 	*granted = (uint32_t)meta_reply_u64(elem(r, 1));
-	if (attr_out)
-		rc = meta_parse_attr(elem(r, 2), attr_out);
+	struct gfs_attr attr;
+	rc = meta_parse_attr(elem(r, 2), &attr);
 	freeReplyObject(r);
-	return rc < 0 ? -EIO : 0;
+	if (rc < 0)
+		return -EIO;
+	meta_cache_put(m, &attr, token);
+	if (attr_out)
+		*attr_out = attr;
+	return 0;
 }
 
 int meta_readlink(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, char *buf, size_t bufsize,
@@ -216,6 +311,7 @@ static int mknode(struct meta *m, const struct gfs_cred *cred, struct gfs_ref di
 	if (type == GFS_LNK)
 		meta_args_str(&a, target);
 	redisReply *r = NULL;
+	uint64_t dir_token = meta_cache_token(m, dir.ino);
 	rc = run(m, MS_MKNODE, cred, &a, &r);
 	if (rc < 0)
 		return rc;
@@ -228,7 +324,11 @@ static int mknode(struct meta *m, const struct gfs_cred *cred, struct gfs_ref di
 		rc = new_inode_attr(r, type, cred, gen, dir.ino, rdev_major, rdev_minor, target, out);
 	}
 	freeReplyObject(r);
-	return rc < 0 ? -EIO : 0;
+	if (rc < 0)
+		return -EIO;
+	put_wcc(m, dir_wcc, dir_token);
+	meta_cache_put(m, out, 0); /* its number was not known before: a candidate, re-read */
+	return 0;
 }
 
 int meta_create(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name, uint32_t mode,
@@ -277,14 +377,21 @@ int meta_link(struct meta *m, const struct gfs_cred *cred, struct gfs_ref target
 	args_ref(&a, dir);
 	meta_args_str(&a, name);
 	redisReply *r = NULL;
+	uint64_t target_token = meta_cache_token(m, target.ino), dir_token = meta_cache_token(m, dir.ino);
 	rc = run(m, MS_LINK, cred, &a, &r);
 	if (rc < 0)
 		return rc;
-	if (target_out)
-		rc = meta_parse_attr(elem(r, 1), target_out);
+	struct gfs_attr target_attr;
+	rc = meta_parse_attr(elem(r, 1), &target_attr);
 	meta_parse_wcc(elem(r, 2), elem(r, 3), dir_wcc);
 	freeReplyObject(r);
-	return rc < 0 ? -EIO : 0;
+	if (rc < 0)
+		return -EIO;
+	meta_cache_put(m, &target_attr, target_token);
+	put_wcc(m, dir_wcc, dir_token);
+	if (target_out)
+		*target_out = target_attr;
+	return 0;
 }
 
 static int unlink_entry(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name, int rmdir,
@@ -299,11 +406,13 @@ static int unlink_entry(struct meta *m, const struct gfs_cred *cred, struct gfs_
 	meta_args_str(&a, name);
 	meta_args_str(&a, rmdir ? "1" : "0");
 	redisReply *r = NULL;
+	uint64_t dir_token = meta_cache_token(m, dir.ino);
 	rc = run(m, MS_UNLINK, cred, &a, &r);
 	if (rc < 0)
 		return rc;
 	meta_parse_wcc_row(elem(r, 1), elem(r, 2), dir_wcc);
 	freeReplyObject(r);
+	put_wcc(m, dir_wcc, dir_token);
 	return 0;
 }
 
@@ -334,11 +443,14 @@ int meta_rename(struct meta *m, const struct gfs_cred *cred, struct gfs_ref src_
 	args_ref(&a, dst_dir);
 	meta_args_str(&a, dst_name);
 	redisReply *r = NULL;
+	uint64_t src_token = meta_cache_token(m, src_dir.ino), dst_token = meta_cache_token(m, dst_dir.ino);
 	rc = run(m, MS_RENAME, cred, &a, &r);
 	if (rc < 0)
 		return rc;
 	meta_parse_wcc(elem(r, 1), elem(r, 2), src_wcc);
 	meta_parse_wcc(elem(r, 3), elem(r, 4), dst_wcc);
 	freeReplyObject(r);
+	put_wcc(m, src_wcc, src_token);
+	put_wcc(m, dst_wcc, dst_token);
 	return 0;
 }

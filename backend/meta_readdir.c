@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "meta_cache.h"
 #include "meta_internal.h"
 
 /* Without a hint, and the most one script reads: its HMGET of the records
@@ -117,6 +118,20 @@ static redisReply *fetch_batch(struct meta *m, const struct gfs_cred *cred, stru
  * are read before the callback runs, because it may use the connection. */
 static int read_inodes(struct meta *m, const struct gfs_dirent *ents, size_t n, struct gfs_attr *attrs, uint8_t *have)
 {
+	/* Cached inodes first (one freshness check for the batch); only the
+	 * others are read, each with a token for the cache. */
+	int cached = meta_cache_usable(m);
+	uint64_t tokens[n ? n : 1];
+	size_t missing = 0;
+	for (size_t i = 0; i < n; i++) {
+		have[i] = cached && meta_cache_peek(m, ents[i].ino, &attrs[i]) == 0 && attrs[i].gen == ents[i].gen;
+		if (!have[i]) {
+			tokens[i] = meta_cache_token(m, ents[i].ino);
+			missing++;
+		}
+	}
+	if (!missing)
+		return 0;
 	int err = 0;
 	redisContext *c = meta_ctx(m, &err);
 	if (!c)
@@ -124,21 +139,30 @@ static int read_inodes(struct meta *m, const struct gfs_dirent *ents, size_t n, 
 	char key[META_KEY_MAX];
 	const char *argv[2] = {"HGETALL", key};
 	size_t argvlen[2] = {7, 0};
-	size_t sent = 0;
-	for (; sent < n; sent++) {
-		meta_key(m, key, sizeof(key), "i%llu", (unsigned long long)ents[sent].ino);
+	uint8_t asked[n];
+	memset(asked, 0, n);
+	for (size_t i = 0; i < n; i++) {
+		if (have[i])
+			continue;
+		meta_key(m, key, sizeof(key), "i%llu", (unsigned long long)ents[i].ino);
 		argvlen[1] = strlen(key);
 		if (redisAppendCommandArgv(c, 2, argv, argvlen) != REDIS_OK)
 			break; /* out of memory: the entries not asked for get no attributes */
+		asked[i] = 1;
 	}
-	for (size_t i = 0; i < sent; i++) {
+	for (size_t i = 0; i < n; i++) {
+		if (!asked[i])
+			continue;
 		redisReply *r = NULL;
 		if (redisGetReply(c, (void **)&r) != REDIS_OK) {
 			meta_conn_failed(m, c); /* drops the replies still in flight too */
 			return -EAGAIN;
 		}
-		have[i] = meta_parse_attr(r, &attrs[i]) == 0 && attrs[i].gen == ents[i].gen;
+		int ok = meta_parse_attr(r, &attrs[i]) == 0;
 		freeReplyObject(r);
+		if (ok)
+			meta_cache_put(m, &attrs[i], tokens[i]);
+		have[i] = ok && attrs[i].gen == ents[i].gen;
 	}
 	return 0;
 }

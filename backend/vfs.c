@@ -199,6 +199,8 @@ int gfs_vfs_open(const struct gfs_vfs_config *cfg, struct gfs_vfs **out, char *e
 	    .max_retry_ms = (uint32_t)env_num("GATEFS_STORAGE_RETRY_MS", 0),
 	};
 	rc = object_store_open(url, &cred, &vfs->store, err, errlen);
+	if (rc == 0 && cfg->attr_cache_entries)
+		rc = meta_cache_start(vfs->meta, cfg->attr_cache_entries, err, errlen);
 	if (rc < 0)
 		goto fail;
 	rc = start_engine(vfs, cfg);

@@ -314,6 +314,7 @@ static int start(struct serve_state *st)
 	    .cache_dir = cfg->cache_dir[0] ? cfg->cache_dir : NULL,
 	    .cache_disk_bytes = cfg->cache_disk_bytes,
 	    .upload_threads = cfg->upload_threads,
+	    .attr_cache_entries = cfg->attr_cache_entries,
 	};
 	rc = gfs_vfs_open(&vc, &st->vfs, err, sizeof(err));
 	if (rc < 0) {

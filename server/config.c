@@ -44,6 +44,7 @@ static const struct config_key config_keys[] = {
     STR_KEY("cache_dir", cache_dir),
     KEY("cache_disk", KEY_SIZE, cache_disk_bytes),
     KEY("upload_threads", KEY_UINT, upload_threads),
+    KEY("attr_cache", KEY_UINT, attr_cache_entries),
     KEY("log_level", KEY_LOG_LEVEL, log_level),
     STR_KEY("listen", listen_addr),
     KEY("nfs_port", KEY_PORT, nfs_port),
@@ -70,6 +71,7 @@ void config_defaults(struct gfs_config *cfg)
 	cfg->portmap_port = 111;
 	cfg->portmapper = PORTMAPPER_AUTO;
 	cfg->threads = 16;
+	cfg->attr_cache_entries = 262144;
 	cfg->drc_entries = 4096;
 	cfg->drc_bytes = 16ull << 20;
 }

@@ -33,6 +33,7 @@ struct gfs_config {
 	char cache_dir[1024];
 	uint64_t cache_disk_bytes;
 	uint32_t upload_threads;
+	uint32_t attr_cache_entries; /* inodes in the attribute cache; 0 = none */
 	int log_level; /* enum log_level */
 
 	/* network */

@@ -1,0 +1,604 @@
+/*
+ * meta_cache.c - the inode attribute cache (see meta_cache.h for why it is
+ * coherent): a striped hash table with per-stripe LRU, and the tracking
+ * thread that applies Redis invalidations and re-reads changed inodes.
+ *
+ * Each stripe has an epoch, bumped under its lock by every invalidation of
+ * one of its inodes.  A value read from Redis is stored as fresh only if
+ * its stripe's epoch did not move since the reader took its token; else it
+ * is stored stale and queued for the tracking thread to re-read.  An entry
+ * turns fresh only through such a put or through a re-read issued after
+ * every invalidation applied so far, so a fresh entry is never older than
+ * the last change whose invalidation has been applied.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "meta_cache.h"
+#include "meta_internal.h"
+
+#define NSTRIPES 256
+#define RETRY_MS 500
+#define REFRESH_BATCH 512
+
+struct cache_entry {
+	struct gfs_attr attr;
+	int fresh;
+	struct cache_entry *hash_next;
+	struct cache_entry *lru_prev, *lru_next;
+};
+
+struct stripe {
+	pthread_mutex_t lock;
+	atomic_uint_fast64_t epoch;
+	struct cache_entry **buckets;
+	uint32_t bucket_mask;
+	uint32_t count, capacity;
+	struct cache_entry lru; /* sentinel: lru.lru_next is the most recent */
+} __attribute__((aligned(64)));
+
+struct meta_cache {
+	struct meta *m;
+	struct stripe stripes[NSTRIPES];
+	char key_prefix[META_KEY_MAX]; /* "gatefs{V}:i" */
+	size_t key_prefix_len;
+
+	/* Tracking state, written by the tracking thread only. */
+	atomic_int tracking;	  /* invalidations are being received */
+	atomic_int applying;	  /* invalidations read but not yet applied */
+	atomic_int tracking_fd;	  /* the subscribed connection's socket, -1 when none */
+	redisContext *subscriber; /* receives invalidations */
+	redisContext *reader;	  /* re-reads changed inodes */
+
+	pthread_t thread;
+	int wake_fd; /* eventfd: stop, or inodes queued */
+	atomic_int stopping;
+
+	pthread_mutex_t queue_lock;
+	gfs_ino_t *queue; /* stale puts waiting for a re-read */
+	size_t queue_len, queue_cap;
+
+	atomic_uint_fast64_t hits, misses, invalidations, refreshes;
+};
+
+static uint64_t mix(gfs_ino_t ino)
+{
+	return ino * 0x9E3779B97F4A7C15ULL;
+}
+
+static struct stripe *stripe_of(struct meta_cache *c, gfs_ino_t ino)
+{
+	return &c->stripes[mix(ino) >> 56];
+}
+
+static struct cache_entry **bucket_of(struct stripe *s, gfs_ino_t ino)
+{
+	return &s->buckets[(mix(ino) >> 24) & s->bucket_mask];
+}
+
+static struct cache_entry *find(struct stripe *s, gfs_ino_t ino)
+{
+	for (struct cache_entry *e = *bucket_of(s, ino); e; e = e->hash_next)
+		if (e->attr.ino == ino)
+			return e;
+	return NULL;
+}
+
+static void lru_unlink(struct cache_entry *e)
+{
+	e->lru_prev->lru_next = e->lru_next;
+	e->lru_next->lru_prev = e->lru_prev;
+}
+
+static void lru_push_front(struct stripe *s, struct cache_entry *e)
+{
+	e->lru_next = s->lru.lru_next;
+	e->lru_prev = &s->lru;
+	s->lru.lru_next->lru_prev = e;
+	s->lru.lru_next = e;
+}
+
+static void hash_unlink(struct stripe *s, struct cache_entry *e)
+{
+	for (struct cache_entry **pp = bucket_of(s, e->attr.ino); *pp; pp = &(*pp)->hash_next)
+		if (*pp == e) {
+			*pp = e->hash_next;
+			return;
+		}
+}
+
+static void remove_entry(struct stripe *s, struct cache_entry *e)
+{
+	hash_unlink(s, e);
+	lru_unlink(e);
+	s->count--;
+	free(e);
+}
+
+/* An entry for ino, new or recycled from the least recently used; NULL
+ * only when out of memory.  The caller fills attr and fresh. */
+static struct cache_entry *entry_for(struct stripe *s, gfs_ino_t ino)
+{
+	struct cache_entry *e = find(s, ino);
+	if (e) {
+		lru_unlink(e);
+		lru_push_front(s, e);
+		return e;
+	}
+	if (s->count >= s->capacity && s->lru.lru_prev != &s->lru) {
+		e = s->lru.lru_prev;
+		hash_unlink(s, e);
+		lru_unlink(e);
+	} else {
+		e = malloc(sizeof(*e));
+		if (!e)
+			return NULL;
+		s->count++;
+	}
+	e->attr.ino = ino;
+	struct cache_entry **b = bucket_of(s, ino);
+	e->hash_next = *b;
+	*b = e;
+	lru_push_front(s, e);
+	return e;
+}
+
+/* Drops everything and moves every epoch, so that no value read before
+ * this can be stored as fresh. */
+static void flush_all(struct meta_cache *c)
+{
+	for (int i = 0; i < NSTRIPES; i++) {
+		struct stripe *s = &c->stripes[i];
+		pthread_mutex_lock(&s->lock);
+		atomic_fetch_add(&s->epoch, 1);
+		while (s->lru.lru_next != &s->lru)
+			remove_entry(s, s->lru.lru_next);
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
+/* ---- the reader side ---- */
+
+/* True when an invalidation may be waiting: then nothing cached is served.
+ * The socket is polled before the flag is read: the tracking thread sets
+ * the flag before it takes the bytes off the socket, so one of the two
+ * always shows a pending invalidation. */
+static int invalidation_pending(struct meta_cache *c)
+{
+	int fd = atomic_load(&c->tracking_fd);
+	if (fd < 0)
+		return 1;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	if (poll(&p, 1, 0) != 0)
+		return 1; /* readable, closed, or poll failed */
+	return atomic_load(&c->applying);
+}
+
+int meta_cache_usable(struct meta *m)
+{
+	struct meta_cache *c = m->cache;
+	return c && atomic_load(&c->tracking) && !invalidation_pending(c);
+}
+
+int meta_cache_peek(struct meta *m, gfs_ino_t ino, struct gfs_attr *out)
+{
+	struct meta_cache *c = m->cache;
+	struct stripe *s = stripe_of(c, ino);
+	int rc = -ENOENT;
+	pthread_mutex_lock(&s->lock);
+	struct cache_entry *e = find(s, ino);
+	if (e && e->fresh) {
+		*out = e->attr;
+		lru_unlink(e);
+		lru_push_front(s, e);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	atomic_fetch_add_explicit(rc == 0 ? &c->hits : &c->misses, 1, memory_order_relaxed);
+	return rc;
+}
+
+int meta_cache_get(struct meta *m, gfs_ino_t ino, struct gfs_attr *out)
+{
+	if (!meta_cache_usable(m)) {
+		if (m->cache)
+			atomic_fetch_add_explicit(&m->cache->misses, 1, memory_order_relaxed);
+		return -ENOENT;
+	}
+	return meta_cache_peek(m, ino, out);
+}
+
+uint64_t meta_cache_token(struct meta *m, gfs_ino_t ino)
+{
+	struct meta_cache *c = m->cache;
+	return c ? atomic_load(&stripe_of(c, ino)->epoch) : 0;
+}
+
+static void queue_refresh(struct meta_cache *c, gfs_ino_t ino)
+{
+	pthread_mutex_lock(&c->queue_lock);
+	int was_empty = c->queue_len == 0;
+	if (c->queue_len == c->queue_cap) {
+		size_t cap = c->queue_cap ? c->queue_cap * 2 : 256;
+		gfs_ino_t *q = realloc(c->queue, cap * sizeof(*q));
+		if (!q) { /* the stale entry just stays unused until evicted */
+			pthread_mutex_unlock(&c->queue_lock);
+			return;
+		}
+		c->queue = q;
+		c->queue_cap = cap;
+	}
+	c->queue[c->queue_len++] = ino;
+	pthread_mutex_unlock(&c->queue_lock);
+	if (was_empty) {
+		uint64_t one = 1;
+		if (write(c->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			log_warn("meta cache: cannot wake the tracking thread: %s", strerror(errno));
+	}
+}
+
+void meta_cache_put(struct meta *m, const struct gfs_attr *attr, uint64_t token)
+{
+	struct meta_cache *c = m->cache;
+	if (!c || !attr->ino || !atomic_load(&c->tracking))
+		return;
+	struct stripe *s = stripe_of(c, attr->ino);
+	pthread_mutex_lock(&s->lock);
+	int fresh = atomic_load(&s->epoch) == token;
+	struct cache_entry *e = entry_for(s, attr->ino);
+	if (e) {
+		e->attr = *attr;
+		e->fresh = fresh;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (e && !fresh)
+		queue_refresh(c, attr->ino);
+}
+
+void meta_cache_stats(struct meta *m, struct meta_cache_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct meta_cache *c = m->cache;
+	if (!c)
+		return;
+	out->hits = atomic_load(&c->hits);
+	out->misses = atomic_load(&c->misses);
+	out->invalidations = atomic_load(&c->invalidations);
+	out->refreshes = atomic_load(&c->refreshes);
+	out->tracking = atomic_load(&c->tracking);
+	for (int i = 0; i < NSTRIPES; i++) {
+		pthread_mutex_lock(&c->stripes[i].lock);
+		out->entries += c->stripes[i].count;
+		pthread_mutex_unlock(&c->stripes[i].lock);
+	}
+}
+
+/* ---- the tracking thread ---- */
+
+struct ino_list {
+	gfs_ino_t *v;
+	size_t len, cap;
+};
+
+static int list_add(struct ino_list *l, gfs_ino_t ino)
+{
+	if (l->len == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		gfs_ino_t *v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->len++] = ino;
+	return 0;
+}
+
+/* Marks ino changed; a fresh entry is queued for a re-read (a stale one is
+ * queued already). */
+static void invalidate(struct meta_cache *c, gfs_ino_t ino, struct ino_list *reread)
+{
+	struct stripe *s = stripe_of(c, ino);
+	pthread_mutex_lock(&s->lock);
+	atomic_fetch_add(&s->epoch, 1);
+	struct cache_entry *e = find(s, ino);
+	if (e && e->fresh) {
+		e->fresh = 0;
+		if (list_add(reread, ino) < 0)
+			remove_entry(s, e); /* cannot re-read it: forget it */
+	}
+	pthread_mutex_unlock(&s->lock);
+	atomic_fetch_add_explicit(&c->invalidations, 1, memory_order_relaxed);
+}
+
+/* The inode number of an invalidated key, or 0 for another key. */
+static gfs_ino_t key_ino(const struct meta_cache *c, const redisReply *k)
+{
+	if (k->type != REDIS_REPLY_STRING || k->len <= c->key_prefix_len ||
+	    memcmp(k->str, c->key_prefix, c->key_prefix_len) != 0)
+		return 0;
+	gfs_ino_t ino = 0;
+	for (size_t i = c->key_prefix_len; i < k->len; i++) {
+		if (k->str[i] < '0' || k->str[i] > '9' || ino > UINT64_MAX / 10 - 1)
+			return 0;
+		ino = ino * 10 + (gfs_ino_t)(k->str[i] - '0');
+	}
+	return ino;
+}
+
+/* One Pub/Sub message: {"message", channel, keys or nil (FLUSHALL)}. */
+static void apply_message(struct meta_cache *c, const redisReply *r, struct ino_list *reread)
+{
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(r->element[0]->str, "message") != 0)
+		return; /* subscribe confirmations and the like */
+	const redisReply *keys = r->element[2];
+	if (keys->type == REDIS_REPLY_ARRAY) {
+		for (size_t i = 0; i < keys->elements; i++) {
+			gfs_ino_t ino = key_ino(c, keys->element[i]);
+			if (ino)
+				invalidate(c, ino, reread);
+		}
+	} else if (keys->type == REDIS_REPLY_STRING) {
+		gfs_ino_t ino = key_ino(c, keys);
+		if (ino)
+			invalidate(c, ino, reread);
+	} else {
+		flush_all(c); /* the database was flushed */
+	}
+}
+
+/* Stores what a re-read found, unless the entry turned fresh meanwhile
+ * (a put with an unmoved epoch: as new as this). */
+static void apply_reread(struct meta_cache *c, gfs_ino_t ino, const redisReply *r)
+{
+	struct gfs_attr a;
+	int rc = meta_parse_attr(r, &a);
+	struct stripe *s = stripe_of(c, ino);
+	pthread_mutex_lock(&s->lock);
+	struct cache_entry *e = find(s, ino);
+	if (e && !e->fresh) {
+		if (rc == 0 && a.ino == ino) {
+			e->attr = a;
+			e->fresh = 1;
+		} else {
+			remove_entry(s, e); /* gone (or unreadable): nothing to cache */
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Re-reads the listed inodes with one pipelined HGETALL each. */
+static int reread(struct meta_cache *c, const gfs_ino_t *inos, size_t n)
+{
+	for (size_t done = 0; done < n;) {
+		size_t batch = n - done < REFRESH_BATCH ? n - done : REFRESH_BATCH;
+		for (size_t i = 0; i < batch; i++) {
+			char key[META_KEY_MAX];
+			int len =
+			    snprintf(key, sizeof(key), "%s%llu", c->key_prefix, (unsigned long long)inos[done + i]);
+			const char *argv[2] = {"HGETALL", key};
+			size_t argvlen[2] = {7, (size_t)len};
+			if (redisAppendCommandArgv(c->reader, 2, argv, argvlen) != REDIS_OK)
+				return -EIO;
+		}
+		for (size_t i = 0; i < batch; i++) {
+			redisReply *r = NULL;
+			if (redisGetReply(c->reader, (void **)&r) != REDIS_OK || !r)
+				return -EIO;
+			apply_reread(c, inos[done + i], r); /* an error reply drops the entry */
+			freeReplyObject(r);
+		}
+		atomic_fetch_add_explicit(&c->refreshes, batch, memory_order_relaxed);
+		done += batch;
+	}
+	return 0;
+}
+
+static void disconnect(struct meta_cache *c)
+{
+	atomic_store(&c->tracking, 0);
+	flush_all(c);
+	atomic_store(&c->tracking_fd, -1);
+	if (c->subscriber)
+		redisFree(c->subscriber);
+	if (c->reader)
+		redisFree(c->reader);
+	c->subscriber = c->reader = NULL;
+}
+
+static int expect(redisContext *ctx, redisReply *r, int type, char *why, size_t whylen)
+{
+	int ok = r && r->type == type;
+	if (!ok)
+		snprintf(why, whylen, "%s", r && r->type == REDIS_REPLY_ERROR ? r->str : ctx->errstr);
+	if (r)
+		freeReplyObject(r);
+	return ok ? 0 : -EIO;
+}
+
+/* Subscribes to invalidations of every inode key (CLIENT TRACKING in
+ * broadcast mode, redirected to the same connection, which then only
+ * listens) and opens the connection that re-reads. */
+static int connect_tracking(struct meta_cache *c, char *why, size_t whylen)
+{
+	c->subscriber = meta_connect(c->m, why, whylen);
+	c->reader = c->subscriber ? meta_connect(c->m, why, whylen) : NULL;
+	if (!c->reader)
+		return -EIO;
+	redisReply *r = redisCommand(c->subscriber, "CLIENT ID");
+	long long id = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+	if (expect(c->subscriber, r, REDIS_REPLY_INTEGER, why, whylen) < 0)
+		return -EIO;
+	r = redisCommand(c->subscriber, "CLIENT TRACKING on REDIRECT %lld BCAST PREFIX %s", id, c->key_prefix);
+	if (expect(c->subscriber, r, REDIS_REPLY_STATUS, why, whylen) < 0)
+		return -EIO;
+	r = redisCommand(c->subscriber, "SUBSCRIBE __redis__:invalidate");
+	if (expect(c->subscriber, r, REDIS_REPLY_ARRAY, why, whylen) < 0)
+		return -EIO;
+	atomic_store(&c->tracking_fd, c->subscriber->fd);
+	atomic_store(&c->tracking, 1);
+	return 0;
+}
+
+/* Reads and applies what the subscriber has; -EIO when it is gone. */
+static int drain_invalidations(struct meta_cache *c, struct ino_list *reread_list)
+{
+	atomic_store(&c->applying, 1);
+	int rc = 0;
+	if (redisBufferRead(c->subscriber) != REDIS_OK)
+		rc = -EIO;
+	for (;;) {
+		void *reply = NULL;
+		if (rc < 0 || redisGetReplyFromReader(c->subscriber, &reply) != REDIS_OK) {
+			rc = -EIO;
+			break;
+		}
+		if (!reply)
+			break;
+		apply_message(c, reply, reread_list);
+		freeReplyObject(reply);
+	}
+	atomic_store(&c->applying, 0);
+	return rc;
+}
+
+static void take_queue(struct meta_cache *c, struct ino_list *l)
+{
+	pthread_mutex_lock(&c->queue_lock);
+	for (size_t i = 0; i < c->queue_len; i++)
+		if (list_add(l, c->queue[i]) < 0)
+			break;
+	c->queue_len = 0;
+	pthread_mutex_unlock(&c->queue_lock);
+}
+
+static void *tracking_main(void *arg)
+{
+	struct meta_cache *c = arg;
+	struct ino_list todo = {0};
+	int down_logged = 0;
+	while (!atomic_load(&c->stopping)) {
+		if (!c->subscriber) {
+			char why[256] = "";
+			if (connect_tracking(c, why, sizeof(why)) < 0) {
+				if (!down_logged++)
+					log_warn(
+					    "meta cache: cannot track changes (%s); attributes are read from redis "
+					    "until it can",
+					    why);
+				disconnect(c);
+				struct pollfd p = {.fd = c->wake_fd, .events = POLLIN};
+				(void)poll(&p, 1, RETRY_MS);
+				continue;
+			}
+			if (down_logged)
+				log_info("meta cache: tracking changes again");
+			down_logged = 0;
+		}
+		struct pollfd p[2] = {{.fd = c->subscriber->fd, .events = POLLIN},
+				      {.fd = c->wake_fd, .events = POLLIN}};
+		if (poll(p, 2, 1000) < 0 && errno != EINTR)
+			break;
+		int rc = 0;
+		if (p[0].revents)
+			rc = drain_invalidations(c, &todo);
+		if (p[1].revents & POLLIN) {
+			uint64_t v;
+			if (read(c->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				log_warn("meta cache: wake read: %s", strerror(errno));
+		}
+		take_queue(c, &todo);
+		if (rc == 0 && todo.len)
+			rc = reread(c, todo.v, todo.len);
+		todo.len = 0;
+		if (rc < 0) {
+			log_warn("meta cache: lost the tracking connection; cache emptied, reconnecting");
+			down_logged = 1;
+			disconnect(c);
+		}
+	}
+	free(todo.v);
+	disconnect(c);
+	return NULL;
+}
+
+int meta_cache_start(struct meta *m, uint32_t max_entries, char *err, size_t errlen)
+{
+	struct meta_cache *c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	c->m = m;
+	c->key_prefix_len = (size_t)snprintf(c->key_prefix, sizeof(c->key_prefix), "%si", m->prefix);
+	atomic_init(&c->tracking_fd, -1);
+	uint32_t per_stripe = max_entries / NSTRIPES > 4 ? max_entries / NSTRIPES : 4;
+	uint32_t nbuckets = 4;
+	while (nbuckets < per_stripe)
+		nbuckets <<= 1;
+	for (int i = 0; i < NSTRIPES; i++) {
+		struct stripe *s = &c->stripes[i];
+		pthread_mutex_init(&s->lock, NULL);
+		atomic_init(&s->epoch, 1); /* token 0 never matches: "read before anything was known" */
+		s->lru.lru_next = s->lru.lru_prev = &s->lru;
+		s->capacity = per_stripe;
+		s->bucket_mask = nbuckets - 1;
+		s->buckets = calloc(nbuckets, sizeof(*s->buckets));
+		if (!s->buckets) {
+			snprintf(err, errlen, "out of memory");
+			m->cache = c;
+			meta_cache_stop(m);
+			return -ENOMEM;
+		}
+	}
+	pthread_mutex_init(&c->queue_lock, NULL);
+	c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->wake_fd < 0 || pthread_create(&c->thread, NULL, tracking_main, c) != 0) {
+		snprintf(err, errlen, "cannot start the cache thread: %s", strerror(errno));
+		if (c->wake_fd >= 0)
+			close(c->wake_fd);
+		c->wake_fd = -1;
+		m->cache = c;
+		meta_cache_stop(m);
+		return -EIO;
+	}
+	m->cache = c;
+	return 0;
+}
+
+void meta_cache_stop(struct meta *m)
+{
+	struct meta_cache *c = m->cache;
+	if (!c)
+		return;
+	if (c->wake_fd >= 0) {
+		atomic_store(&c->stopping, 1);
+		uint64_t one = 1;
+		if (write(c->wake_fd, &one, sizeof(one)) < 0)
+			log_warn("meta cache: cannot wake the tracking thread: %s", strerror(errno));
+		pthread_join(c->thread, NULL);
+		close(c->wake_fd);
+	}
+	m->cache = NULL;
+	for (int i = 0; i < NSTRIPES; i++) {
+		struct stripe *s = &c->stripes[i];
+		if (s->buckets) {
+			while (s->lru.lru_next != &s->lru)
+				remove_entry(s, s->lru.lru_next);
+			free(s->buckets);
+		}
+		pthread_mutex_destroy(&s->lock);
+	}
+	pthread_mutex_destroy(&c->queue_lock);
+	free(c->queue);
+	free(c);
+}

@@ -1,0 +1,50 @@
+/*
+ * meta_cache.h - the metadata engine's inode attribute cache, kept coherent
+ * across gateways by Redis client-side caching (CLIENT TRACKING in
+ * broadcast mode on the `P i` keys).
+ *
+ * Why it is safe to serve from: Redis sends an invalidation for every change
+ * of an inode key, from any gateway, in the same event-loop pass that
+ * answers the change.  A dedicated thread applies them; a reader uses an
+ * entry only when no invalidation is waiting on that connection or being
+ * applied.  A changed inode is re-read in the background (one pipelined
+ * HGETALL per batch), so an inode that this gateway keeps changing stays
+ * cached.  If the tracking connection is lost, the cache empties and stays
+ * off until tracking is re-established.
+ *
+ * Internal to backend/meta*.c.  Every function is a no-op (or a miss) when
+ * the cache was not started.
+ */
+#ifndef GATEFS_META_CACHE_H
+#define GATEFS_META_CACHE_H
+
+#include <stdint.h>
+
+#include "vfs.h"
+
+struct meta;
+struct meta_cache;
+
+void meta_cache_stop(struct meta *m);
+
+/* Take a token before reading an inode from Redis, and pass it to
+ * meta_cache_put with what was read: if an invalidation of that inode was
+ * applied in between, the value is kept only as a candidate and re-read. */
+uint64_t meta_cache_token(struct meta *m, gfs_ino_t ino);
+void meta_cache_put(struct meta *m, const struct gfs_attr *attr, uint64_t token);
+
+/* 0 and *out filled on a fresh hit; -ENOENT on a miss. */
+int meta_cache_get(struct meta *m, gfs_ino_t ino, struct gfs_attr *out);
+
+/* For many reads at once (readdirplus): meta_cache_usable says whether
+ * the cache may be served from now (one check for the batch), then
+ * meta_cache_peek reads entries without checking again. */
+int meta_cache_usable(struct meta *m);
+int meta_cache_peek(struct meta *m, gfs_ino_t ino, struct gfs_attr *out);
+
+/* Permission checks on cached attributes; the same rules as may() and
+ * access.lua in lua/_lib.lua (mask: 4 read, 2 write, 1 execute/search). */
+int meta_may(const struct gfs_cred *cred, const struct gfs_attr *a, unsigned mask);
+uint32_t meta_access_granted(const struct gfs_cred *cred, const struct gfs_attr *a, uint32_t want);
+
+#endif
