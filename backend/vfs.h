@@ -178,7 +178,7 @@ struct gfs_vfs_config {
 	uint64_t cache_mem_bytes; /* read block cache in memory; 0 = default 256 MiB */
 	const char *cache_dir;	  /* local disk block cache; NULL = none */
 	uint64_t cache_disk_bytes;
-	uint32_t upload_threads; /* 0 = default */
+	uint32_t upload_threads;     /* 0 = default */
 	uint32_t attr_cache_entries; /* inode attribute cache (meta.h); 0 = none */
 	int read_only;
 };

@@ -34,7 +34,7 @@ struct gfs_config {
 	uint64_t cache_disk_bytes;
 	uint32_t upload_threads;
 	uint32_t attr_cache_entries; /* inodes in the attribute cache; 0 = none */
-	int log_level; /* enum log_level */
+	int log_level;		     /* enum log_level */
 
 	/* network */
 	char listen_addr[64]; /* IPv4 or IPv6 literal; default 0.0.0.0 */
