@@ -62,8 +62,8 @@ struct meta {
 
 	pthread_key_t conn_key;
 	pthread_mutex_t conns_lock;
-	struct meta_conn *conns; /* every connection, for meta_close */
-	atomic_int redis_down;	 /* 1 once a failure was logged, until it comes back */
+	struct meta_conn *conns;  /* every connection, for meta_close */
+	atomic_int redis_down;	  /* 1 once a failure was logged, until it comes back */
 	struct meta_cache *cache; /* inode attributes; NULL = off (meta_cache.h) */
 };
 
