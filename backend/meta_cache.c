@@ -48,6 +48,7 @@ struct stripe {
 struct meta_cache {
 	struct meta *m;
 	struct stripe stripes[NSTRIPES];
+	struct meta_dentries *dentries;
 	char key_prefix[META_KEY_MAX]; /* "gatefs{V}:i" */
 	size_t key_prefix_len;
 
@@ -214,6 +215,11 @@ int meta_cache_get(struct meta *m, gfs_ino_t ino, struct gfs_attr *out)
 		return -ENOENT;
 	}
 	return meta_cache_peek(m, ino, out);
+}
+
+struct meta_dentries *meta_cache_dentries(struct meta *m)
+{
+	return m->cache ? m->cache->dentries : NULL;
 }
 
 uint64_t meta_cache_token(struct meta *m, gfs_ino_t ino)
@@ -539,6 +545,7 @@ int meta_cache_start(struct meta *m, uint32_t max_entries, char *err, size_t err
 		return -ENOMEM;
 	}
 	c->m = m;
+	c->wake_fd = -1;
 	c->key_prefix_len = (size_t)snprintf(c->key_prefix, sizeof(c->key_prefix), "%si", m->prefix);
 	atomic_init(&c->tracking_fd, -1);
 	uint32_t per_stripe = max_entries / NSTRIPES > 4 ? max_entries / NSTRIPES : 4;
@@ -561,6 +568,14 @@ int meta_cache_start(struct meta *m, uint32_t max_entries, char *err, size_t err
 		}
 	}
 	pthread_mutex_init(&c->queue_lock, NULL);
+	c->dentries = meta_dentries_new(max_entries);
+	if (!c->dentries) {
+		snprintf(err, errlen, "out of memory");
+		c->wake_fd = -1;
+		m->cache = c;
+		meta_cache_stop(m);
+		return -ENOMEM;
+	}
 	c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (c->wake_fd < 0 || pthread_create(&c->thread, NULL, tracking_main, c) != 0) {
 		snprintf(err, errlen, "cannot start the cache thread: %s", strerror(errno));
@@ -599,6 +614,7 @@ void meta_cache_stop(struct meta *m)
 		pthread_mutex_destroy(&s->lock);
 	}
 	pthread_mutex_destroy(&c->queue_lock);
+	meta_dentries_free(c->dentries);
 	free(c->queue);
 	free(c);
 }

@@ -42,6 +42,19 @@ int meta_cache_get(struct meta *m, gfs_ino_t ino, struct gfs_attr *out);
 int meta_cache_usable(struct meta *m);
 int meta_cache_peek(struct meta *m, gfs_ino_t ino, struct gfs_attr *out);
 
+/* The directory-entry cache (meta_dentry.c), owned by the attribute cache.
+ * meta_dentry_get answers only from fresh attributes (the caller has
+ * checked meta_cache_usable): 0 and the child's attributes, or -ENOENT
+ * when it does not know.  Put only what a script returned: the name and
+ * the inode's change counter read atomically. */
+struct meta_dentries;
+struct meta_dentries *meta_dentries_new(uint32_t max_entries);
+void meta_dentries_free(struct meta_dentries *t);
+struct meta_dentries *meta_cache_dentries(struct meta *m);
+void meta_dentry_put(struct meta *m, gfs_ino_t dir, const char *name, const struct gfs_attr *child);
+int meta_dentry_get(struct meta *m, gfs_ino_t dir, const char *name, struct gfs_attr *child);
+void meta_dentry_drop(struct meta *m, gfs_ino_t dir, const char *name);
+
 /* Permission checks on cached attributes; the same rules as may() and
  * access.lua in lua/_lib.lua (mask: 4 read, 2 write, 1 execute/search). */
 int meta_may(const struct gfs_cred *cred, const struct gfs_attr *a, unsigned mask);

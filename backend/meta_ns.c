@@ -48,51 +48,26 @@ static void put_wcc(struct meta *m, const struct gfs_wcc *wcc, uint64_t token)
 		meta_cache_put(m, &wcc->post, token);
 }
 
-/* The inode number and generation of an entry record "TYPE,INO,GEN,SEQ". */
-static int parse_entry_record(const redisReply *r, struct gfs_ref *out)
-{
-	if (!r || r->type != REDIS_REPLY_STRING)
-		return -EIO;
-	unsigned long long type, ino, gen;
-	if (sscanf(r->str, "%llu,%llu,%llu,", &type, &ino, &gen) != 3 || !ino)
-		return -EIO;
-	*out = (struct gfs_ref){ino, (uint32_t)gen};
-	return 0;
-}
-
-/* LOOKUP from the cached directory: the search permission is checked on
- * its attributes here, the name costs one HGET, and the child's
- * attributes come from the cache or one HGETALL.  1 = not answered (the
- * directory is not cached); the caller runs the lookup script. */
+/* LOOKUP from the caches: the directory's attributes (for the search
+ * permission and "..") and the entry.  1 = not answered: the caller runs
+ * the lookup script. */
 static int lookup_cached(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
 			 struct gfs_attr *out)
 {
 	struct gfs_attr d;
-	if (meta_cache_get(m, dir.ino, &d) < 0 || (dir.gen && d.gen != dir.gen))
+	if (!meta_cache_usable(m) || meta_cache_peek(m, dir.ino, &d) < 0 || (dir.gen && d.gen != dir.gen))
 		return 1;
 	if (d.type != GFS_DIR)
 		return -ENOTDIR;
 	if (!meta_may(cred, &d, 1))
 		return -EACCES;
-	struct gfs_ref child = {dir.ino, 0};
-	if (strcmp(name, "..") == 0)
-		child.ino = d.parent;
-	else if (strcmp(name, ".") != 0) {
-		char key[META_KEY_MAX];
-		meta_key(m, key, sizeof(key), "d%llu", (unsigned long long)dir.ino);
-		const char *argv[3] = {"HGET", key, name};
-		size_t argvlen[3] = {4, strlen(key), strlen(name)};
-		int err = 0;
-		redisReply *r = meta_command_argv(m, &err, 3, argv, argvlen);
-		if (!r)
-			return err;
-		int rc = r->type == REDIS_REPLY_NIL ? -ENOENT : parse_entry_record(r, &child);
-		freeReplyObject(r);
-		if (rc < 0)
-			return rc;
+	if (strcmp(name, ".") == 0) {
+		*out = d;
+		return 0;
 	}
-	int rc = meta_getattr(m, child, out);
-	return rc == -ESTALE ? -ENOENT : rc; /* removed between the two reads */
+	if (strcmp(name, "..") == 0)
+		return meta_cache_peek(m, d.parent, out) == 0 ? 0 : 1;
+	return meta_dentry_get(m, dir.ino, name, out) == 0 ? 0 : 1;
 }
 
 int meta_lookup(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name, struct gfs_attr *out)
@@ -117,9 +92,12 @@ int meta_lookup(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir,
 	freeReplyObject(r);
 	if (rc < 0)
 		return -EIO;
-	/* The child's token is taken only now, so the put below counts as a
-	 * candidate whenever its stripe moved: it is re-read, never trusted. */
+	/* The child's number was not known before the script: its attributes
+	 * go in as a candidate, to be re-read; the entry is exact (the script
+	 * read the name and the change counter together). */
 	meta_cache_put(m, out, out->ino == dir.ino ? dir_token : 0);
+	if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0)
+		meta_dentry_put(m, dir.ino, name, out);
 	return 0;
 }
 
@@ -328,6 +306,7 @@ static int mknode(struct meta *m, const struct gfs_cred *cred, struct gfs_ref di
 		return -EIO;
 	put_wcc(m, dir_wcc, dir_token);
 	meta_cache_put(m, out, 0); /* its number was not known before: a candidate, re-read */
+	meta_dentry_put(m, dir.ino, name, out);
 	return 0;
 }
 
@@ -389,6 +368,7 @@ int meta_link(struct meta *m, const struct gfs_cred *cred, struct gfs_ref target
 		return -EIO;
 	meta_cache_put(m, &target_attr, target_token);
 	put_wcc(m, dir_wcc, dir_token);
+	meta_dentry_put(m, dir.ino, name, &target_attr);
 	if (target_out)
 		*target_out = target_attr;
 	return 0;
@@ -413,6 +393,7 @@ static int unlink_entry(struct meta *m, const struct gfs_cred *cred, struct gfs_
 	meta_parse_wcc_row(elem(r, 1), elem(r, 2), dir_wcc);
 	freeReplyObject(r);
 	put_wcc(m, dir_wcc, dir_token);
+	meta_dentry_drop(m, dir.ino, name);
 	return 0;
 }
 
@@ -452,5 +433,7 @@ int meta_rename(struct meta *m, const struct gfs_cred *cred, struct gfs_ref src_
 	freeReplyObject(r);
 	put_wcc(m, src_wcc, src_token);
 	put_wcc(m, dst_wcc, dst_token);
+	meta_dentry_drop(m, src_dir.ino, src_name);
+	meta_dentry_drop(m, dst_dir.ino, dst_name);
 	return 0;
 }

@@ -160,6 +160,52 @@ TEST(other_gateway_remove_and_recreate)
 	down();
 }
 
+/* A name cached by gateway A (from its create) is answered from memory;
+ * whatever B does to the name - unlink, rename away, rename another file
+ * over it, link and unlink - A's very next LOOKUP agrees with B's. */
+TEST(cached_names_follow_other_gateway_changes)
+{
+	up();
+	int disagreed = 0, hit_rounds = 0;
+	for (int i = 0; i < 400; i++) {
+		struct gfs_attr n = create(F.m, &ROOT, F.root, "n", 0644), a, b;
+		struct gfs_attr other = create(F.m, &ROOT, F.root, "other", 0644);
+		(void)other;
+		REQUIRE_EQ(getattr_until_hit(ref_of(&n), &a), 0); /* the candidate was re-read */
+		REQUIRE_EQ(getattr_until_hit(F.root, &a), 0);
+		uint64_t before = hits();
+		REQUIRE_EQ(meta_lookup(F.m, &ROOT, F.root, "n", &a), 0);
+		CHECK_EQ(a.ino, n.ino);
+		hit_rounds += hits() >= before + 2; /* directory and child from memory */
+		struct gfs_wcc w1, w2;
+		switch (i % 4) {
+		case 0:
+			REQUIRE_EQ(meta_remove(B, &ROOT, F.root, "n", &w1), 0);
+			break;
+		case 1:
+			REQUIRE_EQ(meta_rename(B, &ROOT, F.root, "n", F.root, "moved", &w1, &w2), 0);
+			break;
+		case 2:
+			REQUIRE_EQ(meta_rename(B, &ROOT, F.root, "other", F.root, "n", &w1, &w2), 0);
+			break;
+		case 3:
+			REQUIRE_EQ(meta_link(B, &ROOT, ref_of(&n), F.root, "n2", NULL, &w1), 0);
+			REQUIRE_EQ(meta_remove(B, &ROOT, F.root, "n", &w1), 0);
+			break;
+		}
+		int ra = meta_lookup(F.m, &ROOT, F.root, "n", &a);
+		int rb = meta_lookup(B, &ROOT, F.root, "n", &b);
+		disagreed += ra != rb || (ra == 0 && a.ino != b.ino);
+		/* clean up for the next round, through B */
+		const char *names[] = {"n", "other", "moved", "n2"};
+		for (size_t k = 0; k < 4; k++)
+			(void)meta_remove(B, &ROOT, F.root, names[k], &w1);
+	}
+	CHECK_EQ(disagreed, 0);
+	CHECK_EQ(hit_rounds, 400);
+	down();
+}
+
 /* ACCESS and LOOKUP permissions decided in gatefs from cached attributes
  * must equal what the scripts decide in Redis, for every owner/group/other
  * combination of bits and both kinds of inode. */
