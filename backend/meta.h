@@ -47,7 +47,8 @@ void meta_close(struct meta *m);
 int meta_cache_start(struct meta *m, uint32_t max_entries, char *err, size_t errlen);
 struct meta_cache_stats {
 	uint64_t hits, misses, invalidations, refreshes, entries;
-	int tracking; /* 1 while invalidations are being received */
+	uint64_t new_fresh, new_reread; /* inodes this gateway created: cached at once, or re-read first */
+	int tracking;			/* 1 while invalidations are being received */
 };
 void meta_cache_stats(struct meta *m, struct meta_cache_stats *out);
 

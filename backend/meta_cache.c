@@ -19,19 +19,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "meta_cache.h"
 #include "meta_internal.h"
 
-#define NSTRIPES 256
+#define NSTRIPES META_CACHE_STRIPES
 #define RETRY_MS 500
 #define REFRESH_BATCH 512
+/* Re-reads wait this long to gather: a directory changed by a stream of
+ * creates is then read once per window, not once per create, and each
+ * window's inodes share one pipeline.  Only the hit rate pays for it. */
+#define REREAD_DELAY_MS 2
+#define RECENT_UNCACHED 16
 
 struct cache_entry {
 	struct gfs_attr attr;
 	int fresh;
+	int own_change_pending; /* the next invalidation is this gateway's create of it */
 	struct cache_entry *hash_next;
 	struct cache_entry *lru_prev, *lru_next;
 };
@@ -43,6 +50,14 @@ struct stripe {
 	uint32_t bucket_mask;
 	uint32_t count, capacity;
 	struct cache_entry lru; /* sentinel: lru.lru_next is the most recent */
+	/* The latest invalidations of inodes that were not cached, with how
+	 * many each had: lets a new inode whose create was reported before
+	 * its put still be cached (meta_cache_put_new). */
+	struct {
+		gfs_ino_t ino;
+		uint32_t count;
+	} uncached[RECENT_UNCACHED];
+	uint32_t uncached_next;
 } __attribute__((aligned(64)));
 
 struct meta_cache {
@@ -67,8 +82,15 @@ struct meta_cache {
 	gfs_ino_t *queue; /* stale puts waiting for a re-read */
 	size_t queue_len, queue_cap;
 
-	atomic_uint_fast64_t hits, misses, invalidations, refreshes;
+	atomic_uint_fast64_t hits, misses, invalidations, refreshes, new_fresh, new_reread;
 };
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static uint64_t mix(gfs_ino_t ino)
 {
@@ -150,6 +172,28 @@ static struct cache_entry *entry_for(struct stripe *s, gfs_ino_t ino)
 	*b = e;
 	lru_push_front(s, e);
 	return e;
+}
+
+static void note_uncached(struct stripe *s, gfs_ino_t ino)
+{
+	for (int i = 0; i < RECENT_UNCACHED; i++)
+		if (s->uncached[i].ino == ino) {
+			s->uncached[i].count++;
+			return;
+		}
+	s->uncached[s->uncached_next % RECENT_UNCACHED].ino = ino;
+	s->uncached[s->uncached_next % RECENT_UNCACHED].count = 1;
+	s->uncached_next++;
+}
+
+/* How many invalidations of ino, not cached, the stripe remembers; -1 if
+ * it does not remember ino. */
+static int uncached_count(const struct stripe *s, gfs_ino_t ino)
+{
+	for (int i = 0; i < RECENT_UNCACHED; i++)
+		if (s->uncached[i].ino == ino)
+			return (int)s->uncached[i].count;
+	return -1;
 }
 
 /* Drops everything and moves every epoch, so that no value read before
@@ -263,10 +307,61 @@ void meta_cache_put(struct meta *m, const struct gfs_attr *attr, uint64_t token)
 	if (e) {
 		e->attr = *attr;
 		e->fresh = fresh;
+		e->own_change_pending = 0;
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (e && !fresh)
 		queue_refresh(c, attr->ino);
+}
+
+void meta_cache_snapshot(struct meta *m, struct meta_cache_snapshot *snap)
+{
+	struct meta_cache *c = m->cache;
+	if (!c)
+		return;
+	for (int i = 0; i < NSTRIPES; i++)
+		snap->epochs[i] = atomic_load(&c->stripes[i].epoch);
+}
+
+/* A new inode cannot be known to anyone else before the reply that made it
+ * was sent, so Redis's first invalidation of its key is the create itself,
+ * alone: nothing else can change the key in the same event-loop pass.  So
+ * the entry is fresh if that invalidation was not applied yet (the
+ * stripe's epoch has not moved since the snapshot: it is skipped when it
+ * comes) or was the only one applied (the stripe remembers one); otherwise
+ * it is a candidate, as any put. */
+void meta_cache_put_new(struct meta *m, const struct gfs_attr *attr, const struct meta_cache_snapshot *snap)
+{
+	struct meta_cache *c = m->cache;
+	if (!c || !attr->ino || !atomic_load(&c->tracking))
+		return;
+	struct stripe *s = stripe_of(c, attr->ino);
+	pthread_mutex_lock(&s->lock);
+	int unseen = atomic_load(&s->epoch) == snap->epochs[s - c->stripes];
+	int fresh = unseen || uncached_count(s, attr->ino) == 1;
+	struct cache_entry *e = entry_for(s, attr->ino);
+	if (e) {
+		e->attr = *attr;
+		e->fresh = fresh;
+		e->own_change_pending = unseen;
+	}
+	pthread_mutex_unlock(&s->lock);
+	atomic_fetch_add_explicit(fresh ? &c->new_fresh : &c->new_reread, 1, memory_order_relaxed);
+	if (e && !fresh)
+		queue_refresh(c, attr->ino);
+}
+
+void meta_cache_forget(struct meta *m, gfs_ino_t ino)
+{
+	struct meta_cache *c = m->cache;
+	if (!c)
+		return;
+	struct stripe *s = stripe_of(c, ino);
+	pthread_mutex_lock(&s->lock);
+	struct cache_entry *e = find(s, ino);
+	if (e)
+		remove_entry(s, e);
+	pthread_mutex_unlock(&s->lock);
 }
 
 void meta_cache_stats(struct meta *m, struct meta_cache_stats *out)
@@ -279,6 +374,8 @@ void meta_cache_stats(struct meta *m, struct meta_cache_stats *out)
 	out->misses = atomic_load(&c->misses);
 	out->invalidations = atomic_load(&c->invalidations);
 	out->refreshes = atomic_load(&c->refreshes);
+	out->new_fresh = atomic_load(&c->new_fresh);
+	out->new_reread = atomic_load(&c->new_reread);
 	out->tracking = atomic_load(&c->tracking);
 	for (int i = 0; i < NSTRIPES; i++) {
 		pthread_mutex_lock(&c->stripes[i].lock);
@@ -316,7 +413,11 @@ static void invalidate(struct meta_cache *c, gfs_ino_t ino, struct ino_list *rer
 	pthread_mutex_lock(&s->lock);
 	atomic_fetch_add(&s->epoch, 1);
 	struct cache_entry *e = find(s, ino);
-	if (e && e->fresh) {
+	if (!e)
+		note_uncached(s, ino);
+	else if (e->own_change_pending) {
+		e->own_change_pending = 0; /* our own create: what we hold is what it wrote */
+	} else if (e->fresh) {
 		e->fresh = 0;
 		if (list_add(reread, ino) < 0)
 			remove_entry(s, e); /* cannot re-read it: forget it */
@@ -450,6 +551,9 @@ static int connect_tracking(struct meta_cache *c, char *why, size_t whylen)
 	r = redisCommand(c->subscriber, "SUBSCRIBE __redis__:invalidate");
 	if (expect(c->subscriber, r, REDIS_REPLY_ARRAY, why, whylen) < 0)
 		return -EIO;
+	/* Whatever was read before this point may predate changes that no
+	 * invalidation will ever report: nothing read so far may become fresh. */
+	flush_all(c);
 	atomic_store(&c->tracking_fd, c->subscriber->fd);
 	atomic_store(&c->tracking, 1);
 	return 0;
@@ -477,6 +581,14 @@ static int drain_invalidations(struct meta_cache *c, struct ino_list *reread_lis
 	return rc;
 }
 
+static int queue_waiting(struct meta_cache *c)
+{
+	pthread_mutex_lock(&c->queue_lock);
+	int waiting = c->queue_len > 0;
+	pthread_mutex_unlock(&c->queue_lock);
+	return waiting;
+}
+
 static void take_queue(struct meta_cache *c, struct ino_list *l)
 {
 	pthread_mutex_lock(&c->queue_lock);
@@ -491,6 +603,7 @@ static void *tracking_main(void *arg)
 {
 	struct meta_cache *c = arg;
 	struct ino_list todo = {0};
+	int64_t reread_at = 0; /* when the gathered re-reads are due; 0 = none */
 	int down_logged = 0;
 	while (!atomic_load(&c->stopping)) {
 		if (!c->subscriber) {
@@ -510,9 +623,14 @@ static void *tracking_main(void *arg)
 				log_info("meta cache: tracking changes again");
 			down_logged = 0;
 		}
+		int timeout = 1000;
+		if (reread_at) {
+			int64_t left = reread_at - now_ms();
+			timeout = left > 0 ? (int)left : 0;
+		}
 		struct pollfd p[2] = {{.fd = c->subscriber->fd, .events = POLLIN},
 				      {.fd = c->wake_fd, .events = POLLIN}};
-		if (poll(p, 2, 1000) < 0 && errno != EINTR)
+		if (poll(p, 2, timeout) < 0 && errno != EINTR)
 			break;
 		int rc = 0;
 		if (p[0].revents)
@@ -522,13 +640,19 @@ static void *tracking_main(void *arg)
 			if (read(c->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 				log_warn("meta cache: wake read: %s", strerror(errno));
 		}
-		take_queue(c, &todo);
-		if (rc == 0 && todo.len)
+		if (!reread_at && (todo.len || queue_waiting(c)))
+			reread_at = now_ms() + REREAD_DELAY_MS;
+		if (rc == 0 && reread_at && now_ms() >= reread_at) {
+			take_queue(c, &todo);
 			rc = reread(c, todo.v, todo.len);
-		todo.len = 0;
+			todo.len = 0;
+			reread_at = 0;
+		}
 		if (rc < 0) {
 			log_warn("meta cache: lost the tracking connection; cache emptied, reconnecting");
 			down_logged = 1;
+			todo.len = 0;
+			reread_at = 0;
 			disconnect(c);
 		}
 	}

@@ -33,6 +33,19 @@ void meta_cache_stop(struct meta *m);
 uint64_t meta_cache_token(struct meta *m, gfs_ino_t ino);
 void meta_cache_put(struct meta *m, const struct gfs_attr *attr, uint64_t token);
 
+/* For inodes a mutation creates, whose numbers are not known before it:
+ * take a snapshot before sending the mutation, and put the new inode with
+ * meta_cache_put_new. */
+#define META_CACHE_STRIPES 256
+struct meta_cache_snapshot {
+	uint64_t epochs[META_CACHE_STRIPES];
+};
+void meta_cache_snapshot(struct meta *m, struct meta_cache_snapshot *snap);
+void meta_cache_put_new(struct meta *m, const struct gfs_attr *attr, const struct meta_cache_snapshot *snap);
+
+/* Drops what is cached of ino (this gateway removed it). */
+void meta_cache_forget(struct meta *m, gfs_ino_t ino);
+
 /* 0 and *out filled on a fresh hit; -ENOENT on a miss. */
 int meta_cache_get(struct meta *m, gfs_ino_t ino, struct gfs_attr *out);
 

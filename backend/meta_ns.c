@@ -290,11 +290,14 @@ static int mknode(struct meta *m, const struct gfs_cred *cred, struct gfs_ref di
 		meta_args_str(&a, target);
 	redisReply *r = NULL;
 	uint64_t dir_token = meta_cache_token(m, dir.ino);
+	struct meta_cache_snapshot snap;
+	meta_cache_snapshot(m, &snap);
 	rc = run(m, MS_MKNODE, cred, &a, &r);
 	if (rc < 0)
 		return rc;
 	const redisReply *found = elem(r, 1);
-	if (found && found->type == REDIS_REPLY_ARRAY) { /* an existing file (unchecked or exclusive retry) */
+	int existed = found && found->type == REDIS_REPLY_ARRAY;
+	if (existed) { /* an existing file (unchecked or exclusive retry) */
 		rc = meta_parse_attr(found, out);
 		meta_parse_wcc_row(elem(r, 2), NULL, dir_wcc);
 	} else {
@@ -305,7 +308,10 @@ static int mknode(struct meta *m, const struct gfs_cred *cred, struct gfs_ref di
 	if (rc < 0)
 		return -EIO;
 	put_wcc(m, dir_wcc, dir_token);
-	meta_cache_put(m, out, 0); /* its number was not known before: a candidate, re-read */
+	if (existed)
+		meta_cache_put(m, out, 0); /* its number was not known before: a candidate, re-read */
+	else
+		meta_cache_put_new(m, out, &snap);
 	meta_dentry_put(m, dir.ino, name, out);
 	return 0;
 }
@@ -385,6 +391,11 @@ static int unlink_entry(struct meta *m, const struct gfs_cred *cred, struct gfs_
 	args_ref(&a, dir);
 	meta_args_str(&a, name);
 	meta_args_str(&a, rmdir ? "1" : "0");
+	/* The inode the name held, if this gateway knows it: once the name is
+	 * gone it need not be re-read (it may be deleted). */
+	struct gfs_attr victim = {0};
+	if (meta_cache_usable(m))
+		(void)meta_dentry_get(m, dir.ino, name, &victim);
 	redisReply *r = NULL;
 	uint64_t dir_token = meta_cache_token(m, dir.ino);
 	rc = run(m, MS_UNLINK, cred, &a, &r);
@@ -394,6 +405,8 @@ static int unlink_entry(struct meta *m, const struct gfs_cred *cred, struct gfs_
 	freeReplyObject(r);
 	put_wcc(m, dir_wcc, dir_token);
 	meta_dentry_drop(m, dir.ino, name);
+	if (victim.ino)
+		meta_cache_forget(m, victim.ino);
 	return 0;
 }
 

@@ -160,6 +160,31 @@ TEST(other_gateway_remove_and_recreate)
 	down();
 }
 
+/* A's new inode is cached at once (its own create's invalidation is
+ * recognised, so no re-read is needed), yet a change that B makes right
+ * after the create is seen by A's very next read. */
+TEST(new_inodes_are_cached_and_still_follow_changes)
+{
+	up();
+	int stale = 0;
+	char name[32];
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "new%d", i);
+		struct gfs_attr f = create(F.m, &ROOT, F.root, name, 0644), a;
+		struct gfs_setattr sa = {.valid = GFS_SET_MODE, .mode = 0600 + (uint32_t)(i % 64)};
+		struct gfs_wcc w;
+		REQUIRE_EQ(meta_setattr(B, &ROOT, ref_of(&f), &sa, NULL, &w), 0);
+		REQUIRE_EQ(meta_getattr(F.m, ref_of(&f), &a), 0);
+		stale += a.mode != sa.mode;
+	}
+	CHECK_EQ(stale, 0);
+	struct meta_cache_stats st;
+	meta_cache_stats(F.m, &st);
+	CHECK_EQ(st.new_fresh + st.new_reread, 300);
+	CHECK(st.new_fresh > 240); /* all but those whose create was reported before the reply was read */
+	down();
+}
+
 /* A name cached by gateway A (from its create) is answered from memory;
  * whatever B does to the name - unlink, rename away, rename another file
  * over it, link and unlink - A's very next LOOKUP agrees with B's. */
