@@ -719,6 +719,14 @@ void meta_cache_stop(struct meta *m)
 	struct meta_cache *c = m->cache;
 	if (!c)
 		return;
+	struct meta_cache_stats st;
+	meta_cache_stats(m, &st);
+	uint64_t asked = st.hits + st.misses;
+	log_info("meta cache: %llu of %llu reads answered from memory (%.1f%%), %llu invalidations, %llu re-reads, "
+		 "%llu new inodes cached at once",
+		 (unsigned long long)st.hits, (unsigned long long)asked,
+		 asked ? 100.0 * (double)st.hits / (double)asked : 0.0, (unsigned long long)st.invalidations,
+		 (unsigned long long)st.refreshes, (unsigned long long)st.new_fresh);
 	if (c->wake_fd >= 0) {
 		atomic_store(&c->stopping, 1);
 		uint64_t one = 1;
