@@ -141,34 +141,57 @@ int meta_parse_attr_row(const redisReply *r, struct gfs_attr *attr)
 	return attr_from_slots(v, linklen, attr);
 }
 
-void meta_parse_wcc_row(const redisReply *row, const redisReply *post, struct gfs_wcc *wcc)
+/* Splits a wcc string (wcc_str in lua/_lib.lua) into up to max decimal
+ * fields; an empty field is an absent one (0).  Returns the field count,
+ * or -EIO for anything but digits and single spaces. */
+static int split_fields(const char *s, size_t len, uint64_t *out, int max)
 {
-	if (!wcc)
-		return;
+	int n = 0;
+	size_t i = 0;
+	for (;;) {
+		if (n == max)
+			return -EIO;
+		uint64_t v = 0;
+		for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+			v = v * 10 + (uint64_t)(s[i] - '0');
+		out[n++] = v;
+		if (i == len)
+			return n;
+		if (s[i++] != ' ')
+			return -EIO;
+	}
+}
+
+int meta_parse_wcc_str(const redisReply *r, struct gfs_wcc *wcc)
+{
+	enum { NPOST = 6 };
 	memset(wcc, 0, sizeof(*wcc));
+	uint64_t f[ROW_MIN + NPOST];
+	int n = r && r->type == REDIS_REPLY_STRING ? split_fields(r->str, r->len, f, ROW_MIN + NPOST) : -EIO;
+	/* A missing directory sends no number as its ino. */
+	if ((n != ROW_MIN && n != ROW_MIN + NPOST) || r->str[0] < '0' || r->str[0] > '9')
+		return -EIO;
+	uint64_t v[A_NSLOTS + 1] = {0};
+	for (int i = 0; i < ROW_MIN; i++)
+		v[row_fields[i]] = f[i];
 	struct gfs_attr a;
-	if (meta_parse_attr_row(row, &a) < 0)
-		return;
+	if (attr_from_slots(v, 0, &a) < 0)
+		return -EIO;
 	wcc->has_pre = 1;
 	wcc->pre_size = a.size;
 	wcc->pre_mtime = a.mtime;
 	wcc->pre_ctime = a.ctime;
 	wcc->pre_change = a.change;
-	if (!post) { /* nothing changed */
-		wcc->has_post = 1;
-		wcc->post = a;
-		return;
-	}
-	if (post->type != REDIS_REPLY_ARRAY || post->elements != 6)
-		return;
 	wcc->has_post = 1;
 	wcc->post = a;
-	wcc->post.mtime =
-	    (struct gfs_time){(int64_t)meta_reply_u64(post->element[0]), (uint32_t)meta_reply_u64(post->element[1])};
-	wcc->post.ctime =
-	    (struct gfs_time){(int64_t)meta_reply_u64(post->element[2]), (uint32_t)meta_reply_u64(post->element[3])};
-	wcc->post.change = meta_reply_u64(post->element[4]);
-	wcc->post.nlink = (uint32_t)meta_reply_u64(post->element[5]);
+	if (n == ROW_MIN) /* nothing changed */
+		return 0;
+	const uint64_t *post = f + ROW_MIN;
+	wcc->post.mtime = (struct gfs_time){(int64_t)post[0], (uint32_t)post[1]};
+	wcc->post.ctime = (struct gfs_time){(int64_t)post[2], (uint32_t)post[3]};
+	wcc->post.change = post[4];
+	wcc->post.nlink = (uint32_t)post[5];
+	return 1;
 }
 
 void meta_parse_wcc(const redisReply *pre, const redisReply *post, struct gfs_wcc *wcc)
