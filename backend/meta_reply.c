@@ -3,10 +3,21 @@
  * (docs/FORMAT.md "Inode") into struct gfs_attr, wcc data, and the packed
  * 24-byte slice record.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "meta_internal.h"
+
+/* Decimal digits at s, optionally after a '-' (pre-1970 times), with
+ * strtoull's wrap-around for negatives; stops at the first non-digit.
+ * strtoull's locale and base handling were a third of parsing an inode. */
+static uint64_t parse_decimal(const char *s)
+{
+	int negative = *s == '-';
+	uint64_t v = 0;
+	for (s += negative; *s >= '0' && *s <= '9'; s++)
+		v = v * 10 + (uint64_t)(*s - '0');
+	return negative ? -v : v;
+}
 
 uint64_t meta_reply_u64(const redisReply *r)
 {
@@ -15,7 +26,7 @@ uint64_t meta_reply_u64(const redisReply *r)
 	if (r->type == REDIS_REPLY_INTEGER)
 		return (uint64_t)r->integer;
 	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
-		return strtoull(r->str, NULL, 10);
+		return parse_decimal(r->str);
 	return 0;
 }
 
@@ -50,15 +61,49 @@ enum attr_slot {
 	A_NSLOTS
 };
 
-static const struct {
-	const char *field;
-	enum attr_slot slot;
-} attr_fields[] = {
-    {"t", A_TYPE},     {"m", A_MODE},	     {"u", A_UID},	   {"g", A_GID},      {"n", A_NLINK},
-    {"s", A_SIZE},     {"ra", A_RDEV_MAJOR}, {"ri", A_RDEV_MINOR}, {"as", A_ATIME_S}, {"an", A_ATIME_N},
-    {"ms", A_MTIME_S}, {"mn", A_MTIME_N},    {"cs", A_CTIME_S},	   {"cn", A_CTIME_N}, {"ch", A_CHANGE},
-    {"p", A_PARENT},   {"gen", A_GEN},	     {"i", A_INO},	   {"l", A_LINK},
-};
+/* The slot of an inode hash field (docs/FORMAT.md "Inode"), or -1 for the
+ * fields attributes do not use (v, sq, cv...).  A switch rather than a
+ * table walk with strcmp: this runs for every field of every
+ * READDIRPLUS entry and GETATTR. */
+static int field_slot(const char *k, size_t len)
+{
+	if (len == 1) {
+		switch (k[0]) {
+		case 't':
+			return A_TYPE;
+		case 'm':
+			return A_MODE;
+		case 'u':
+			return A_UID;
+		case 'g':
+			return A_GID;
+		case 'n':
+			return A_NLINK;
+		case 's':
+			return A_SIZE;
+		case 'p':
+			return A_PARENT;
+		case 'i':
+			return A_INO;
+		case 'l':
+			return A_LINK;
+		}
+	} else if (len == 2) {
+		switch (k[0]) {
+		case 'r':
+			return k[1] == 'a' ? A_RDEV_MAJOR : k[1] == 'i' ? A_RDEV_MINOR : -1;
+		case 'a':
+			return k[1] == 's' ? A_ATIME_S : k[1] == 'n' ? A_ATIME_N : -1;
+		case 'm':
+			return k[1] == 's' ? A_MTIME_S : k[1] == 'n' ? A_MTIME_N : -1;
+		case 'c':
+			return k[1] == 's' ? A_CTIME_S : k[1] == 'n' ? A_CTIME_N : k[1] == 'h' ? A_CHANGE : -1;
+		}
+	} else if (len == 3 && memcmp(k, "gen", 3) == 0) {
+		return A_GEN;
+	}
+	return -1;
+}
 
 /* Field order of an attribute row (row() in lua/_lib.lua); a directory's
  * row may stop after A_SEQ. */
@@ -110,17 +155,11 @@ int meta_parse_attr(const redisReply *r, struct gfs_attr *attr)
 	size_t linklen = 0;
 	for (size_t i = 0; i + 1 < r->elements; i += 2) {
 		const redisReply *k = r->element[i], *val = r->element[i + 1];
-		if (k->type != REDIS_REPLY_STRING)
-			continue;
-		for (size_t f = 0; f < sizeof(attr_fields) / sizeof(attr_fields[0]); f++)
-			/* first byte first: this runs for every field of every readdirplus entry */
-			if (k->str[0] == attr_fields[f].field[0] && strcmp(k->str, attr_fields[f].field) == 0) {
-				if (attr_fields[f].slot == A_LINK)
-					linklen = val->len;
-				else
-					v[attr_fields[f].slot] = meta_reply_u64(val);
-				break;
-			}
+		int slot = k->type == REDIS_REPLY_STRING ? field_slot(k->str, k->len) : -1;
+		if (slot == A_LINK)
+			linklen = val->len;
+		else if (slot >= 0)
+			v[slot] = meta_reply_u64(val);
 	}
 	return attr_from_slots(v, linklen, attr);
 }
