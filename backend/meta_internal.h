@@ -112,10 +112,11 @@ void meta_parse_wcc(const redisReply *pre, const redisReply *post, struct gfs_wc
 /* Fills attr from an attribute row: HMGET of the inode fields in the order
  * of row() in lua/_lib.lua.  -ESTALE if the inode is missing. */
 int meta_parse_attr_row(const redisReply *r, struct gfs_attr *attr);
-/* wcc from a directory's row read before a change (pre) and the
- * {msec, mnsec, csec, cnsec, change, nlink} it had after (post; NULL =
- * unchanged). */
-void meta_parse_wcc_row(const redisReply *row, const redisReply *post, struct gfs_wcc *wcc);
+/* wcc from a directory's wcc string (wcc_str in lua/_lib.lua): its row
+ * read before a change (pre), then the {msec, mnsec, csec, cnsec, change,
+ * nlink} it had after (post; absent = unchanged).  Returns 1 with the post
+ * fields, 0 without (post = pre), -EIO if malformed (then no wcc). */
+int meta_parse_wcc_str(const redisReply *r, struct gfs_wcc *wcc);
 /* Sets attr->used from type and size (FORMAT.md "Usage accounting"). */
 void meta_attr_set_used(struct gfs_attr *attr);
 uint64_t meta_reply_u64(const redisReply *r);

@@ -223,14 +223,13 @@ int meta_readlink(struct meta *m, const struct gfs_cred *cred, struct gfs_ref re
 }
 
 /* A new inode's attributes: the script returns only what it decided
- * ({0, ino, mode, gid, dir row, dir post}); the rest is what was sent, and
- * its times are the directory's new mtime. */
-static int new_inode_attr(const redisReply *r, enum gfs_ftype type, const struct gfs_cred *cred, uint32_t gen,
-			  uint64_t dir_ino, uint32_t rdev_major, uint32_t rdev_minor, const char *target,
-			  struct gfs_attr *out)
+ * ({0, ino, mode, gid, dir wcc}); the rest is what was sent, and its times
+ * are the directory's new mtime (post fields 0 and 1 of the wcc). */
+static int new_inode_attr(const redisReply *r, const struct gfs_wcc *dir, enum gfs_ftype type,
+			  const struct gfs_cred *cred, uint32_t gen, uint64_t dir_ino, uint32_t rdev_major,
+			  uint32_t rdev_minor, const char *target, struct gfs_attr *out)
 {
-	const redisReply *post = elem(r, 5);
-	if (r->elements != 6 || !post || post->type != REDIS_REPLY_ARRAY || post->elements != 6)
+	if (r->elements != 5)
 		return -EIO;
 	memset(out, 0, sizeof(*out));
 	out->ino = meta_reply_u64(elem(r, 1));
@@ -245,8 +244,7 @@ static int new_inode_attr(const redisReply *r, enum gfs_ftype type, const struct
 		out->rdev_major = rdev_major;
 		out->rdev_minor = rdev_minor;
 	}
-	out->mtime =
-	    (struct gfs_time){(int64_t)meta_reply_u64(post->element[0]), (uint32_t)meta_reply_u64(post->element[1])};
+	out->mtime = dir->post.mtime;
 	out->atime = out->ctime = out->mtime;
 	out->change = 1;
 	out->parent = type == GFS_DIR ? dir_ino : 0;
@@ -296,18 +294,22 @@ static int mknode(struct meta *m, const struct gfs_cred *cred, struct gfs_ref di
 	if (rc < 0)
 		return rc;
 	const redisReply *found = elem(r, 1);
+	struct gfs_wcc wcc;
 	int existed = found && found->type == REDIS_REPLY_ARRAY;
 	if (existed) { /* an existing file (unchecked or exclusive retry) */
 		rc = meta_parse_attr(found, out);
-		meta_parse_wcc_row(elem(r, 2), NULL, dir_wcc);
+		meta_parse_wcc_str(elem(r, 2), &wcc); /* malformed: no wcc, which NFS allows */
+	} else if (meta_parse_wcc_str(elem(r, 4), &wcc) == 1) {
+		rc = new_inode_attr(r, &wcc, type, cred, gen, dir.ino, rdev_major, rdev_minor, target, out);
 	} else {
-		meta_parse_wcc_row(elem(r, 4), elem(r, 5), dir_wcc);
-		rc = new_inode_attr(r, type, cred, gen, dir.ino, rdev_major, rdev_minor, target, out);
+		rc = -EIO;
 	}
+	if (dir_wcc)
+		*dir_wcc = wcc;
 	freeReplyObject(r);
 	if (rc < 0)
 		return -EIO;
-	put_wcc(m, dir_wcc, dir_token);
+	put_wcc(m, &wcc, dir_token);
 	if (existed)
 		meta_cache_put(m, out, 0); /* its number was not known before: a candidate, re-read */
 	else
@@ -401,7 +403,8 @@ static int unlink_entry(struct meta *m, const struct gfs_cred *cred, struct gfs_
 	rc = run(m, MS_UNLINK, cred, &a, &r);
 	if (rc < 0)
 		return rc;
-	meta_parse_wcc_row(elem(r, 1), elem(r, 2), dir_wcc);
+	if (dir_wcc) /* a malformed wcc leaves none, which NFS allows */
+		meta_parse_wcc_str(elem(r, 1), dir_wcc);
 	freeReplyObject(r);
 	put_wcc(m, dir_wcc, dir_token);
 	meta_dentry_drop(m, dir.ino, name);

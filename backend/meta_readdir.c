@@ -35,18 +35,31 @@ static int parse_u64(const char **p, char end, uint64_t *out)
 	return 0;
 }
 
-/* Parses "TYPE,INO,GEN,SEQ" (a per-entry sscanf was a visible cost). */
-static int parse_entry(const redisReply *rec, struct gfs_dirent *d, uint64_t *seq)
+/* Parses one "TYPE,INO,GEN,SEQ" record at *p, followed by a space or, for
+ * the last, the end of the string; *p moves to the next record (a
+ * per-entry sscanf was a visible cost). */
+static int parse_entry(const char **p, struct gfs_dirent *d, uint64_t *seq)
 {
 	uint64_t t, ino, gen;
-	const char *p = rec->str;
-	if (rec->type != REDIS_REPLY_STRING || parse_u64(&p, ',', &t) < 0 || parse_u64(&p, ',', &ino) < 0 ||
-	    parse_u64(&p, ',', &gen) < 0 || parse_u64(&p, '\0', seq) < 0)
+	if (parse_u64(p, ',', &t) < 0 || parse_u64(p, ',', &ino) < 0 || parse_u64(p, ',', &gen) < 0 ||
+	    (parse_u64(p, ' ', seq) < 0 && parse_u64(p, '\0', seq) < 0))
 		return -EIO;
 	d->type = (enum gfs_ftype)t;
 	d->ino = ino;
 	d->gen = (uint32_t)gen;
 	return 0;
+}
+
+/* How many names a batch holds: they are joined by NUL bytes. */
+static size_t batch_count(const redisReply *r)
+{
+	const redisReply *names = r->element[3];
+	if (names->len == 0)
+		return 0;
+	size_t n = 1;
+	for (const char *p = names->str, *end = names->str + names->len; (p = memchr(p, '\0', (size_t)(end - p))); p++)
+		n++;
+	return n;
 }
 
 /* Emits "." (cookie 1) and ".." (cookie 2) as needed; nonzero if the
@@ -98,8 +111,8 @@ static redisReply *fetch_batch(struct meta *m, const struct gfs_cred *cred, stru
 	if (!r)
 		return NULL;
 	int rc = meta_reply_status(r);
-	if (rc < 0 || r->elements != 6 || r->element[3]->type != REDIS_REPLY_ARRAY ||
-	    r->element[4]->type != REDIS_REPLY_ARRAY || r->element[4]->elements != r->element[3]->elements) {
+	if (rc < 0 || r->elements != 6 || r->element[3]->type != REDIS_REPLY_STRING ||
+	    r->element[4]->type != REDIS_REPLY_STRING) {
 		freeReplyObject(r);
 		*err = rc < 0 ? rc : -EIO;
 		return NULL;
@@ -167,16 +180,18 @@ static int read_inodes(struct meta *m, const struct gfs_dirent *ents, size_t n, 
 	return 0;
 }
 
-/* Parses the records of a batch into ents (names point into the reply). */
-static int parse_batch(const redisReply *r, struct gfs_dirent *ents)
+/* Parses the n names and records of a batch into ents (names point into
+ * the reply: each ends with the NUL that joins it to the next). */
+static int parse_batch(const redisReply *r, struct gfs_dirent *ents, size_t n)
 {
-	const redisReply *names = r->element[3], *recs = r->element[4];
-	for (size_t i = 0; i < names->elements; i++) {
+	const char *name = r->element[3]->str, *rec = r->element[4]->str;
+	for (size_t i = 0; i < n; i++) {
 		uint64_t seq;
-		if (names->element[i]->type != REDIS_REPLY_STRING || parse_entry(recs->element[i], &ents[i], &seq) < 0)
+		if (parse_entry(&rec, &ents[i], &seq) < 0 || (i + 1 < n) != (*rec != '\0'))
 			return -EIO;
-		ents[i].name = names->element[i]->str;
+		ents[i].name = name;
 		ents[i].cookie = seq + 2;
+		name += strlen(name) + 1;
 	}
 	return 0;
 }
@@ -188,13 +203,13 @@ static int parse_batch(const redisReply *r, struct gfs_dirent *ents)
 static int emit_batch(struct meta *m, const redisReply *r, int plus, gfs_readdir_cb cb, void *arg, uint64_t *cookie,
 		      uint32_t *emitted)
 {
-	size_t n = r->element[3]->elements;
+	size_t n = batch_count(r);
 	if (n == 0)
 		return 0;
 	struct gfs_dirent *ents = calloc(n, sizeof(*ents));
 	struct gfs_attr *attrs = plus ? malloc(n * sizeof(*attrs)) : NULL;
 	uint8_t *have = plus ? calloc(n, 1) : NULL;
-	int rc = ents && (!plus || (attrs && have)) ? parse_batch(r, ents) : -ENOMEM;
+	int rc = ents && (!plus || (attrs && have)) ? parse_batch(r, ents, n) : -ENOMEM;
 	if (rc == 0 && plus)
 		rc = read_inodes(m, ents, n, attrs, have);
 	for (size_t i = 0; i < n && rc == 0; i++) {

@@ -3,10 +3,21 @@
  * (docs/FORMAT.md "Inode") into struct gfs_attr, wcc data, and the packed
  * 24-byte slice record.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "meta_internal.h"
+
+/* Decimal digits at s, optionally after a '-' (pre-1970 times), with
+ * strtoull's wrap-around for negatives; stops at the first non-digit.
+ * strtoull's locale and base handling were a third of parsing an inode. */
+static uint64_t parse_decimal(const char *s)
+{
+	int negative = *s == '-';
+	uint64_t v = 0;
+	for (s += negative; *s >= '0' && *s <= '9'; s++)
+		v = v * 10 + (uint64_t)(*s - '0');
+	return negative ? -v : v;
+}
 
 uint64_t meta_reply_u64(const redisReply *r)
 {
@@ -15,7 +26,7 @@ uint64_t meta_reply_u64(const redisReply *r)
 	if (r->type == REDIS_REPLY_INTEGER)
 		return (uint64_t)r->integer;
 	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
-		return strtoull(r->str, NULL, 10);
+		return parse_decimal(r->str);
 	return 0;
 }
 
@@ -50,15 +61,49 @@ enum attr_slot {
 	A_NSLOTS
 };
 
-static const struct {
-	const char *field;
-	enum attr_slot slot;
-} attr_fields[] = {
-    {"t", A_TYPE},     {"m", A_MODE},	     {"u", A_UID},	   {"g", A_GID},      {"n", A_NLINK},
-    {"s", A_SIZE},     {"ra", A_RDEV_MAJOR}, {"ri", A_RDEV_MINOR}, {"as", A_ATIME_S}, {"an", A_ATIME_N},
-    {"ms", A_MTIME_S}, {"mn", A_MTIME_N},    {"cs", A_CTIME_S},	   {"cn", A_CTIME_N}, {"ch", A_CHANGE},
-    {"p", A_PARENT},   {"gen", A_GEN},	     {"i", A_INO},	   {"l", A_LINK},
-};
+/* The slot of an inode hash field (docs/FORMAT.md "Inode"), or -1 for the
+ * fields attributes do not use (v, sq, cv...).  A switch rather than a
+ * table walk with strcmp: this runs for every field of every
+ * READDIRPLUS entry and GETATTR. */
+static int field_slot(const char *k, size_t len)
+{
+	if (len == 1) {
+		switch (k[0]) {
+		case 't':
+			return A_TYPE;
+		case 'm':
+			return A_MODE;
+		case 'u':
+			return A_UID;
+		case 'g':
+			return A_GID;
+		case 'n':
+			return A_NLINK;
+		case 's':
+			return A_SIZE;
+		case 'p':
+			return A_PARENT;
+		case 'i':
+			return A_INO;
+		case 'l':
+			return A_LINK;
+		}
+	} else if (len == 2) {
+		switch (k[0]) {
+		case 'r':
+			return k[1] == 'a' ? A_RDEV_MAJOR : k[1] == 'i' ? A_RDEV_MINOR : -1;
+		case 'a':
+			return k[1] == 's' ? A_ATIME_S : k[1] == 'n' ? A_ATIME_N : -1;
+		case 'm':
+			return k[1] == 's' ? A_MTIME_S : k[1] == 'n' ? A_MTIME_N : -1;
+		case 'c':
+			return k[1] == 's' ? A_CTIME_S : k[1] == 'n' ? A_CTIME_N : k[1] == 'h' ? A_CHANGE : -1;
+		}
+	} else if (len == 3 && memcmp(k, "gen", 3) == 0) {
+		return A_GEN;
+	}
+	return -1;
+}
 
 /* Field order of an attribute row (row() in lua/_lib.lua); a directory's
  * row may stop after A_SEQ. */
@@ -110,17 +155,11 @@ int meta_parse_attr(const redisReply *r, struct gfs_attr *attr)
 	size_t linklen = 0;
 	for (size_t i = 0; i + 1 < r->elements; i += 2) {
 		const redisReply *k = r->element[i], *val = r->element[i + 1];
-		if (k->type != REDIS_REPLY_STRING)
-			continue;
-		for (size_t f = 0; f < sizeof(attr_fields) / sizeof(attr_fields[0]); f++)
-			/* first byte first: this runs for every field of every readdirplus entry */
-			if (k->str[0] == attr_fields[f].field[0] && strcmp(k->str, attr_fields[f].field) == 0) {
-				if (attr_fields[f].slot == A_LINK)
-					linklen = val->len;
-				else
-					v[attr_fields[f].slot] = meta_reply_u64(val);
-				break;
-			}
+		int slot = k->type == REDIS_REPLY_STRING ? field_slot(k->str, k->len) : -1;
+		if (slot == A_LINK)
+			linklen = val->len;
+		else if (slot >= 0)
+			v[slot] = meta_reply_u64(val);
 	}
 	return attr_from_slots(v, linklen, attr);
 }
@@ -141,34 +180,57 @@ int meta_parse_attr_row(const redisReply *r, struct gfs_attr *attr)
 	return attr_from_slots(v, linklen, attr);
 }
 
-void meta_parse_wcc_row(const redisReply *row, const redisReply *post, struct gfs_wcc *wcc)
+/* Splits a wcc string (wcc_str in lua/_lib.lua) into up to max decimal
+ * fields; an empty field is an absent one (0).  Returns the field count,
+ * or -EIO for anything but digits and single spaces. */
+static int split_fields(const char *s, size_t len, uint64_t *out, int max)
 {
-	if (!wcc)
-		return;
+	int n = 0;
+	size_t i = 0;
+	for (;;) {
+		if (n == max)
+			return -EIO;
+		uint64_t v = 0;
+		for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+			v = v * 10 + (uint64_t)(s[i] - '0');
+		out[n++] = v;
+		if (i == len)
+			return n;
+		if (s[i++] != ' ')
+			return -EIO;
+	}
+}
+
+int meta_parse_wcc_str(const redisReply *r, struct gfs_wcc *wcc)
+{
+	enum { NPOST = 6 };
 	memset(wcc, 0, sizeof(*wcc));
+	uint64_t f[ROW_MIN + NPOST];
+	int n = r && r->type == REDIS_REPLY_STRING ? split_fields(r->str, r->len, f, ROW_MIN + NPOST) : -EIO;
+	/* A missing directory sends no number as its ino. */
+	if ((n != ROW_MIN && n != ROW_MIN + NPOST) || r->str[0] < '0' || r->str[0] > '9')
+		return -EIO;
+	uint64_t v[A_NSLOTS + 1] = {0};
+	for (int i = 0; i < ROW_MIN; i++)
+		v[row_fields[i]] = f[i];
 	struct gfs_attr a;
-	if (meta_parse_attr_row(row, &a) < 0)
-		return;
+	if (attr_from_slots(v, 0, &a) < 0)
+		return -EIO;
 	wcc->has_pre = 1;
 	wcc->pre_size = a.size;
 	wcc->pre_mtime = a.mtime;
 	wcc->pre_ctime = a.ctime;
 	wcc->pre_change = a.change;
-	if (!post) { /* nothing changed */
-		wcc->has_post = 1;
-		wcc->post = a;
-		return;
-	}
-	if (post->type != REDIS_REPLY_ARRAY || post->elements != 6)
-		return;
 	wcc->has_post = 1;
 	wcc->post = a;
-	wcc->post.mtime =
-	    (struct gfs_time){(int64_t)meta_reply_u64(post->element[0]), (uint32_t)meta_reply_u64(post->element[1])};
-	wcc->post.ctime =
-	    (struct gfs_time){(int64_t)meta_reply_u64(post->element[2]), (uint32_t)meta_reply_u64(post->element[3])};
-	wcc->post.change = meta_reply_u64(post->element[4]);
-	wcc->post.nlink = (uint32_t)meta_reply_u64(post->element[5]);
+	if (n == ROW_MIN) /* nothing changed */
+		return 0;
+	const uint64_t *post = f + ROW_MIN;
+	wcc->post.mtime = (struct gfs_time){(int64_t)post[0], (uint32_t)post[1]};
+	wcc->post.ctime = (struct gfs_time){(int64_t)post[2], (uint32_t)post[3]};
+	wcc->post.change = post[4];
+	wcc->post.nlink = (uint32_t)post[5];
+	return 1;
 }
 
 void meta_parse_wcc(const redisReply *pre, const redisReply *post, struct gfs_wcc *wcc)

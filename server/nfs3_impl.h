@@ -65,6 +65,18 @@ enum rpc_disposition nfs3_remove(struct rpc_call *call, void *args, void *result
 enum rpc_disposition nfs3_rmdir(struct rpc_call *call, void *args, void *result);
 enum rpc_disposition nfs3_rename(struct rpc_call *call, void *args, void *result);
 enum rpc_disposition nfs3_link(struct rpc_call *call, void *args, void *result);
+/* The result of READDIR and READDIRPLUS, encoded by xdr_nfs3_dir_reply as
+ * READDIR3res or READDIRPLUS3res: the list's entries are XDR already
+ * (nfs3_readdir.c), without the list's end. */
+struct nfs3_dir_reply {
+	nfsstat3 status;
+	post_op_attr dir_attributes;
+	char cookieverf[NFS3_COOKIEVERFSIZE];
+	bool_t eof;
+	uint8_t *entries; /* malloc'ed; freed by XDR_FREE */
+	uint32_t entries_len;
+};
+bool xdr_nfs3_dir_reply(XDR *x, struct nfs3_dir_reply *r);
 enum rpc_disposition nfs3_readdir(struct rpc_call *call, void *args, void *result);
 enum rpc_disposition nfs3_readdirplus(struct rpc_call *call, void *args, void *result);
 enum rpc_disposition nfs3_fsstat(struct rpc_call *call, void *args, void *result);

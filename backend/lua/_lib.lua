@@ -86,10 +86,26 @@ local function dir_row(ino, gen)
   return d, {i = d[1], t = d[2], m = d[3], u = d[4], g = d[5], n = d[6], sq = d[17]}
 end
 
+-- A directory's wcc for the client as one string of space-separated
+-- fields: its row as read before the change (row fields 1..17), then, after
+-- a change, the six post fields {msec, mnsec, csec, cnsec, change, nlink}
+-- (meta_parse_wcc_str in meta_reply.c).  Every element of a script's reply
+-- costs Redis about 0.07 us: one string instead of 23 elements saved about
+-- 2 us of a 21 us create.  An absent field (a damaged inode) is sent empty.
+local function wcc_str(d)
+  local ok, row = pcall(table.concat, d, ' ', 1, 17)
+  if not ok then
+    for i = 1, 17 do
+      d[i] = d[i] or ''
+    end
+    row = table.concat(d, ' ', 1, 17)
+  end
+  return row
+end
+
 -- After an entry change: sets the directory's mtime and ctime, bumps its
--- change counter and writes sq and n if they changed.  Returns
--- {msec, mnsec, csec, cnsec, change, nlink}: with the row read before, the
--- client's post-change attributes.
+-- change counter and writes sq and n if they changed.  Returns wcc_str of
+-- the row read before and the new values: the client's wcc.
 local function touch_dir(dir, d)
   local s, n = now()
   local ch = S(tonumber(d[14]) + 1)
@@ -101,7 +117,7 @@ local function touch_dir(dir, d)
     kv[#kv + 1], kv[#kv + 2] = 'n', dir.n
   end
   redis.call('HSET', ikey(dir.i), unpack(kv))
-  return {s, n, s, n, ch, dir.n}
+  return wcc_str(d) .. ' ' .. s .. ' ' .. n .. ' ' .. s .. ' ' .. n .. ' ' .. ch .. ' ' .. dir.n
 end
 
 -- The inode, checked against the generation from the handle ('0' = any),

@@ -2,9 +2,10 @@
 -- name, type, mode, how (0 unchecked, 1 guarded, 2 exclusive), verifier
 -- (hex), new generation, then only as far as the type needs: cookie
 -- verifier (dirs), rdev major, rdev minor (devices), symlink target.
--- Returns {0, ino, mode, gid, dir row, dir post} for a new inode (the
--- client knows its other attributes: it sent them), or {0, attrs, dir row}
--- when an unchecked or repeated exclusive create finds the file.
+-- Returns {0, ino, mode, gid, dir wcc} for a new inode (the client knows
+-- its other attributes: it sent them), or {0, attrs, dir wcc} when an
+-- unchecked or repeated exclusive create finds the file (wcc_str: the
+-- directory's row, and its post fields after a change).
 local d, dir = dir_row(ARGV[A], ARGV[A + 1])
 if not d then
   return {dir}
@@ -19,13 +20,13 @@ end
 local function existing(en)
   if t == REG and how == '0' then
     if en.t == REG then
-      return {0, redis.call('HGETALL', ikey(en.ino)), d}
+      return {0, redis.call('HGETALL', ikey(en.ino)), wcc_str(d)}
     end
     return {en.t == DIR and -E.ISDIR or -E.EXIST}
   elseif t == REG and how == '2' then
     local a, raw = hash(ikey(en.ino))
     if en.t == REG and a and a.v == verf then
-      return {0, raw, d}
+      return {0, raw, wcc_str(d)}
     end
   end
   return {-E.EXIST}
@@ -75,4 +76,4 @@ elseif t == REG and how == '2' then
 end
 redis.call('HSET', ikey(ino), unpack(kv))
 redis.call('INCR', P .. 'totalinodes')
-return {0, ino, mode, gid, d, touch_dir(dir, d)}
+return {0, ino, mode, gid, touch_dir(dir, d)}

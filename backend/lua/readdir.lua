@@ -1,8 +1,10 @@
 -- readdir: ARGV[A..] = dir ino, dir gen, cookie, cookie verifier, max
 -- entries.  The entries are those with SEQ > cookie - 2 in SEQ order
 -- (FORMAT.md section 5).  Returns {0, dir row, eof, names, records, cv}:
--- records[k] is the "TYPE,INO,GEN,SEQ" of names[k], both as Redis gave
--- them.  The caller asks for no more entries than it can use, so none is
+-- names joined by NUL bytes (a name holds none) and their "TYPE,INO,GEN,SEQ"
+-- records joined by spaces, in the same order.  Two strings instead of two
+-- arrays: each reply element cost Redis about 1.5k instructions (a third
+-- of the script) and the client an allocation.  The caller asks for no more entries than it can use, so none is
 -- read only to be dropped.  Readdirplus attributes are not read here: an
 -- HMGET from Lua costs about twice the same HMGET pipelined by the client
 -- (meta_readdir.c), and they need not be atomic with the listing.
@@ -26,9 +28,11 @@ end
 local limit = tonumber(ARGV[A + 4])
 local from = cookie > 2 and cookie - 2 or 0
 local names = redis.call('ZRANGEBYSCORE', P .. 'z' .. ARGV[A], '(' .. S(from), '+inf', 'LIMIT', 0, limit)
-local recs = {}
+local recs = ''
 if #names > 0 then
-  -- one read for all records: the hash and the sorted set hold the same names
-  recs = redis.call('HMGET', P .. 'd' .. ARGV[A], unpack(names))
+  -- one read for all records: the hash and the sorted set hold the same
+  -- names, so none is absent unless the directory is damaged (then the
+  -- concat fails: the client gets an error, as for a bad record)
+  recs = table.concat(redis.call('HMGET', P .. 'd' .. ARGV[A], unpack(names)), ' ')
 end
-return {0, d, #names < limit and 1 or 0, names, recs, cv}
+return {0, d, #names < limit and 1 or 0, table.concat(names, '\0'), recs, cv}

@@ -1,6 +1,6 @@
 -- unlink (remove, rmdir): ARGV[A..] = dir ino, dir gen, name, '1' for rmdir.
 -- The last link deletes the inode, its xattrs and chunk lists, and queues
--- its slices for deletion.  Returns {0, dir row, dir post}.
+-- its slices for deletion.  Returns {0, dir wcc} (wcc_str).
 local d, dir = dir_row(ARGV[A], ARGV[A + 1])
 if not d then
   return {dir}
@@ -37,4 +37,4 @@ if rmdir then
 else
   unlink_inode(a)
 end
-return {0, d, touch_dir(dir, d)}
+return {0, touch_dir(dir, d)}

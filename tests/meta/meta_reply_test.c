@@ -168,4 +168,28 @@ TEST(existing_file_returned_with_unchanged_dir)
 	fixture_down(&F);
 }
 
+/* The inode parser reads decimals by hand: times before 1970 (negative),
+ * 64-bit sizes and 32-bit generations must come back as they were set. */
+TEST(extreme_values_round_trip)
+{
+	REQUIRE(fixture_up(&F) == 0);
+	struct gfs_attr f, a;
+	struct gfs_wcc w;
+	REQUIRE_EQ(meta_create(F.m, &ROOT, F.root, "old", 0600, GFS_CREATE_GUARDED, NULL, &f, &w), 0);
+	struct gfs_setattr sa = {
+	    .valid = GFS_SET_ATIME | GFS_SET_MTIME, .atime = {-86400 * 365, 999999999}, .mtime = {-1, 5}};
+	REQUIRE_EQ(meta_setattr(F.m, &ROOT, ref_of(&f), &sa, NULL, &w), 0);
+	REQUIRE_EQ(meta_getattr(F.m, ref_of(&f), &a), 0);
+	CHECK_EQ(a.atime.sec, -86400 * 365);
+	CHECK_EQ(a.atime.nsec, 999999999);
+	CHECK_EQ(a.mtime.sec, -1);
+	CHECK_EQ(a.mtime.nsec, 5);
+	CHECK_EQ(a.gen, f.gen);
+	CHECK_EQ(a.ino, f.ino);
+	REQUIRE_EQ(meta_lookup(F.m, &ROOT, F.root, "old", &a), 0);
+	CHECK_EQ(a.mtime.sec, -1);
+	CHECK_EQ(a.atime.sec, -86400 * 365);
+	fixture_down(&F);
+}
+
 TEST_MAIN()
