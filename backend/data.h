@@ -22,6 +22,7 @@ struct block_cache;
 struct data_pool;
 struct gc;
 struct readahead;
+struct blockbuf_pool;
 
 /* Knobs with defaults; each can be overridden by an environment variable
  * (named in vfs.c) so that tests and operators can shorten delays. */
@@ -50,7 +51,9 @@ struct gfs_data_stats {
 	uint64_t disk_bytes; /* now, in the disk tier */
 	uint64_t slices_committed;
 	uint64_t compactions;
-	uint64_t writer_waits; /* times a writer waited for buffer budget */
+	uint64_t writer_waits;	/* times a writer waited for buffer budget */
+	uint64_t buffer_maps;	/* block buffers taken from the kernel */
+	uint64_t buffer_reuses; /* block buffers recycled through the pool */
 };
 
 struct gfs_vfs {
@@ -60,6 +63,7 @@ struct gfs_vfs {
 	struct data_tuning tuning;
 	int read_only;
 
+	struct blockbuf_pool *bufs; /* block-sized buffers of wb and cache */
 	struct writebuf *wb;
 	struct block_cache *cache;
 	struct readahead *ra;
