@@ -97,6 +97,20 @@ int data_delete_slice(struct gfs_vfs *vfs, uint64_t id, uint32_t size);
  * same counter moments ago are reused instead of asking Redis again. */
 int data_read_range(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t change, uint64_t offset, size_t count, void *buf);
 
+/* Bytes of a file lent by the read path: a range of a cached block (held
+ * by a reference) or, when the range is not one run of one block, a buffer
+ * of its own.  data points at the bytes until data_lent_release. */
+struct cache_block;
+struct data_lent {
+	const uint8_t *data;
+	struct cache_block *block;
+	uint8_t *buf;
+};
+/* data_read_range without the copy when it can be avoided (see above). */
+int data_read_lend(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t change, uint64_t offset, size_t count,
+		   struct data_lent *out);
+void data_lent_release(struct gfs_vfs *vfs, struct data_lent *l);
+
 /* Sequential-read detection state (data_read.c). */
 int data_read_init(struct gfs_vfs *vfs);
 void data_read_fini(struct gfs_vfs *vfs);

@@ -445,31 +445,65 @@ static int may(const struct gfs_cred *cred, const struct gfs_attr *a, uint32_t b
 	return (a->mode >> shift) & bit ? 1 : 0;
 }
 
+/* The checks and size clamp of a read: *n is how many bytes to read. */
+static int read_prepare(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset,
+			size_t count, struct gfs_attr *a, size_t *n)
+{
+	int rc = gfs_getattr(vfs, ref, a);
+	if (rc < 0)
+		return rc;
+	if (a->type == GFS_DIR)
+		return -EISDIR;
+	if (a->type != GFS_REG)
+		return -EINVAL;
+	if (!may(cred, a, 4))
+		return -EACCES;
+	*n = offset < a->size ? (a->size - offset < count ? (size_t)(a->size - offset) : count) : 0;
+	return 0;
+}
+
 int gfs_read(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, size_t count,
 	     void *buf, size_t *nread, int *eof, struct gfs_attr *attr)
 {
 	struct gfs_attr a;
-	int rc = gfs_getattr(vfs, ref, &a);
+	size_t n;
+	int rc = read_prepare(vfs, cred, ref, offset, count, &a, &n);
+	if (rc == 0 && n > 0)
+		rc = data_read_range(vfs, ref.ino, a.change, offset, n, buf);
 	if (rc < 0)
 		return rc;
-	if (a.type == GFS_DIR)
-		return -EISDIR;
-	if (a.type != GFS_REG)
-		return -EINVAL;
-	if (!may(cred, &a, 4))
-		return -EACCES;
-	size_t n = 0;
-	if (offset < a.size) {
-		n = a.size - offset < count ? (size_t)(a.size - offset) : count;
-		rc = data_read_range(vfs, ref.ino, a.change, offset, n, buf);
-		if (rc < 0)
-			return rc;
-	}
 	*nread = n;
 	*eof = offset + n >= a.size;
 	if (attr)
 		*attr = a;
 	return 0;
+}
+
+int gfs_read_lend(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, size_t count,
+		  struct gfs_lent *lent, size_t *nread, int *eof, struct gfs_attr *attr)
+{
+	struct gfs_attr a;
+	size_t n;
+	struct data_lent l = {0};
+	*lent = (struct gfs_lent){0};
+	int rc = read_prepare(vfs, cred, ref, offset, count, &a, &n);
+	if (rc == 0 && n > 0)
+		rc = data_read_lend(vfs, ref.ino, a.change, offset, n, &l);
+	if (rc < 0)
+		return rc;
+	*lent = (struct gfs_lent){.data = l.data, .block = l.block, .buf = l.buf};
+	*nread = n;
+	*eof = offset + n >= a.size;
+	if (attr)
+		*attr = a;
+	return 0;
+}
+
+void gfs_read_release(struct gfs_vfs *vfs, struct gfs_lent *lent)
+{
+	struct data_lent l = {.data = lent->data, .block = lent->block, .buf = lent->buf};
+	data_lent_release(vfs, &l);
+	*lent = (struct gfs_lent){0};
 }
 
 static int do_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, size_t count,

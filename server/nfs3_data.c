@@ -19,7 +19,8 @@ static void put_verifier(const struct gfs_vfs *vfs, writeverf3 out)
 enum rpc_disposition nfs3_read(struct rpc_call *call, void *args, void *result)
 {
 	READ3args *a = args;
-	READ3res *r = result;
+	struct nfs3_read_result *rr = result;
+	READ3res *r = &rr->res;
 	struct export_access acc;
 	struct gfs_attr attr;
 	size_t nread = 0;
@@ -29,25 +30,35 @@ enum rpc_disposition nfs3_read(struct rpc_call *call, void *args, void *result)
 	if (r->status != NFS3_OK)
 		return RPC_OK;
 	size_t count = a->count < NFS3_MAX_IO ? a->count : NFS3_MAX_IO;
-	char *buf = malloc(count ? count : 1);
-	if (!buf) {
-		r->status = NFS3ERR_SERVERFAULT;
-		return RPC_OK;
-	}
-	int err = gfs_read(call->vfs, &acc.cred, acc.ref, a->offset, count, buf, &nread, &eof, &attr);
+	int err = gfs_read_lend(call->vfs, &acc.cred, acc.ref, a->offset, count, &rr->lent, &nread, &eof, &attr);
 	r->status = nfs3_status(err);
 	if (r->status != NFS3_OK) {
-		free(buf);
 		nfs3_post_op_ref(call->vfs, acc.ref, &r->READ3res_u.resfail.file_attributes);
 		return RPC_OK;
 	}
+	rr->vfs = call->vfs; /* the codec gives the bytes back once encoded */
 	READ3resok *ok = &r->READ3res_u.resok;
 	nfs3_post_op(call->vfs, &attr, &ok->file_attributes);
 	ok->count = (count3)(nread < count ? nread : count);
 	ok->eof = eof != 0;
 	ok->data.data_len = ok->count;
-	ok->data.data_val = buf; /* freed by xdr_free */
+	ok->data.data_val = (char *)rr->lent.data;
 	return RPC_OK;
+}
+
+bool nfs3_xdr_read_result(XDR *xdrs, void *obj)
+{
+	struct nfs3_read_result *rr = obj;
+	if (xdrs->x_op != XDR_FREE)
+		return xdr_READ3res(xdrs, &rr->res);
+	/* The bytes are the vfs's (a cached block or its buffer), not ours to
+	 * free(); nothing else in a READ3res is allocated. */
+	if (rr->vfs) {
+		gfs_read_release(rr->vfs, &rr->lent);
+		rr->res.READ3res_u.resok.data.data_val = NULL;
+		rr->vfs = NULL;
+	}
+	return true;
 }
 
 static const enum gfs_stable stable_table[] = {

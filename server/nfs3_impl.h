@@ -56,6 +56,14 @@ enum rpc_disposition nfs3_lookup(struct rpc_call *call, void *args, void *result
 enum rpc_disposition nfs3_access(struct rpc_call *call, void *args, void *result);
 enum rpc_disposition nfs3_readlink(struct rpc_call *call, void *args, void *result);
 enum rpc_disposition nfs3_read(struct rpc_call *call, void *args, void *result);
+/* READ's result: the reply with the bytes lent by the vfs, which its codec
+ * (nfs3_xdr_read_result, in the procedure table) gives back when freeing. */
+struct nfs3_read_result {
+	READ3res res;
+	struct gfs_vfs *vfs; /* set once lent holds bytes */
+	struct gfs_lent lent;
+};
+bool nfs3_xdr_read_result(XDR *xdrs, void *obj);
 enum rpc_disposition nfs3_write(struct rpc_call *call, void *args, void *result);
 enum rpc_disposition nfs3_create(struct rpc_call *call, void *args, void *result);
 enum rpc_disposition nfs3_mkdir(struct rpc_call *call, void *args, void *result);

@@ -617,4 +617,55 @@ TEST(block_buffers_are_recycled)
 	volume_teardown(&v);
 }
 
+/* gfs_read_lend returns the same bytes as gfs_read for every kind of
+ * range, and lends them from the cache (no copy) when they are one run of
+ * one committed block. */
+TEST(lent_reads_match_copied_reads)
+{
+	struct volume v;
+	REQUIRE_EQ(volume_setup(&v, 256 * KiB, NULL, 1), 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "lend", &f), 0);
+	size_t size = 2 * MiB;
+	uint8_t *w = malloc(size), *r = malloc(size);
+	tl_fill_random(w, size, 41);
+	REQUIRE_EQ(write_all(&v, f, 0, w, MiB, GFS_FILE_SYNC), 0);
+	/* committed [0, 1 MiB), a hole, then pending data at [1.5, 2) MiB */
+	REQUIRE_EQ(write_all(&v, f, 3 * MiB / 2, w + 3 * MiB / 2, MiB / 2, GFS_UNSTABLE), 0);
+	memset(w + MiB, 0, MiB / 2);
+	struct {
+		uint64_t off;
+		size_t len;
+		int lent_from_cache;
+	} cases[] = {
+	    {0, 256 * KiB, 1},		/* one whole block */
+	    {1000, 5000, 1},		/* inside one block */
+	    {200 * KiB, 100 * KiB, 0},	/* across two blocks */
+	    {MiB - 10, 20, 0},		/* committed then hole */
+	    {MiB + 1, 1000, 0},		/* hole */
+	    {3 * MiB / 2 - 5, 10, 0},	/* hole then pending */
+	    {3 * MiB / 2, 64 * KiB, 0}, /* pending */
+	    {2 * MiB - 100, 1000, 0},	/* pending up to the end of file */
+	    {5 * MiB, 10, 0},		/* beyond the end */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct gfs_lent lent;
+		size_t n1 = 0, n2 = 0;
+		int eof1 = 0, eof2 = 0;
+		REQUIRE_EQ(gfs_read(v.vfs, &v.root, f, cases[i].off, cases[i].len, r, &n1, &eof1, NULL), 0);
+		REQUIRE_EQ(gfs_read_lend(v.vfs, &v.root, f, cases[i].off, cases[i].len, &lent, &n2, &eof2, NULL), 0);
+		CHECK_EQ(n1, n2);
+		CHECK_EQ(eof1, eof2);
+		if (n1 > 0) {
+			CHECK(memcmp(r, lent.data, n1) == 0);
+			CHECK(memcmp(r, w + cases[i].off, n1) == 0);
+		}
+		CHECK_EQ(lent.block != NULL, cases[i].lent_from_cache);
+		gfs_read_release(v.vfs, &lent);
+	}
+	free(w);
+	free(r);
+	volume_teardown(&v);
+}
+
 TEST_MAIN()
