@@ -36,7 +36,7 @@
 #define FETCH_THREADS 8
 /* Idle block buffers kept for reuse (blockbuf.h): enough to absorb the
  * hand-over between a commit and the next writes or loads. */
-#define BLOCKBUF_IDLE_BYTES (32ull << 20)
+#define BLOCKBUF_IDLE_BYTES (64ull << 20)
 #define SLICE_ID_BATCH 64
 
 static long long env_num(const char *name, long long dflt)

@@ -67,9 +67,41 @@ static const enum gfs_stable stable_table[] = {
     [FILE_SYNC] = GFS_FILE_SYNC,
 };
 
+bool nfs3_xdr_write_args(XDR *xdrs, void *obj)
+{
+	struct nfs3_write_args *w = obj;
+	WRITE3args *a = &w->args;
+	if (xdrs->x_op == XDR_FREE) {
+		if (w->data_in_place)
+			a->data.data_val = NULL; /* the receive buffer's, not ours */
+		w->data_in_place = false;
+		return xdr_WRITE3args(xdrs, a);
+	}
+	if (xdrs->x_op != XDR_DECODE)
+		return xdr_WRITE3args(xdrs, a);
+	uint32_t len;
+	if (!xdr_nfs_fh3(xdrs, &a->file) || !xdr_offset3(xdrs, &a->offset) || !xdr_count3(xdrs, &a->count) ||
+	    !xdr_stable_how(xdrs, &a->stable) || !xdr_uint32_t(xdrs, &len) || len > NFS3_MAX_IO)
+		return false;
+	a->data.data_len = len;
+	size_t padded = ((size_t)len + 3) & ~(size_t)3;
+	if (len > 0 && xdr_tail_inline(xdrs) >= padded) {
+		/* The whole payload is contiguous in the record as received:
+		 * point at it there; the write buffer copies it once. */
+		a->data.data_val = (char *)xdrs->x_data;
+		xdrs->x_data += padded;
+		w->data_in_place = true;
+		return true;
+	}
+	if (len == 0)
+		return true;
+	a->data.data_val = malloc(len);
+	return a->data.data_val && xdr_opaque_decode(xdrs, a->data.data_val, len);
+}
+
 enum rpc_disposition nfs3_write(struct rpc_call *call, void *args, void *result)
 {
-	WRITE3args *a = args;
+	WRITE3args *a = &((struct nfs3_write_args *)args)->args;
 	WRITE3res *r = result;
 	struct export_access acc;
 	struct gfs_wcc w = {0};

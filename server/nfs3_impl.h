@@ -65,6 +65,14 @@ struct nfs3_read_result {
 };
 bool nfs3_xdr_read_result(XDR *xdrs, void *obj);
 enum rpc_disposition nfs3_write(struct rpc_call *call, void *args, void *result);
+/* WRITE's arguments: the decoder (nfs3_xdr_write_args) leaves the payload
+ * where it lies in the received record when it is contiguous there, valid
+ * while the call runs, instead of copying it into a buffer of its own. */
+struct nfs3_write_args {
+	WRITE3args args;
+	bool data_in_place;
+};
+bool nfs3_xdr_write_args(XDR *xdrs, void *obj);
 enum rpc_disposition nfs3_create(struct rpc_call *call, void *args, void *result);
 enum rpc_disposition nfs3_mkdir(struct rpc_call *call, void *args, void *result);
 enum rpc_disposition nfs3_symlink(struct rpc_call *call, void *args, void *result);
