@@ -62,6 +62,7 @@ struct nfs3_read_result {
 	READ3res res;
 	struct gfs_vfs *vfs; /* set once lent holds bytes */
 	struct gfs_lent lent;
+	const void *tcp_ops; /* the xdr_ioq ops of a TCP call, else NULL */
 };
 bool nfs3_xdr_read_result(XDR *xdrs, void *obj);
 enum rpc_disposition nfs3_write(struct rpc_call *call, void *args, void *result);
