@@ -42,6 +42,7 @@ enum { BL_EMPTY = 0, BL_UPLOADING = 1, BL_DONE = 2, BL_FAILED = 3 };
 #define WB_REORDER_WAIT_US 1000	      /* no write in progress covers the gap */
 #define WB_REORDER_WAIT_BUSY_US 50000 /* a write in progress covers the gap */
 #define WB_INFLIGHT_MAX 16	      /* writes in progress tracked per file */
+#define WB_GAP_WAITERS 16	      /* writes waiting for a gap, per file */
 #define WB_REORDER_BACKOFF_MS 100     /* after a gap that stayed open */
 
 struct wfile;
@@ -65,8 +66,14 @@ struct wfile {
 	struct wfile *hnext;
 	int refs;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;	       /* an upload finished */
-	pthread_cond_t grown;	       /* a write went in (CLOCK_MONOTONIC) */
+	pthread_cond_t cond; /* an upload finished */
+	/* Writes waiting for a gap before them (wait_for_gap), each woken by
+	 * the writes that reach its position; clock CLOCK_MONOTONIC. */
+	struct {
+		uint64_t pos; /* file offset the waiter's write starts at */
+		int used;
+		pthread_cond_t cv;
+	} gap_waiter[WB_GAP_WAITERS];
 	uint64_t reorder_off_until_ms; /* no waiting for gaps before this */
 	struct {
 		uint64_t start, end; /* end 0: free slot */
@@ -209,7 +216,8 @@ static struct wfile *file_get(struct writebuf *wb, gfs_ino_t ino, int create)
 			pthread_condattr_t ca;
 			pthread_condattr_init(&ca);
 			pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-			pthread_cond_init(&f->grown, &ca);
+			for (int i = 0; i < WB_GAP_WAITERS; i++)
+				pthread_cond_init(&f->gap_waiter[i].cv, &ca);
 			pthread_condattr_destroy(&ca);
 			pthread_mutex_init(&f->flush_lock, NULL);
 			f->hnext = wb->buckets[file_bucket(ino)];
@@ -226,7 +234,8 @@ static void file_free(struct wfile *f)
 {
 	pthread_mutex_destroy(&f->lock);
 	pthread_cond_destroy(&f->cond);
-	pthread_cond_destroy(&f->grown);
+	for (int i = 0; i < WB_GAP_WAITERS; i++)
+		pthread_cond_destroy(&f->gap_waiter[i].cv);
 	pthread_mutex_destroy(&f->flush_lock);
 	free(f);
 }
@@ -489,6 +498,15 @@ static int inflight_covers(const struct wfile *f, uint64_t at)
 	return 0;
 }
 
+/* Some write in progress other than the one at file offset `at`. */
+static int inflight_others(const struct wfile *f, uint64_t at)
+{
+	for (int i = 0; i < WB_INFLIGHT_MAX; i++)
+		if (f->inflight[i].end && !(f->inflight[i].start <= at && at < f->inflight[i].end))
+			return 1;
+	return 0;
+}
+
 static uint64_t now_us(void)
 {
 	struct timespec ts;
@@ -498,27 +516,49 @@ static uint64_t now_us(void)
 
 /* Lets earlier writes that this one overtook go in first (gap_before): waits
  * as long as a write in progress covers the gap, and briefly otherwise (a
- * call may still be being decoded).  A gap that stays open with no write on
- * its way is a sparse writer: no more waiting for it for a while.  File
- * lock held. */
+ * call may still be being decoded).  A gap that stays open while no other
+ * write of the file is in progress is a sparse writer: no more waiting for
+ * it for a while.  File lock held. */
 static void wait_for_gap(struct wfile *f, uint32_t chunk, uint32_t pos)
 {
-	uint64_t start = now_us();
+	uint64_t start = now_us(), at = (uint64_t)chunk * META_CHUNK_SIZE + pos;
 	uint32_t gap = 0;
+	int slot = -1;
 	while (gap_before(f, chunk, pos, &gap)) {
 		int coming = inflight_covers(f, (uint64_t)chunk * META_CHUNK_SIZE + gap);
-		if (!coming && now_ms() < f->reorder_off_until_ms)
-			return;
+		int alone = !inflight_others(f, at);
+		if (!coming && alone && now_ms() < f->reorder_off_until_ms)
+			break;
 		uint64_t limit = start + (coming ? WB_REORDER_WAIT_BUSY_US : WB_REORDER_WAIT_US);
 		if (now_us() >= limit) {
-			if (!coming)
+			if (!coming && alone)
 				f->reorder_off_until_ms = now_ms() + WB_REORDER_BACKOFF_MS;
-			return;
+			break;
 		}
+		for (int i = 0; i < WB_GAP_WAITERS && slot < 0; i++) {
+			if (!f->gap_waiter[i].used) {
+				f->gap_waiter[i].used = 1;
+				f->gap_waiter[i].pos = at;
+				slot = i;
+			}
+		}
+		if (slot < 0)
+			break; /* more overtaking writes than we track: go ahead */
 		struct timespec deadline = {.tv_sec = (time_t)(limit / 1000000),
 					    .tv_nsec = (long)(limit % 1000000) * 1000};
-		pthread_cond_timedwait(&f->grown, &f->lock, &deadline);
+		pthread_cond_timedwait(&f->gap_waiter[slot].cv, &f->lock, &deadline);
 	}
+	if (slot >= 0)
+		f->gap_waiter[slot].used = 0;
+}
+
+/* Wakes the gap waiters whose position the file range [from, to] reaches or
+ * covers: their gap may be closed now.  File lock held. */
+static void wake_gap_waiters(struct wfile *f, uint64_t from, uint64_t to)
+{
+	for (int i = 0; i < WB_GAP_WAITERS; i++)
+		if (f->gap_waiter[i].used && f->gap_waiter[i].pos >= from && f->gap_waiter[i].pos <= to)
+			pthread_cond_signal(&f->gap_waiter[i].cv);
 }
 
 /* One piece: inside one chunk and at most one block long, so it touches at
@@ -588,7 +628,7 @@ static int write_piece(struct writebuf *wb, struct wfile *f, uint32_t chunk, uin
 				f->end = end;
 			f->mtime = now_real();
 			f->last_write_ms = now_ms();
-			pthread_cond_broadcast(&f->grown);
+			wake_gap_waiters(f, end - len, end);
 		}
 		pthread_mutex_unlock(&f->lock);
 		return rc;
@@ -649,8 +689,9 @@ void writebuf_writer_leave(struct writebuf *wb, struct writebuf_writer *w)
 		return;
 	if (w->slot >= 0) {
 		pthread_mutex_lock(&f->lock);
+		/* A gap this write covered may stay open: its waiters re-check. */
+		wake_gap_waiters(f, f->inflight[w->slot].start, f->inflight[w->slot].end);
 		f->inflight[w->slot].end = 0;
-		pthread_cond_broadcast(&f->grown); /* a gap it covered may stay open */
 		pthread_mutex_unlock(&f->lock);
 	}
 	file_put(wb, f);

@@ -538,10 +538,11 @@ TEST(overtaking_writes_stay_one_slice)
 	size_t n;
 	REQUIRE_EQ(meta_read_chunk(v.vfs->meta, f.ino, 0, &recs, &n), 0);
 	free(recs);
-	/* One, unless a thread lost the CPU for over a millisecond between
-	 * taking its piece and starting its write; without the waiting it is
-	 * one record per overtaking write, a dozen or more. */
-	CHECK(n <= 2);
+	/* One, plus one for each time a thread lost the CPU for over a
+	 * millisecond between taking its piece and starting its write (a busy
+	 * machine); without the waiting it is one record per overtaking
+	 * write, a dozen or more. */
+	CHECK(n <= 3);
 	REQUIRE_EQ(volume_reopen(&v), 0);
 	uint8_t *want = malloc(MiB), *got = malloc(MiB);
 	for (unsigned k = 0; k < PIECES; k++) {
