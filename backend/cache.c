@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockbuf.h"
 #include "cache_disk.h"
 #include "data.h"
 #include "data_pool.h"
@@ -79,10 +80,22 @@ static void hash_remove(struct block_cache *c, struct cache_block *b)
 		*pp = b->hnext;
 }
 
+/* Full-size blocks live in the shared block buffer pool (blockbuf.h), so
+ * that an evicted block's memory is reused by the next load or write. */
+static uint8_t *block_data_alloc(struct block_cache *c, uint32_t len)
+{
+	if (len == blockbuf_size(c->vfs->bufs))
+		return blockbuf_get(c->vfs->bufs);
+	return malloc(len ? len : 1);
+}
+
 static void block_free(struct block_cache *c, struct cache_block *b)
 {
 	c->bytes -= b->len;
-	free(b->data);
+	if (b->len == blockbuf_size(c->vfs->bufs))
+		blockbuf_put(c->vfs->bufs, b->data);
+	else
+		free(b->data);
 	free(b);
 }
 
@@ -196,7 +209,7 @@ static struct cache_block *lookup_or_create(struct block_cache *c, uint64_t id, 
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return NULL;
-	b->data = malloc(len ? len : 1);
+	b->data = block_data_alloc(c, len);
 	if (!b->data) {
 		free(b);
 		return NULL;

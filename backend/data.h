@@ -22,6 +22,7 @@ struct block_cache;
 struct data_pool;
 struct gc;
 struct readahead;
+struct blockbuf_pool;
 
 /* Knobs with defaults; each can be overridden by an environment variable
  * (named in vfs.c) so that tests and operators can shorten delays. */
@@ -50,7 +51,9 @@ struct gfs_data_stats {
 	uint64_t disk_bytes; /* now, in the disk tier */
 	uint64_t slices_committed;
 	uint64_t compactions;
-	uint64_t writer_waits; /* times a writer waited for buffer budget */
+	uint64_t writer_waits;	/* times a writer waited for buffer budget */
+	uint64_t buffer_maps;	/* block buffers taken from the kernel */
+	uint64_t buffer_reuses; /* block buffers recycled through the pool */
 };
 
 struct gfs_vfs {
@@ -60,6 +63,7 @@ struct gfs_vfs {
 	struct data_tuning tuning;
 	int read_only;
 
+	struct blockbuf_pool *bufs; /* block-sized buffers of wb and cache */
 	struct writebuf *wb;
 	struct block_cache *cache;
 	struct readahead *ra;
@@ -92,6 +96,20 @@ int data_delete_slice(struct gfs_vfs *vfs, uint64_t id, uint32_t size);
  * is the inode's change counter just read: chunk records read under the
  * same counter moments ago are reused instead of asking Redis again. */
 int data_read_range(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t change, uint64_t offset, size_t count, void *buf);
+
+/* Bytes of a file lent by the read path: a range of a cached block (held
+ * by a reference) or, when the range is not one run of one block, a buffer
+ * of its own.  data points at the bytes until data_lent_release. */
+struct cache_block;
+struct data_lent {
+	const uint8_t *data;
+	struct cache_block *block;
+	uint8_t *buf;
+};
+/* data_read_range without the copy when it can be avoided (see above). */
+int data_read_lend(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t change, uint64_t offset, size_t count,
+		   struct data_lent *out);
+void data_lent_release(struct gfs_vfs *vfs, struct data_lent *l);
 
 /* Sequential-read detection state (data_read.c). */
 int data_read_init(struct gfs_vfs *vfs);

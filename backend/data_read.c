@@ -167,8 +167,12 @@ static void prefetch_records(struct gfs_vfs *vfs, const struct view_src *srcs, s
 	free(segs);
 }
 
+/* Reads [pos, pos+len) of one chunk into dst.  With lend non-NULL and dst
+ * NULL, it instead lends the bytes from the cache when they are one run of
+ * one cached block (the common case of a sequential reader), and returns
+ * -ENOTSUP when they are not. */
 static int read_chunk_part(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t change, uint32_t chunk, uint32_t pos,
-			   uint32_t len, uint8_t *dst, uint64_t window)
+			   uint32_t len, uint8_t *dst, uint64_t window, struct data_lent *lend)
 {
 	struct pending_snap snap;
 	int rc = writebuf_snapshot(vfs->wb, ino, chunk, &snap);
@@ -202,6 +206,25 @@ static int read_chunk_part(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t change, 
 		uint64_t pend = (uint64_t)pos + len + window;
 		prefetch_records(vfs, srcs, nrec, pos + len, pend > META_CHUNK_SIZE ? META_CHUNK_SIZE : (uint32_t)pend);
 	}
+	if (rc == 0 && lend) {
+		const struct view_seg *g = nseg == 1 ? &segs[0] : NULL;
+		const struct view_src *src = g && g->src >= 0 ? &srcs[g->src] : NULL;
+		uint32_t bs = vfs->info.block_size;
+		if (src && !src->pending && g->slice_off / bs == (g->slice_off + len - 1) / bs) {
+			uint32_t idx = g->slice_off / bs;
+			uint32_t blen = slice_block_len(src->size, bs, idx);
+			struct cache_block *b = NULL;
+			if (g->slice_off % bs + len > blen)
+				rc = -EIO; /* record points past its slice: corrupt metadata */
+			else
+				rc = cache_get(vfs->cache, src->id, idx, blen, &b);
+			if (rc == 0)
+				*lend = (struct data_lent){.block = b, .data = b->data + g->slice_off % bs};
+		} else {
+			rc = -ENOTSUP;
+		}
+		nseg = 0;
+	}
 	for (size_t i = 0; rc == 0 && i < nseg; i++) {
 		const struct view_seg *g = &segs[i];
 		uint8_t *d = dst + (g->pos - pos);
@@ -219,16 +242,16 @@ static int read_chunk_part(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t change, 
 	return rc;
 }
 
-int data_read_range(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t change, uint64_t offset, size_t count, void *buf)
+static int read_range(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t change, uint64_t offset, size_t count, void *buf,
+		      uint64_t window)
 {
-	uint64_t window = readahead_note(vfs, ino, offset, count);
 	uint8_t *dst = buf;
 	while (count > 0) {
 		uint32_t chunk = (uint32_t)(offset / META_CHUNK_SIZE), pos = (uint32_t)(offset % META_CHUNK_SIZE);
 		size_t n = META_CHUNK_SIZE - pos;
 		if (n > count)
 			n = count;
-		int rc = read_chunk_part(vfs, ino, change, chunk, pos, (uint32_t)n, dst, count == n ? window : 0);
+		int rc = read_chunk_part(vfs, ino, change, chunk, pos, (uint32_t)n, dst, count == n ? window : 0, NULL);
 		if (rc < 0)
 			return rc;
 		dst += n;
@@ -236,4 +259,43 @@ int data_read_range(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t change, uint64_
 		count -= n;
 	}
 	return 0;
+}
+
+int data_read_range(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t change, uint64_t offset, size_t count, void *buf)
+{
+	return read_range(vfs, ino, change, offset, count, buf, readahead_note(vfs, ino, offset, count));
+}
+
+int data_read_lend(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t change, uint64_t offset, size_t count,
+		   struct data_lent *out)
+{
+	*out = (struct data_lent){0};
+	uint64_t window = readahead_note(vfs, ino, offset, count);
+	uint32_t chunk = (uint32_t)(offset / META_CHUNK_SIZE), pos = (uint32_t)(offset % META_CHUNK_SIZE);
+	int rc = -ENOTSUP;
+	if (count > 0 && count <= META_CHUNK_SIZE - pos) {
+		rc = read_chunk_part(vfs, ino, change, chunk, pos, (uint32_t)count, NULL, window, out);
+		window = 0; /* prefetched already */
+	}
+	if (rc != -ENOTSUP)
+		return rc;
+	out->buf = malloc(count ? count : 1);
+	if (!out->buf)
+		return -ENOMEM;
+	rc = read_range(vfs, ino, change, offset, count, out->buf, window);
+	if (rc < 0) {
+		free(out->buf);
+		*out = (struct data_lent){0};
+		return rc;
+	}
+	out->data = out->buf;
+	return 0;
+}
+
+void data_lent_release(struct gfs_vfs *vfs, struct data_lent *l)
+{
+	if (l->block)
+		cache_release(vfs->cache, l->block);
+	free(l->buf);
+	*l = (struct data_lent){0};
 }

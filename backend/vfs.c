@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "blockbuf.h"
 #include "cache.h"
 #include "data.h"
 #include "data_pool.h"
@@ -33,6 +34,9 @@
 #define DEFAULT_DISK_CACHE_BYTES (10ull << 30)
 #define DEFAULT_UPLOAD_THREADS 8
 #define FETCH_THREADS 8
+/* Idle block buffers kept for reuse (blockbuf.h): enough to absorb the
+ * hand-over between a commit and the next writes or loads. */
+#define BLOCKBUF_IDLE_BYTES (64ull << 20)
 #define SLICE_ID_BATCH 64
 
 static long long env_num(const char *name, long long dflt)
@@ -117,7 +121,10 @@ static void volume_id_of(const char *uuid, uint64_t *out)
 static int start_engine(struct gfs_vfs *vfs, const struct gfs_vfs_config *cfg)
 {
 	unsigned up = cfg->upload_threads ? cfg->upload_threads : DEFAULT_UPLOAD_THREADS;
-	int rc = data_pool_create("upload", up, &vfs->upload_pool);
+	size_t bs = vfs->info.block_size;
+	int rc = blockbuf_pool_create(bs, BLOCKBUF_IDLE_BYTES / bs ? BLOCKBUF_IDLE_BYTES / bs : 1, &vfs->bufs);
+	if (rc == 0)
+		rc = data_pool_create("upload", up, &vfs->upload_pool);
 	if (rc == 0)
 		rc = data_pool_create("fetch", FETCH_THREADS, &vfs->fetch_pool);
 	if (rc == 0)
@@ -145,6 +152,8 @@ static void stop_engine(struct gfs_vfs *vfs)
 	vfs->upload_pool = vfs->fetch_pool = NULL;
 	cache_destroy(vfs->cache);
 	vfs->cache = NULL;
+	blockbuf_pool_destroy(vfs->bufs);
+	vfs->bufs = NULL;
 	data_read_fini(vfs);
 }
 
@@ -438,26 +447,33 @@ static int may(const struct gfs_cred *cred, const struct gfs_attr *a, uint32_t b
 	return (a->mode >> shift) & bit ? 1 : 0;
 }
 
+/* The checks and size clamp of a read: *n is how many bytes to read. */
+static int read_prepare(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset,
+			size_t count, struct gfs_attr *a, size_t *n)
+{
+	int rc = gfs_getattr(vfs, ref, a);
+	if (rc < 0)
+		return rc;
+	if (a->type == GFS_DIR)
+		return -EISDIR;
+	if (a->type != GFS_REG)
+		return -EINVAL;
+	if (!may(cred, a, 4))
+		return -EACCES;
+	*n = offset < a->size ? (a->size - offset < count ? (size_t)(a->size - offset) : count) : 0;
+	return 0;
+}
+
 int gfs_read(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, size_t count,
 	     void *buf, size_t *nread, int *eof, struct gfs_attr *attr)
 {
 	struct gfs_attr a;
-	int rc = gfs_getattr(vfs, ref, &a);
+	size_t n;
+	int rc = read_prepare(vfs, cred, ref, offset, count, &a, &n);
+	if (rc == 0 && n > 0)
+		rc = data_read_range(vfs, ref.ino, a.change, offset, n, buf);
 	if (rc < 0)
 		return rc;
-	if (a.type == GFS_DIR)
-		return -EISDIR;
-	if (a.type != GFS_REG)
-		return -EINVAL;
-	if (!may(cred, &a, 4))
-		return -EACCES;
-	size_t n = 0;
-	if (offset < a.size) {
-		n = a.size - offset < count ? (size_t)(a.size - offset) : count;
-		rc = data_read_range(vfs, ref.ino, a.change, offset, n, buf);
-		if (rc < 0)
-			return rc;
-	}
 	*nread = n;
 	*eof = offset + n >= a.size;
 	if (attr)
@@ -465,8 +481,35 @@ int gfs_read(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref re
 	return 0;
 }
 
-int gfs_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, size_t count,
-	      const void *buf, enum gfs_stable stable, enum gfs_stable *committed, struct gfs_wcc *wcc)
+int gfs_read_lend(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, size_t count,
+		  struct gfs_lent *lent, size_t *nread, int *eof, struct gfs_attr *attr)
+{
+	struct gfs_attr a;
+	size_t n;
+	struct data_lent l = {0};
+	*lent = (struct gfs_lent){0};
+	int rc = read_prepare(vfs, cred, ref, offset, count, &a, &n);
+	if (rc == 0 && n > 0)
+		rc = data_read_lend(vfs, ref.ino, a.change, offset, n, &l);
+	if (rc < 0)
+		return rc;
+	*lent = (struct gfs_lent){.data = l.data, .block = l.block, .buf = l.buf};
+	*nread = n;
+	*eof = offset + n >= a.size;
+	if (attr)
+		*attr = a;
+	return 0;
+}
+
+void gfs_read_release(struct gfs_vfs *vfs, struct gfs_lent *lent)
+{
+	struct data_lent l = {.data = lent->data, .block = lent->block, .buf = lent->buf};
+	data_lent_release(vfs, &l);
+	*lent = (struct gfs_lent){0};
+}
+
+static int do_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, size_t count,
+		    const void *buf, enum gfs_stable stable, enum gfs_stable *committed, struct gfs_wcc *wcc)
 {
 	CHECK_WRITABLE(vfs);
 	struct gfs_attr a;
@@ -515,6 +558,17 @@ int gfs_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref r
 		wcc->post.size = offset + count;
 	wcc->has_post = 1;
 	return 0;
+}
+
+int gfs_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, size_t count,
+	      const void *buf, enum gfs_stable stable, enum gfs_stable *committed, struct gfs_wcc *wcc)
+{
+	CHECK_WRITABLE(vfs);
+	struct writebuf_writer w;
+	writebuf_writer_enter(vfs->wb, ref.ino, offset, count, &w);
+	int rc = do_write(vfs, cred, ref, offset, count, buf, stable, committed, wcc);
+	writebuf_writer_leave(vfs->wb, &w);
+	return rc;
 }
 
 int gfs_commit(struct gfs_vfs *vfs, struct gfs_ref ref, struct gfs_attr *attr)
@@ -580,8 +634,10 @@ void gfs_data_stats(struct gfs_vfs *vfs, struct gfs_data_stats *out)
 {
 	struct writebuf_counters w;
 	struct cache_counters c;
+	struct blockbuf_counters b;
 	writebuf_counters(vfs->wb, &w);
 	cache_counters(vfs->cache, &c);
+	blockbuf_counters(vfs->bufs, &b);
 	*out = (struct gfs_data_stats){
 	    .buffer_budget = w.budget,
 	    .buffered_bytes = w.used,
@@ -599,6 +655,8 @@ void gfs_data_stats(struct gfs_vfs *vfs, struct gfs_data_stats *out)
 	    .slices_committed = atomic_load(&vfs->n_commits),
 	    .compactions = atomic_load(&vfs->n_compactions),
 	    .writer_waits = w.waits,
+	    .buffer_maps = b.maps,
+	    .buffer_reuses = b.reuses,
 	};
 }
 

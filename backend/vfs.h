@@ -254,6 +254,16 @@ int gfs_readdir(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref
 /* Data.  read: *eof is set when the range reached the end of file. */
 int gfs_read(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, size_t count,
 	     void *buf, size_t *nread, int *eof, struct gfs_attr *attr);
+/* gfs_read without a copy when it can: the bytes are lent from the block
+ * cache when they are one run of one cached block, else read into a buffer
+ * of the vfs.  lent->data is valid until gfs_read_release. */
+struct gfs_lent {
+	const uint8_t *data;
+	void *block, *buf; /* private to the vfs */
+};
+int gfs_read_lend(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, size_t count,
+		  struct gfs_lent *lent, size_t *nread, int *eof, struct gfs_attr *attr);
+void gfs_read_release(struct gfs_vfs *vfs, struct gfs_lent *lent);
 /* *committed says how stable the data is on return (>= the request). */
 int gfs_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, size_t count,
 	      const void *buf, enum gfs_stable stable, enum gfs_stable *committed, struct gfs_wcc *wcc);

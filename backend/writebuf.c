@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "blockbuf.h"
 #include "data.h"
 #include "data_pool.h"
 #include "gc.h"
@@ -32,6 +33,17 @@ enum { BL_EMPTY = 0, BL_UPLOADING = 1, BL_DONE = 2, BL_FAILED = 3 };
 #define WB_BUCKETS 1024
 #define WB_ALLOC_STEP (64u << 10) /* block buffers grow in these steps */
 #define WB_WAIT_LIMIT_MS 60000	  /* a writer gives up (-EAGAIN) after this */
+/* A write that starts a little past the end of the newest slice of its
+ * chunk is usually one that overtook the writes before it (a client with
+ * several WRITEs in flight; the server runs them on several threads).  It
+ * waits this long for them to close the gap, so that the file stays one
+ * slice instead of one slice per overtaking write. */
+#define WB_REORDER_WINDOW (32u << 20)
+#define WB_REORDER_WAIT_US 1000	      /* no write in progress covers the gap */
+#define WB_REORDER_WAIT_BUSY_US 50000 /* a write in progress covers the gap */
+#define WB_INFLIGHT_MAX 16	      /* writes in progress tracked per file */
+#define WB_GAP_WAITERS 16	      /* writes waiting for a gap, per file */
+#define WB_REORDER_BACKOFF_MS 100     /* after a gap that stayed open */
 
 struct wfile;
 
@@ -55,6 +67,17 @@ struct wfile {
 	int refs;
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* an upload finished */
+	/* Writes waiting for a gap before them (wait_for_gap), each woken by
+	 * the writes that reach its position; clock CLOCK_MONOTONIC. */
+	struct {
+		uint64_t pos; /* file offset the waiter's write starts at */
+		int used;
+		pthread_cond_t cv;
+	} gap_waiter[WB_GAP_WAITERS];
+	uint64_t reorder_off_until_ms; /* no waiting for gaps before this */
+	struct {
+		uint64_t start, end; /* end 0: free slot */
+	} inflight[WB_INFLIGHT_MAX]; /* writes in progress (writebuf_writer_enter) */
 	pthread_mutex_t flush_lock;
 	struct pslice *head, *tail;
 	uint64_t end;
@@ -143,10 +166,20 @@ static struct pslice *slice_new(struct writebuf *wb, uint32_t chunk, uint32_t po
 	return s;
 }
 
+/* A block buffer of the full block size comes from the shared pool (and
+ * goes back to it); smaller ones, for small writes, from malloc. */
+static void block_buf_free(struct writebuf *wb, uint8_t *buf, uint32_t cap)
+{
+	if (cap == wb->bs)
+		blockbuf_put(wb->vfs->bufs, buf);
+	else
+		free(buf);
+}
+
 static void slice_free(struct writebuf *wb, struct pslice *s)
 {
 	for (uint32_t i = 0; i < s->nblk; i++)
-		free(s->blk[i]);
+		block_buf_free(wb, s->blk[i], s->cap[i]);
 	budget_release(wb, s->alloc);
 	free(s->blk);
 	free(s->cap);
@@ -180,6 +213,12 @@ static struct wfile *file_get(struct writebuf *wb, gfs_ino_t ino, int create)
 			f->ino = ino;
 			pthread_mutex_init(&f->lock, NULL);
 			pthread_cond_init(&f->cond, NULL);
+			pthread_condattr_t ca;
+			pthread_condattr_init(&ca);
+			pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+			for (int i = 0; i < WB_GAP_WAITERS; i++)
+				pthread_cond_init(&f->gap_waiter[i].cv, &ca);
+			pthread_condattr_destroy(&ca);
 			pthread_mutex_init(&f->flush_lock, NULL);
 			f->hnext = wb->buckets[file_bucket(ino)];
 			wb->buckets[file_bucket(ino)] = f;
@@ -195,6 +234,8 @@ static void file_free(struct wfile *f)
 {
 	pthread_mutex_destroy(&f->lock);
 	pthread_cond_destroy(&f->cond);
+	for (int i = 0; i < WB_GAP_WAITERS; i++)
+		pthread_cond_destroy(&f->gap_waiter[i].cv);
 	pthread_mutex_destroy(&f->flush_lock);
 	free(f);
 }
@@ -284,17 +325,27 @@ static uint32_t round_up(uint32_t v, uint32_t step)
 	return (uint32_t)(((uint64_t)v + step - 1) / step * step);
 }
 
+/* The capacity a block buffer of capacity cur must grow to so that it
+ * holds need bytes. */
+static uint32_t block_cap_for(uint32_t cur, uint32_t need, uint32_t bs)
+{
+	if (cur >= need)
+		return cur;
+	uint32_t c = round_up(need, WB_ALLOC_STEP);
+	if (c < cur * 2)
+		c = cur * 2;
+	/* Past a quarter of a block, take the whole block at once: streaming
+	 * writes then never copy a block while growing it, and the buffer is
+	 * one the pool can recycle. */
+	return c >= bs / 4 || c > bs ? bs : c;
+}
+
 /* The capacity block i must have so that slice bytes up to `upto` fit. */
 static uint32_t wanted_cap(const struct pslice *s, uint32_t bs, uint32_t i, uint32_t upto)
 {
 	uint64_t bstart = (uint64_t)i * bs;
 	uint32_t need = upto - bstart > bs ? bs : (uint32_t)(upto - bstart);
-	if (s->cap[i] >= need)
-		return s->cap[i];
-	uint32_t c = round_up(need, WB_ALLOC_STEP);
-	if (c < s->cap[i] * 2)
-		c = s->cap[i] * 2;
-	return c > bs ? bs : c;
+	return block_cap_for(s->cap[i], need, bs);
 }
 
 /* Budget the blocks of s that [soff, soff+len) touches would need to grow. */
@@ -342,7 +393,16 @@ static int slice_store(struct writebuf *wb, struct pslice *s, uint32_t soff, con
 	for (uint32_t i = first; i <= last; i++) {
 		uint32_t want = wanted_cap(s, bs, i, soff + len);
 		if (want > s->cap[i]) {
-			uint8_t *nb = realloc(s->blk[i], want);
+			uint8_t *nb;
+			if (want == bs) {
+				nb = blockbuf_get(wb->vfs->bufs);
+				if (nb && s->cap[i])
+					memcpy(nb, s->blk[i], s->cap[i]);
+				if (nb)
+					free(s->blk[i]);
+			} else {
+				nb = realloc(s->blk[i], want);
+			}
 			if (!nb)
 				return -ENOMEM;
 			s->alloc += want - s->cap[i];
@@ -366,17 +426,21 @@ static int slice_store(struct writebuf *wb, struct pslice *s, uint32_t soff, con
 
 static int flush_file(struct writebuf *wb, struct wfile *f);
 
-/* Makes room in the budget: commits this file's data if it has any, else
- * waits for the flusher to commit other files'. */
-static int relieve_pressure(struct writebuf *wb, struct wfile *f, uint64_t started)
+/* Makes room for need bytes of budget.  If the file's oldest slice is
+ * sealed, its commit is under way and will free memory: wait for it, rather
+ * than seal the slice being streamed into (which would split the file into
+ * one slice per wait).  Else commit this file's data if it has any, else
+ * wait for the flusher to commit other files'. */
+static int relieve_pressure(struct writebuf *wb, struct wfile *f, uint64_t need, uint64_t started)
 {
 	pthread_mutex_lock(&wb->budget_lock);
 	wb->waits++;
 	pthread_mutex_unlock(&wb->budget_lock);
 	pthread_mutex_lock(&f->lock);
 	int has_data = f->head != NULL;
+	int committing = has_data && f->head->sealed;
 	pthread_mutex_unlock(&f->lock);
-	if (has_data)
+	if (has_data && !committing)
 		return flush_file(wb, f);
 	if (now_ms() - started > WB_WAIT_LIMIT_MS)
 		return -EAGAIN;
@@ -388,11 +452,113 @@ static int relieve_pressure(struct writebuf *wb, struct wfile *f, uint64_t start
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&wb->budget_lock);
-	wb->pressure = 1;
-	pthread_cond_broadcast(&wb->budget_cond);
-	pthread_cond_timedwait(&wb->budget_cond, &wb->budget_lock, &ts);
+	/* Checked under the lock that budget_release takes, so that a release
+	 * since our budget_try is not missed. */
+	if (wb->used + need > wb->budget) {
+		if (!committing) {
+			wb->pressure = 1;
+			pthread_cond_broadcast(&wb->budget_cond);
+		}
+		pthread_cond_timedwait(&wb->budget_cond, &wb->budget_lock, &ts);
+	}
 	pthread_mutex_unlock(&wb->budget_lock);
 	return 0;
+}
+
+/* Whether a write at pos of chunk has a gap before it that earlier writes
+ * may be about to fill: no pending slice of the chunk reaches pos, but an
+ * unsealed one ends shortly before it, or (the first write of a chunk) pos
+ * is a little past the chunk's start.  *gap is the chunk offset where the
+ * gap starts.  File lock held. */
+static int gap_before(struct wfile *f, uint32_t chunk, uint32_t pos, uint32_t *gap)
+{
+	int any = 0, below = 0;
+	for (struct pslice *s = f->tail; s; s = s->prev) {
+		if (s->chunk != chunk)
+			continue;
+		any = 1;
+		uint32_t end = s->pos + s->len;
+		if (s->pos <= pos && pos <= end)
+			return 0;
+		if (!s->sealed && end < pos && pos - end <= WB_REORDER_WINDOW && (!below || end > *gap)) {
+			below = 1;
+			*gap = end;
+		}
+	}
+	*gap = any ? *gap : 0;
+	return any ? below : pos > 0 && pos <= WB_REORDER_WINDOW;
+}
+
+/* A write in progress (writebuf_writer_enter) covers file offset `at`. */
+static int inflight_covers(const struct wfile *f, uint64_t at)
+{
+	for (int i = 0; i < WB_INFLIGHT_MAX; i++)
+		if (f->inflight[i].end > at && f->inflight[i].start <= at)
+			return 1;
+	return 0;
+}
+
+/* Some write in progress other than the one at file offset `at`. */
+static int inflight_others(const struct wfile *f, uint64_t at)
+{
+	for (int i = 0; i < WB_INFLIGHT_MAX; i++)
+		if (f->inflight[i].end && !(f->inflight[i].start <= at && at < f->inflight[i].end))
+			return 1;
+	return 0;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Lets earlier writes that this one overtook go in first (gap_before): waits
+ * as long as a write in progress covers the gap, and briefly otherwise (a
+ * call may still be being decoded).  A gap that stays open while no other
+ * write of the file is in progress is a sparse writer: no more waiting for
+ * it for a while.  File lock held. */
+static void wait_for_gap(struct wfile *f, uint32_t chunk, uint32_t pos)
+{
+	uint64_t start = now_us(), at = (uint64_t)chunk * META_CHUNK_SIZE + pos;
+	uint32_t gap = 0;
+	int slot = -1;
+	while (gap_before(f, chunk, pos, &gap)) {
+		int coming = inflight_covers(f, (uint64_t)chunk * META_CHUNK_SIZE + gap);
+		int alone = !inflight_others(f, at);
+		if (!coming && alone && now_ms() < f->reorder_off_until_ms)
+			break;
+		uint64_t limit = start + (coming ? WB_REORDER_WAIT_BUSY_US : WB_REORDER_WAIT_US);
+		if (now_us() >= limit) {
+			if (!coming && alone)
+				f->reorder_off_until_ms = now_ms() + WB_REORDER_BACKOFF_MS;
+			break;
+		}
+		for (int i = 0; i < WB_GAP_WAITERS && slot < 0; i++) {
+			if (!f->gap_waiter[i].used) {
+				f->gap_waiter[i].used = 1;
+				f->gap_waiter[i].pos = at;
+				slot = i;
+			}
+		}
+		if (slot < 0)
+			break; /* more overtaking writes than we track: go ahead */
+		struct timespec deadline = {.tv_sec = (time_t)(limit / 1000000),
+					    .tv_nsec = (long)(limit % 1000000) * 1000};
+		pthread_cond_timedwait(&f->gap_waiter[slot].cv, &f->lock, &deadline);
+	}
+	if (slot >= 0)
+		f->gap_waiter[slot].used = 0;
+}
+
+/* Wakes the gap waiters whose position the file range [from, to] reaches or
+ * covers: their gap may be closed now.  File lock held. */
+static void wake_gap_waiters(struct wfile *f, uint64_t from, uint64_t to)
+{
+	for (int i = 0; i < WB_GAP_WAITERS; i++)
+		if (f->gap_waiter[i].used && f->gap_waiter[i].pos >= from && f->gap_waiter[i].pos <= to)
+			pthread_cond_signal(&f->gap_waiter[i].cv);
 }
 
 /* One piece: inside one chunk and at most one block long, so it touches at
@@ -403,6 +569,7 @@ static int write_piece(struct writebuf *wb, struct wfile *f, uint32_t chunk, uin
 	uint64_t started = now_ms();
 	for (;;) {
 		pthread_mutex_lock(&f->lock);
+		wait_for_gap(f, chunk, pos);
 		struct pslice *s = pick_target(wb, f, chunk, pos, len);
 		uint64_t need;
 		if (s) {
@@ -413,12 +580,12 @@ static int write_piece(struct writebuf *wb, struct wfile *f, uint32_t chunk, uin
 			need = 0;
 			for (uint32_t i = first; i <= last; i++) {
 				uint32_t upto = len - i * wb->bs > wb->bs ? wb->bs : len - i * wb->bs;
-				need += round_up(upto, WB_ALLOC_STEP) > wb->bs ? wb->bs : round_up(upto, WB_ALLOC_STEP);
+				need += block_cap_for(0, upto, wb->bs);
 			}
 		}
 		if (!budget_try(wb, need)) {
 			pthread_mutex_unlock(&f->lock);
-			int rc = relieve_pressure(wb, f, started);
+			int rc = relieve_pressure(wb, f, need, started);
 			if (rc < 0)
 				return rc;
 			continue;
@@ -461,6 +628,7 @@ static int write_piece(struct writebuf *wb, struct wfile *f, uint32_t chunk, uin
 				f->end = end;
 			f->mtime = now_real();
 			f->last_write_ms = now_ms();
+			wake_gap_waiters(f, end - len, end);
 		}
 		pthread_mutex_unlock(&f->lock);
 		return rc;
@@ -495,6 +663,39 @@ int writebuf_write(struct writebuf *wb, struct gfs_ref ref, uint64_t offset, con
 	}
 	file_put(wb, f);
 	return rc;
+}
+
+void writebuf_writer_enter(struct writebuf *wb, gfs_ino_t ino, uint64_t offset, size_t count, struct writebuf_writer *w)
+{
+	*w = (struct writebuf_writer){.file = file_get(wb, ino, 1), .slot = -1};
+	struct wfile *f = w->file;
+	if (!f || count == 0)
+		return;
+	pthread_mutex_lock(&f->lock);
+	for (int i = 0; i < WB_INFLIGHT_MAX && w->slot < 0; i++) {
+		if (f->inflight[i].end == 0) {
+			f->inflight[i].start = offset;
+			f->inflight[i].end = offset + count;
+			w->slot = i;
+		}
+	}
+	pthread_mutex_unlock(&f->lock);
+}
+
+void writebuf_writer_leave(struct writebuf *wb, struct writebuf_writer *w)
+{
+	struct wfile *f = w->file;
+	if (!f)
+		return;
+	if (w->slot >= 0) {
+		pthread_mutex_lock(&f->lock);
+		/* A gap this write covered may stay open: its waiters re-check. */
+		wake_gap_waiters(f, f->inflight[w->slot].start, f->inflight[w->slot].end);
+		f->inflight[w->slot].end = 0;
+		pthread_mutex_unlock(&f->lock);
+	}
+	file_put(wb, f);
+	w->file = NULL;
 }
 
 /* ---- flush ---- */

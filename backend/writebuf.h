@@ -25,6 +25,18 @@ void writebuf_destroy(struct writebuf *wb);
 /* Buffers count bytes at offset; may wait for budget and may commit this
  * file's older data to make room.  Returns 0 or a negative errno. */
 int writebuf_write(struct writebuf *wb, struct gfs_ref ref, uint64_t offset, const void *buf, size_t count);
+/* Brackets one client write of [offset, offset+count) of ino, from before
+ * its attributes are read to after writebuf_write returns.  A write that
+ * overtook an earlier one (several in flight) waits for it to go in first,
+ * so the file stays one slice; this is how it knows that one is coming.
+ * Without memory for the bookkeeping the write just does not wait. */
+struct writebuf_writer {
+	void *file;
+	int slot;
+};
+void writebuf_writer_enter(struct writebuf *wb, gfs_ino_t ino, uint64_t offset, size_t count,
+			   struct writebuf_writer *w);
+void writebuf_writer_leave(struct writebuf *wb, struct writebuf_writer *w);
 /* Uploads and commits everything buffered for ino before the call. */
 int writebuf_flush(struct writebuf *wb, gfs_ino_t ino);
 /* Same for every file; returns the first error. */

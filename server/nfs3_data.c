@@ -4,10 +4,14 @@
  * verifier is the volume's, new at every process start, so a client
  * resends whatever it wrote UNSTABLE before a crash.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <rpc/svc.h>
+
 #include "nfs3_impl.h"
+#include "rpc_transport.h"
 
 static void put_verifier(const struct gfs_vfs *vfs, writeverf3 out)
 {
@@ -19,7 +23,8 @@ static void put_verifier(const struct gfs_vfs *vfs, writeverf3 out)
 enum rpc_disposition nfs3_read(struct rpc_call *call, void *args, void *result)
 {
 	READ3args *a = args;
-	READ3res *r = result;
+	struct nfs3_read_result *rr = result;
+	READ3res *r = &rr->res;
 	struct export_access acc;
 	struct gfs_attr attr;
 	size_t nread = 0;
@@ -29,25 +34,96 @@ enum rpc_disposition nfs3_read(struct rpc_call *call, void *args, void *result)
 	if (r->status != NFS3_OK)
 		return RPC_OK;
 	size_t count = a->count < NFS3_MAX_IO ? a->count : NFS3_MAX_IO;
-	char *buf = malloc(count ? count : 1);
-	if (!buf) {
-		r->status = NFS3ERR_SERVERFAULT;
-		return RPC_OK;
-	}
-	int err = gfs_read(call->vfs, &acc.cred, acc.ref, a->offset, count, buf, &nread, &eof, &attr);
+	int err = gfs_read_lend(call->vfs, &acc.cred, acc.ref, a->offset, count, &rr->lent, &nread, &eof, &attr);
 	r->status = nfs3_status(err);
 	if (r->status != NFS3_OK) {
-		free(buf);
 		nfs3_post_op_ref(call->vfs, acc.ref, &r->READ3res_u.resfail.file_attributes);
 		return RPC_OK;
 	}
+	rr->vfs = call->vfs; /* the codec gives the bytes back once encoded */
+	/* On TCP the reply is encoded into the same kind of stream (xdr_ioq) as
+	 * the call arrived in: the codec can then hand it the bytes by reference. */
+	if (call->req->rq_xprt->xp_type == XPRT_TCP)
+		rr->tcp_ops = call->req->rq_xdrs->x_ops;
 	READ3resok *ok = &r->READ3res_u.resok;
 	nfs3_post_op(call->vfs, &attr, &ok->file_attributes);
 	ok->count = (count3)(nread < count ? nread : count);
 	ok->eof = eof != 0;
 	ok->data.data_len = ok->count;
-	ok->data.data_val = buf; /* freed by xdr_free */
+	ok->data.data_val = (char *)rr->lent.data;
 	return RPC_OK;
+}
+
+/* The lent bytes of a READ reply handed to ntirpc's TCP sender by
+ * reference (XDR_PUTBUFS): ntirpc holds one reference per vector and calls
+ * uio_release for each once it has written the reply; the last release
+ * gives the bytes back to the vfs. */
+struct lent_uio {
+	struct gfs_vfs *vfs;
+	struct gfs_lent lent;
+	xdr_uio uio; /* last: uio_vio[] follows */
+};
+
+static void lent_uio_release(xdr_uio *uio, u_int flags)
+{
+	(void)flags;
+	if (__atomic_sub_fetch(&uio->uio_references, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	struct lent_uio *lu = (struct lent_uio *)((char *)uio - offsetof(struct lent_uio, uio));
+	gfs_read_release(lu->vfs, &lu->lent);
+	free(lu);
+	rpc_borrowed_reply_end();
+}
+
+/* READ3resok with the data by reference; the lent bytes move into the uio.
+ * Only for ntirpc's TCP record stream (xdr_ioq), whose reference counting
+ * this follows. */
+static bool encode_read_ok_borrowed(XDR *xdrs, struct nfs3_read_result *rr)
+{
+	READ3resok *ok = &rr->res.READ3res_u.resok;
+	uint32_t len = ok->data.data_len;
+	if (!xdr_nfsstat3(xdrs, &rr->res.status) || !xdr_post_op_attr(xdrs, &ok->file_attributes) ||
+	    !xdr_count3(xdrs, &ok->count) || !xdr_bool(xdrs, &ok->eof) || !xdr_uint32_t(xdrs, &len))
+		return false;
+	struct lent_uio *lu = malloc(sizeof(*lu) + sizeof(xdr_vio));
+	if (!lu)
+		return xdr_opaque_encode(xdrs, ok->data.data_val, len); /* copy it then */
+	*lu = (struct lent_uio){.vfs = rr->vfs, .lent = rr->lent};
+	rr->vfs = NULL; /* the uio owns the bytes now */
+	ok->data.data_val = NULL;
+	uint8_t *p = (uint8_t *)lu->lent.data;
+	lu->uio.uio_vio[0] = (xdr_vio){.vio_base = p,
+				       .vio_head = p,
+				       .vio_tail = p + len,
+				       .vio_wrap = p + len,
+				       .vio_length = len,
+				       .vio_type = VIO_DATA};
+	lu->uio.uio_count = 1;
+	lu->uio.uio_release = lent_uio_release;
+	lu->uio.uio_references = 1; /* ours, until XDR_PUTBUFS has taken its own */
+	rpc_borrowed_reply_begin();
+	bool put = XDR_PUTBUFS(xdrs, &lu->uio, XDR_PUTBUFS_FLAG_RDNLY);
+	lent_uio_release(&lu->uio, 0);
+	static const char zeros[4];
+	return put && (len % 4 == 0 || XDR_PUTBYTES(xdrs, zeros, 4 - len % 4));
+}
+
+bool nfs3_xdr_read_result(XDR *xdrs, void *obj)
+{
+	struct nfs3_read_result *rr = obj;
+	if (xdrs->x_op == XDR_ENCODE && rr->vfs && rr->tcp_ops && xdrs->x_ops == rr->tcp_ops &&
+	    rr->res.status == NFS3_OK && rr->res.READ3res_u.resok.data.data_len > 0)
+		return encode_read_ok_borrowed(xdrs, rr);
+	if (xdrs->x_op != XDR_FREE)
+		return xdr_READ3res(xdrs, &rr->res);
+	/* The bytes are the vfs's (a cached block or its buffer), not ours to
+	 * free(); nothing else in a READ3res is allocated. */
+	if (rr->vfs) {
+		gfs_read_release(rr->vfs, &rr->lent);
+		rr->res.READ3res_u.resok.data.data_val = NULL;
+		rr->vfs = NULL;
+	}
+	return true;
 }
 
 static const enum gfs_stable stable_table[] = {
@@ -56,9 +132,41 @@ static const enum gfs_stable stable_table[] = {
     [FILE_SYNC] = GFS_FILE_SYNC,
 };
 
+bool nfs3_xdr_write_args(XDR *xdrs, void *obj)
+{
+	struct nfs3_write_args *w = obj;
+	WRITE3args *a = &w->args;
+	if (xdrs->x_op == XDR_FREE) {
+		if (w->data_in_place)
+			a->data.data_val = NULL; /* the receive buffer's, not ours */
+		w->data_in_place = false;
+		return xdr_WRITE3args(xdrs, a);
+	}
+	if (xdrs->x_op != XDR_DECODE)
+		return xdr_WRITE3args(xdrs, a);
+	uint32_t len;
+	if (!xdr_nfs_fh3(xdrs, &a->file) || !xdr_offset3(xdrs, &a->offset) || !xdr_count3(xdrs, &a->count) ||
+	    !xdr_stable_how(xdrs, &a->stable) || !xdr_uint32_t(xdrs, &len) || len > NFS3_MAX_IO)
+		return false;
+	a->data.data_len = len;
+	size_t padded = ((size_t)len + 3) & ~(size_t)3;
+	if (len > 0 && xdr_tail_inline(xdrs) >= padded) {
+		/* The whole payload is contiguous in the record as received:
+		 * point at it there; the write buffer copies it once. */
+		a->data.data_val = (char *)xdrs->x_data;
+		xdrs->x_data += padded;
+		w->data_in_place = true;
+		return true;
+	}
+	if (len == 0)
+		return true;
+	a->data.data_val = malloc(len);
+	return a->data.data_val && xdr_opaque_decode(xdrs, a->data.data_val, len);
+}
+
 enum rpc_disposition nfs3_write(struct rpc_call *call, void *args, void *result)
 {
-	WRITE3args *a = args;
+	WRITE3args *a = &((struct nfs3_write_args *)args)->args;
 	WRITE3res *r = result;
 	struct export_access acc;
 	struct gfs_wcc w = {0};

@@ -56,7 +56,24 @@ enum rpc_disposition nfs3_lookup(struct rpc_call *call, void *args, void *result
 enum rpc_disposition nfs3_access(struct rpc_call *call, void *args, void *result);
 enum rpc_disposition nfs3_readlink(struct rpc_call *call, void *args, void *result);
 enum rpc_disposition nfs3_read(struct rpc_call *call, void *args, void *result);
+/* READ's result: the reply with the bytes lent by the vfs, which its codec
+ * (nfs3_xdr_read_result, in the procedure table) gives back when freeing. */
+struct nfs3_read_result {
+	READ3res res;
+	struct gfs_vfs *vfs; /* set once lent holds bytes */
+	struct gfs_lent lent;
+	const void *tcp_ops; /* the xdr_ioq ops of a TCP call, else NULL */
+};
+bool nfs3_xdr_read_result(XDR *xdrs, void *obj);
 enum rpc_disposition nfs3_write(struct rpc_call *call, void *args, void *result);
+/* WRITE's arguments: the decoder (nfs3_xdr_write_args) leaves the payload
+ * where it lies in the received record when it is contiguous there, valid
+ * while the call runs, instead of copying it into a buffer of its own. */
+struct nfs3_write_args {
+	WRITE3args args;
+	bool data_in_place;
+};
+bool nfs3_xdr_write_args(XDR *xdrs, void *obj);
 enum rpc_disposition nfs3_create(struct rpc_call *call, void *args, void *result);
 enum rpc_disposition nfs3_mkdir(struct rpc_call *call, void *args, void *result);
 enum rpc_disposition nfs3_symlink(struct rpc_call *call, void *args, void *result);

@@ -38,6 +38,17 @@ static size_t nlisteners;
  * for the calls in flight before the volume is closed under them. */
 static atomic_bool stopping;
 static atomic_int in_flight;
+static atomic_int borrowed_replies;
+
+void rpc_borrowed_reply_begin(void)
+{
+	atomic_fetch_add(&borrowed_replies, 1);
+}
+
+void rpc_borrowed_reply_end(void)
+{
+	atomic_fetch_sub(&borrowed_replies, 1);
+}
 
 static struct svc_req *request_alloc(SVCXPRT *xprt, XDR *xdrs)
 {
@@ -248,4 +259,14 @@ void rpc_transport_stop(void)
 		nanosleep(&ts, NULL);
 	}
 	svc_shutdown(SVC_SHUTDOWN_FLAG_NONE);
+	/* Replies still queued lend memory of the volume (READ data from the
+	 * block cache); they go once sent or once their connection is gone. */
+	for (int waited_ms = 0; atomic_load(&borrowed_replies) > 0; waited_ms += 10) {
+		if (waited_ms == 5000) {
+			log_warn("rpc: %d replies still unsent after 5 s", atomic_load(&borrowed_replies));
+			break;
+		}
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
 }

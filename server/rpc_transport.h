@@ -26,6 +26,13 @@ int rpc_listen(const char *addr, int port, bool udp, int *bound_port);
 /* Stops accepting, closes every connection and stops ntirpc's threads. */
 void rpc_transport_stop(void);
 
+/* Replies whose bytes are borrowed (XDR_PUTBUFS) until ntirpc has sent
+ * them, possibly after the call returned: the code that lends counts them
+ * here, and rpc_transport_stop waits for them so that nothing is given
+ * back to a volume that has been closed. */
+void rpc_borrowed_reply_begin(void);
+void rpc_borrowed_reply_end(void);
+
 /* rpc_recordcap.c: the record size bound on TCP connections. */
 void rpc_recordcap_track(int fd, uint32_t max_record);
 void rpc_recordcap_untrack(int fd);

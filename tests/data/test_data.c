@@ -3,13 +3,18 @@
  * redis-server and a file:// object store: read-your-writes before and
  * after commit, concurrent writers, sparse files, the buffer budget,
  * object-store failure, delayed delete, single-flight fetches, truncation
- * of buffered data and compaction.
+ * of buffered data and compaction, writes that overtake each other, and the
+ * recycling of block buffers.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "data_fixture.h"
 #include "meta.h"
@@ -479,6 +484,312 @@ TEST(background_compaction_bounds_records)
 	REQUIRE_EQ(volume_reopen(&v), 0);
 	REQUIRE_EQ(read_exact(&v, f, 0, r, a.size), 0);
 	CHECK(memcmp(r, model, a.size) == 0);
+	volume_teardown(&v);
+}
+
+/* Eight threads write consecutive 1 MiB pieces, each taking the next piece
+ * as it goes, as the NFS server's threads do with a client's pipelined
+ * WRITEs: they overtake each other all the time.  The writes that overtook
+ * wait for the ones still in progress, so the chunk ends up as one slice
+ * (one record) instead of one per overtaking write. */
+struct racer_arg {
+	struct volume *v;
+	struct gfs_ref f;
+	atomic_uint *next;
+	unsigned pieces;
+	int rc;
+};
+
+static void *racer_main(void *p)
+{
+	struct racer_arg *a = p;
+	uint8_t *buf = malloc(MiB);
+	for (;;) {
+		unsigned k = atomic_fetch_add(a->next, 1);
+		if (k >= a->pieces || a->rc)
+			break;
+		tl_fill_random(buf, MiB, 500 + k);
+		a->rc = write_all(a->v, a->f, (uint64_t)k * MiB, buf, MiB, GFS_UNSTABLE);
+	}
+	free(buf);
+	return NULL;
+}
+
+TEST(overtaking_writes_stay_one_slice)
+{
+	struct volume v;
+	setenv("GATEFS_COMPACT_THRESHOLD", "100000", 1); /* count records before any compaction */
+	int rc = volume_setup(&v, 4 * MiB, NULL, 1);
+	unsetenv("GATEFS_COMPACT_THRESHOLD");
+	REQUIRE_EQ(rc, 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "racing", &f), 0);
+	enum { PIECES = 48 };
+	atomic_uint next = 0;
+	pthread_t t[8];
+	struct racer_arg args[8];
+	for (int i = 0; i < 8; i++) {
+		args[i] = (struct racer_arg){&v, f, &next, PIECES, 0};
+		pthread_create(&t[i], NULL, racer_main, &args[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_EQ(args[i].rc, 0);
+	}
+	REQUIRE_EQ(gfs_commit(v.vfs, f, NULL), 0);
+	struct meta_slice *recs;
+	size_t n;
+	REQUIRE_EQ(meta_read_chunk(v.vfs->meta, f.ino, 0, &recs, &n), 0);
+	free(recs);
+	/* One, plus one for each time a thread lost the CPU for over a
+	 * millisecond between taking its piece and starting its write (a busy
+	 * machine); without the waiting it is one record per overtaking
+	 * write, a dozen or more. */
+	CHECK(n <= 3);
+	REQUIRE_EQ(volume_reopen(&v), 0);
+	uint8_t *want = malloc(MiB), *got = malloc(MiB);
+	for (unsigned k = 0; k < PIECES; k++) {
+		tl_fill_random(want, MiB, 500 + k);
+		REQUIRE_EQ(read_exact(&v, f, (uint64_t)k * MiB, got, MiB), 0);
+		CHECK(memcmp(want, got, MiB) == 0);
+	}
+	free(want);
+	free(got);
+	volume_teardown(&v);
+}
+
+/* A write far beyond the end of the pending data (a sparse writer) does
+ * not wait for a gap that nobody is filling for more than a moment. */
+TEST(sparse_writer_is_not_held_back)
+{
+	struct volume v;
+	REQUIRE_EQ(volume_setup(&v, 1 * MiB, NULL, 1), 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "holes", &f), 0);
+	uint8_t buf[4096];
+	tl_fill_random(buf, sizeof(buf), 77);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 200; i++)
+		REQUIRE_EQ(write_all(&v, f, (uint64_t)i * 65536, buf, sizeof(buf), GFS_UNSTABLE), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	/* 200 gaps at up to 1 ms each would be 0.2 s; the back-off after the
+	 * first gap that stays open makes it a few milliseconds. */
+	CHECK(secs < 0.15);
+	REQUIRE_EQ(gfs_commit(v.vfs, f, NULL), 0);
+	uint8_t r[4096];
+	REQUIRE_EQ(read_exact(&v, f, 199 * 65536, r, sizeof(r)), 0);
+	CHECK(memcmp(r, buf, sizeof(r)) == 0);
+	volume_teardown(&v);
+}
+
+/* Block buffers go back to a pool and are handed out again: streaming
+ * 64 MiB through an 8 MiB write buffer and then through an 8 MiB cache
+ * maps a few dozen buffers, not one per block written and read. */
+TEST(block_buffers_are_recycled)
+{
+	struct volume v;
+	REQUIRE_EQ(volume_setup(&v, 1 * MiB, NULL, 1), 0);
+	v.cfg.buffer_bytes = 8 * MiB;
+	v.cfg.cache_mem_bytes = 8 * MiB;
+	REQUIRE_EQ(volume_reopen(&v), 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "stream", &f), 0);
+	size_t io = 256 * KiB;
+	uint8_t *buf = malloc(io), *r = malloc(io);
+	for (uint64_t off = 0; off < 64 * MiB; off += io) {
+		tl_fill_random(buf, io, off);
+		REQUIRE_EQ(write_all(&v, f, off, buf, io, GFS_UNSTABLE), 0);
+	}
+	REQUIRE_EQ(gfs_commit(v.vfs, f, NULL), 0);
+	struct gfs_data_stats st;
+	gfs_data_stats(v.vfs, &st);
+	CHECK(st.buffer_maps <= 16);
+	CHECK(st.buffer_maps + st.buffer_reuses >= 64);
+	uint64_t maps_after_writing = st.buffer_maps;
+	for (uint64_t off = 0; off < 64 * MiB; off += io) {
+		tl_fill_random(buf, io, off);
+		REQUIRE_EQ(read_exact(&v, f, off, r, io), 0);
+		CHECK(memcmp(buf, r, io) == 0);
+	}
+	gfs_data_stats(v.vfs, &st);
+	CHECK(st.object_gets >= 64);
+	CHECK(st.buffer_maps - maps_after_writing <= 48);
+	free(buf);
+	free(r);
+	volume_teardown(&v);
+}
+
+/* gfs_read_lend returns the same bytes as gfs_read for every kind of
+ * range, and lends them from the cache (no copy) when they are one run of
+ * one committed block. */
+TEST(lent_reads_match_copied_reads)
+{
+	struct volume v;
+	REQUIRE_EQ(volume_setup(&v, 256 * KiB, NULL, 1), 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "lend", &f), 0);
+	size_t size = 2 * MiB;
+	uint8_t *w = malloc(size), *r = malloc(size);
+	tl_fill_random(w, size, 41);
+	REQUIRE_EQ(write_all(&v, f, 0, w, MiB, GFS_FILE_SYNC), 0);
+	/* committed [0, 1 MiB), a hole, then pending data at [1.5, 2) MiB */
+	REQUIRE_EQ(write_all(&v, f, 3 * MiB / 2, w + 3 * MiB / 2, MiB / 2, GFS_UNSTABLE), 0);
+	memset(w + MiB, 0, MiB / 2);
+	struct {
+		uint64_t off;
+		size_t len;
+		int lent_from_cache;
+	} cases[] = {
+	    {0, 256 * KiB, 1},		/* one whole block */
+	    {1000, 5000, 1},		/* inside one block */
+	    {200 * KiB, 100 * KiB, 0},	/* across two blocks */
+	    {MiB - 10, 20, 0},		/* committed then hole */
+	    {MiB + 1, 1000, 0},		/* hole */
+	    {3 * MiB / 2 - 5, 10, 0},	/* hole then pending */
+	    {3 * MiB / 2, 64 * KiB, 0}, /* pending */
+	    {2 * MiB - 100, 1000, 0},	/* pending up to the end of file */
+	    {5 * MiB, 10, 0},		/* beyond the end */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct gfs_lent lent;
+		size_t n1 = 0, n2 = 0;
+		int eof1 = 0, eof2 = 0;
+		REQUIRE_EQ(gfs_read(v.vfs, &v.root, f, cases[i].off, cases[i].len, r, &n1, &eof1, NULL), 0);
+		REQUIRE_EQ(gfs_read_lend(v.vfs, &v.root, f, cases[i].off, cases[i].len, &lent, &n2, &eof2, NULL), 0);
+		CHECK_EQ(n1, n2);
+		CHECK_EQ(eof1, eof2);
+		if (n1 > 0) {
+			CHECK(memcmp(r, lent.data, n1) == 0);
+			CHECK(memcmp(r, w + cases[i].off, n1) == 0);
+		}
+		CHECK_EQ(lent.block != NULL, cases[i].lent_from_cache);
+		gfs_read_release(v.vfs, &lent);
+	}
+	free(w);
+	free(r);
+	volume_teardown(&v);
+}
+
+/* Every path that takes the write buffer's locks at once, on a budget of a
+ * few blocks so that writers keep waiting for it and committing each
+ * other's files: writes (sequential, reordered and sparse), stable writes,
+ * COMMITs, reads of pending data, truncation, the idle flusher every few
+ * milliseconds.  Each thread owns a region of each file and checks it at
+ * the end.  A lock-order or lost-wakeup bug shows up as a hang: the
+ * watchdog fails the test instead of letting it run into ctest's timeout. */
+enum { MIX_THREADS = 6, MIX_FILES = 3, MIX_REGION = 512 * 1024 };
+
+struct mixer_arg {
+	struct volume *v;
+	struct gfs_ref files[MIX_FILES];
+	int idx;
+	int rc;
+	uint8_t *model[MIX_FILES];
+};
+
+static void *mixer_main(void *p)
+{
+	struct mixer_arg *a = p;
+	uint64_t rng = 1000 + (uint64_t)a->idx;
+	uint8_t *buf = malloc(MIX_REGION);
+	for (int op = 0; op < 300 && a->rc == 0; op++) {
+		int fi = (int)(tl_rand(&rng) % MIX_FILES);
+		struct gfs_ref f = a->files[fi];
+		uint64_t base = (uint64_t)a->idx * MIX_REGION;
+		uint32_t off = (uint32_t)(tl_rand(&rng) % (MIX_REGION - 1)), len;
+		len = 1 + (uint32_t)(tl_rand(&rng) % (MIX_REGION - off < 200000 ? MIX_REGION - off : 200000));
+		switch (tl_rand(&rng) % 8) {
+		case 0:
+			a->rc = gfs_commit(a->v->vfs, f, NULL);
+			break;
+		case 1: {
+			size_t n;
+			int eof;
+			a->rc = gfs_read(a->v->vfs, &a->v->root, f, base + off, len, buf, &n, &eof, NULL);
+			if (a->rc == 0 && n == len && memcmp(buf, a->model[fi] + off, len) != 0)
+				a->rc = -EILSEQ;
+			break;
+		}
+		default: {
+			enum gfs_stable how = tl_rand(&rng) % 6 == 0 ? GFS_FILE_SYNC : GFS_UNSTABLE;
+			tl_fill_random(a->model[fi] + off, len, rng);
+			a->rc = write_all(a->v, f, base + off, a->model[fi] + off, len, how);
+			break;
+		}
+		}
+	}
+	free(buf);
+	return NULL;
+}
+
+static void watchdog_fired(int sig)
+{
+	(void)sig;
+	static const char msg[] = "watchdog: the write buffer stopped making progress (deadlock?)\n";
+	ssize_t ignored = write(2, msg, sizeof(msg) - 1);
+	(void)ignored;
+	abort();
+}
+
+TEST(mixed_load_on_a_tiny_budget_never_hangs)
+{
+	struct volume v;
+	setenv("GATEFS_FLUSH_IDLE_MS", "5", 1);
+	int rc = volume_setup(&v, 64 * KiB, NULL, 1);
+	unsetenv("GATEFS_FLUSH_IDLE_MS");
+	REQUIRE_EQ(rc, 0);
+	v.cfg.buffer_bytes = 256 * KiB;
+	v.cfg.cache_mem_bytes = 256 * KiB;
+	setenv("GATEFS_FLUSH_IDLE_MS", "5", 1);
+	rc = volume_reopen(&v);
+	unsetenv("GATEFS_FLUSH_IDLE_MS");
+	REQUIRE_EQ(rc, 0);
+	struct mixer_arg args[MIX_THREADS];
+	pthread_t t[MIX_THREADS];
+	struct gfs_ref files[MIX_FILES];
+	for (int i = 0; i < MIX_FILES; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "mix%d", i);
+		REQUIRE_EQ(volume_create_file(&v, name, &files[i]), 0);
+	}
+	signal(SIGALRM, watchdog_fired);
+	alarm(60);
+	for (int i = 0; i < MIX_THREADS; i++) {
+		args[i] = (struct mixer_arg){.v = &v, .idx = i};
+		memcpy(args[i].files, files, sizeof(files));
+		for (int k = 0; k < MIX_FILES; k++)
+			args[i].model[k] = calloc(1, MIX_REGION);
+		pthread_create(&t[i], NULL, mixer_main, &args[i]);
+	}
+	for (int i = 0; i < MIX_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_EQ(args[i].rc, 0);
+	}
+	for (int k = 0; k < MIX_FILES; k++)
+		REQUIRE_EQ(gfs_commit(v.vfs, files[k], NULL), 0);
+	alarm(0);
+	REQUIRE_EQ(volume_reopen(&v), 0);
+	uint8_t *r = malloc(MIX_REGION);
+	for (int i = 0; i < MIX_THREADS; i++) {
+		for (int k = 0; k < MIX_FILES; k++) {
+			size_t n;
+			int eof;
+			REQUIRE_EQ(
+			    gfs_read(v.vfs, &v.root, files[k], (uint64_t)i * MIX_REGION, MIX_REGION, r, &n, &eof, NULL),
+			    0);
+			/* The last thread's region may end early: nothing past its
+			 * last write exists, and what does not exist reads as zeros. */
+			memset(r + n, 0, MIX_REGION - n);
+			CHECK(memcmp(r, args[i].model[k], MIX_REGION) == 0);
+			free(args[i].model[k]);
+		}
+	}
+	free(r);
+	struct gfs_data_stats st;
+	gfs_data_stats(v.vfs, &st);
+	CHECK_EQ(st.buffered_bytes, 0);
 	volume_teardown(&v);
 }
 
