@@ -74,10 +74,10 @@ static int same_attr(const fattr3 *x, const fattr3 *y)
 
 static void print_attr(const char *who, const fattr3 *x)
 {
-	fprintf(stderr, "  %s: type %d mode %o nlink %u uid %u gid %u size %llu fileid %llu mtime %u.%09u ctime %u.%09u\n",
-		who, (int)x->type, x->mode, x->nlink, x->uid, x->gid, (unsigned long long)x->size,
-		(unsigned long long)x->fileid, x->mtime.seconds, x->mtime.nseconds, x->ctime.seconds,
-		x->ctime.nseconds);
+	fprintf(
+	    stderr, "  %s: type %d mode %o nlink %u uid %u gid %u size %llu fileid %llu mtime %u.%09u ctime %u.%09u\n",
+	    who, (int)x->type, x->mode, x->nlink, x->uid, x->gid, (unsigned long long)x->size,
+	    (unsigned long long)x->fileid, x->mtime.seconds, x->mtime.nseconds, x->ctime.seconds, x->ctime.nseconds);
 }
 
 /* B's GETATTR of fh must equal A's (A's gateway made the change and

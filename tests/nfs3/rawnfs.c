@@ -278,8 +278,7 @@ int rn_mkdir(struct rn_client *c, const struct rn_fh *dir, const char *name, uin
 
 int rn_symlink(struct rn_client *c, const struct rn_fh *dir, const char *name, const char *target, struct rn_fh *fh)
 {
-	_Static_assert(offsetof(SYMLINK3res, SYMLINK3res_u.resok.obj) ==
-			   offsetof(CREATE3res, CREATE3res_u.resok.obj),
+	_Static_assert(offsetof(SYMLINK3res, SYMLINK3res_u.resok.obj) == offsetof(CREATE3res, CREATE3res_u.resok.obj),
 		       "SYMLINK3res layout");
 	SYMLINK3args a;
 	memset(&a, 0, sizeof(a));
