@@ -578,162 +578,285 @@ static int rounds(void)
 	return env && atoi(env) > 0 ? atoi(env) : 3000;
 }
 
-struct tally {
+/* The state of the alternating loop: a directory, a file renamed along
+ * (f<file_no>) and the value its first 8 bytes hold. */
+struct loop {
+	struct pair *p;
+	struct rn_fh dir, file;
+	int file_no;
+	uint64_t head;
+	int round;
 	int checks, stale, errors;
 };
 
-static void stale(struct tally *t, int round, const char *what, long long want, long long got)
+static void stale(struct loop *l, const char *what, long long want, long long got)
 {
-	if (t->stale++ < 20)
-		fprintf(stderr, "round %d: B's %s: expected %lld, got %lld\n", round, what, want, got);
+	if (l->stale++ < 20)
+		fprintf(stderr, "round %d: B's %s: expected %lld, got %lld\n", l->round, what, want, got);
 }
 
-static void failed(struct tally *t, int round, const char *what, int rc)
+/* A call that should have worked did not: not a stale answer, but the
+ * round then proves nothing, so it fails the test too. */
+static void failed(struct loop *l, const char *what, int rc)
 {
-	if (t->errors++ < 20)
-		fprintf(stderr, "round %d: %s: status %d\n", round, what, rc);
+	if (l->errors++ < 20)
+		fprintf(stderr, "round %d: %s: status %d\n", l->round, what, rc);
 }
 
-/* Each round A changes one thing and B reads it back at once; B always
- * read the previous value, so its gateway held it.  The kinds cycle:
- * chmod, truncate, FILE_SYNC write, create, remove, rename. */
+static int expect_status(struct loop *l, const char *what, int want, int got)
+{
+	l->checks++;
+	if (got != want)
+		stale(l, what, want, got);
+	return got == want ? 0 : -1;
+}
+
+static void round_chmod(struct loop *l)
+{
+	uint32_t mode = 0600 | (uint32_t)(l->round * 7 % 0100);
+	sattr3 s = set_mode(mode);
+	fattr3 attr;
+	int rc;
+	if ((rc = rn_setattr(&l->p->a, &l->file, &s, NULL)) != NFS3_OK) {
+		failed(l, "A SETATTR mode", rc);
+		return;
+	}
+	if ((rc = rn_getattr(&l->p->b, &l->file, &attr)) != NFS3_OK) {
+		failed(l, "B GETATTR", rc);
+		return;
+	}
+	l->checks++;
+	if ((attr.mode & 07777) != mode)
+		stale(l, "mode after chmod (decimal)", mode, attr.mode & 07777);
+}
+
+static void round_truncate(struct loop *l)
+{
+	uint64_t size = 16 + (uint64_t)l->round; /* grows: the first 16 bytes stay */
+	sattr3 s = set_size(size);
+	fattr3 attr;
+	int rc;
+	if ((rc = rn_setattr(&l->p->a, &l->file, &s, NULL)) != NFS3_OK) {
+		failed(l, "A SETATTR size", rc);
+		return;
+	}
+	if ((rc = rn_getattr(&l->p->b, &l->file, &attr)) != NFS3_OK) {
+		failed(l, "B GETATTR", rc);
+		return;
+	}
+	l->checks++;
+	if (attr.size != size)
+		stale(l, "size after truncate", (long long)size, (long long)attr.size);
+}
+
+/* B reads the first 16 bytes: they must be head, then tail. */
+static void b_reads_head(struct loop *l, uint64_t tail, const char *what)
+{
+	uint64_t back[2] = {0, 0};
+	uint32_t got = 0;
+	int eof = 0, rc;
+	if ((rc = rn_read(&l->p->b, &l->file, 0, back, sizeof(back), &got, &eof)) != NFS3_OK) {
+		failed(l, "B READ", rc);
+		return;
+	}
+	l->checks++;
+	if (got != sizeof(back) || back[0] != l->head)
+		stale(l, what, (long long)(l->head & 0xffffffff), (long long)(back[0] & 0xffffffff));
+	else if (back[1] != tail)
+		stale(l, what, (long long)(tail & 0xffffffff), (long long)(back[1] & 0xffffffff));
+}
+
+static void round_write(struct loop *l)
+{
+	uint64_t v = 0x5a5a000000000000ULL | (uint64_t)l->round, tail = 0;
+	uint32_t got = 0;
+	int eof = 0, rc;
+	if ((rc = rn_read(&l->p->b, &l->file, 8, &tail, sizeof(tail), &got, &eof)) != NFS3_OK) {
+		failed(l, "B READ", rc);
+		return;
+	}
+	if ((rc = rn_write(&l->p->a, &l->file, 0, &v, sizeof(v), FILE_SYNC, NULL)) != NFS3_OK) {
+		failed(l, "A WRITE", rc);
+		return;
+	}
+	l->head = v;
+	b_reads_head(l, tail, "first 16 bytes after A's FILE_SYNC write");
+}
+
+static void round_create(struct loop *l)
+{
+	struct rn_fh made, fh;
+	char name[32];
+	int rc;
+	snprintf(name, sizeof(name), "c%d", l->round);
+	if ((rc = rn_create(&l->p->a, &l->dir, name, 0644, &made)) != NFS3_OK) {
+		failed(l, "A CREATE", rc);
+		return;
+	}
+	rc = rn_lookup(&l->p->b, &l->dir, name, &fh, NULL);
+	if (expect_status(l, "LOOKUP of a created name", NFS3_OK, rc) == 0 && !rn_fh_equal(&fh, &made))
+		stale(l, "LOOKUP of a created name gives A's handle (1 = yes)", 1, 0);
+}
+
+/* Removes the name round_create made: B must miss it and list only the
+ * file. */
+static void round_remove(struct loop *l)
+{
+	struct rn_fh fh;
+	char name[32], file[32];
+	int rc;
+	snprintf(name, sizeof(name), "c%d", l->round - 1);
+	if ((rc = rn_remove(&l->p->a, &l->dir, name)) != NFS3_OK) {
+		failed(l, "A REMOVE", rc);
+		return;
+	}
+	expect_status(l, "LOOKUP of a removed name", NFS3ERR_NOENT, rn_lookup(&l->p->b, &l->dir, name, &fh, NULL));
+	snprintf(file, sizeof(file), "f%d", l->file_no);
+	const char *names[] = {file};
+	l->checks++;
+	if (!b_lists(l->p, &l->dir, names, 1, "READDIRPLUS after a remove"))
+		stale(l, "READDIRPLUS lists only the file, with A's handle and attributes (1 = yes)", 1, 0);
+}
+
+static void round_rename(struct loop *l)
+{
+	struct rn_fh fh;
+	char from[32], to[32];
+	int rc;
+	snprintf(from, sizeof(from), "f%d", l->file_no);
+	snprintf(to, sizeof(to), "f%d", l->file_no + 1);
+	if ((rc = rn_rename(&l->p->a, &l->dir, from, &l->dir, to)) != NFS3_OK) {
+		failed(l, "A RENAME", rc);
+		return;
+	}
+	l->file_no++;
+	expect_status(l, "LOOKUP of a renamed-away name", NFS3ERR_NOENT, rn_lookup(&l->p->b, &l->dir, from, &fh, NULL));
+	rc = rn_lookup(&l->p->b, &l->dir, to, &fh, NULL);
+	if (expect_status(l, "LOOKUP of the new name", NFS3_OK, rc) == 0 && !rn_fh_equal(&fh, &l->file))
+		stale(l, "LOOKUP of the new name gives the file (1 = yes)", 1, 0);
+}
+
+/* B creates (its gateway caches the new inode as its own), A changes and
+ * then removes it at once, B looks each time. */
+static void round_b_creates_a_changes(struct loop *l)
+{
+	struct rn_fh made, fh;
+	fattr3 attr;
+	char name[32];
+	int rc;
+	snprintf(name, sizeof(name), "b%d", l->round);
+	if ((rc = rn_create(&l->p->b, &l->dir, name, 0600, &made)) != NFS3_OK) {
+		failed(l, "B CREATE", rc);
+		return;
+	}
+	if ((rc = rn_lookup(&l->p->a, &l->dir, name, &fh, NULL)) != NFS3_OK || !rn_fh_equal(&fh, &made)) {
+		failed(l, "A LOOKUP of B's new file", rc);
+		return;
+	}
+	sattr3 s = set_mode(0604);
+	if ((rc = rn_setattr(&l->p->a, &fh, &s, NULL)) != NFS3_OK) {
+		failed(l, "A SETATTR of B's new file", rc);
+		return;
+	}
+	if ((rc = rn_getattr(&l->p->b, &made, &attr)) != NFS3_OK) {
+		failed(l, "B GETATTR of its new file", rc);
+		return;
+	}
+	l->checks++;
+	if ((attr.mode & 07777) != 0604)
+		stale(l, "mode of its new file after A's chmod (decimal)", 0604, attr.mode & 07777);
+	if ((rc = rn_remove(&l->p->a, &l->dir, name)) != NFS3_OK) {
+		failed(l, "A REMOVE of B's new file", rc);
+		return;
+	}
+	expect_status(l, "LOOKUP of its new file after A removed it", NFS3ERR_NOENT,
+		      rn_lookup(&l->p->b, &l->dir, name, &fh, NULL));
+	expect_status(l, "GETATTR of its new file after A removed it", NFS3ERR_STALE,
+		      rn_getattr(&l->p->b, &made, &attr));
+}
+
+/* B writes bytes 8..16, A overwrites them at once, B must read A's. */
+static void round_both_write(struct loop *l)
+{
+	uint64_t vb = 0xb0b0000000000000ULL | (uint64_t)l->round, va = 0xa0a0000000000000ULL | (uint64_t)l->round;
+	int rc;
+	if ((rc = rn_write(&l->p->b, &l->file, 8, &vb, sizeof(vb), FILE_SYNC, NULL)) != NFS3_OK) {
+		failed(l, "B WRITE", rc);
+		return;
+	}
+	if ((rc = rn_write(&l->p->a, &l->file, 8, &va, sizeof(va), FILE_SYNC, NULL)) != NFS3_OK) {
+		failed(l, "A WRITE", rc);
+		return;
+	}
+	b_reads_head(l, va, "first 16 bytes after B's then A's FILE_SYNC write");
+}
+
+/* Both gateways must give the directory the same attributes. */
+static void directories_agree(struct loop *l)
+{
+	fattr3 fa, fb;
+	int ra = rn_getattr(&l->p->a, &l->dir, &fa), rb = rn_getattr(&l->p->b, &l->dir, &fb);
+	if (ra != NFS3_OK || rb != NFS3_OK) {
+		failed(l, "GETATTR of the directory", ra != NFS3_OK ? ra : rb);
+		return;
+	}
+	l->checks++;
+	if (!same_attr(&fa, &fb)) {
+		stale(l, "directory attributes equal to A's (1 = yes)", 1, 0);
+		print_attr("A", &fa);
+		print_attr("B", &fb);
+	}
+}
+
+/* Each round one client changes one thing through its gateway and B reads
+ * it back at once; B always read the previous value, so its gateway held
+ * it.  Tracking is cut twice on the way. */
 TEST(thousands_of_alternating_changes_through_a_give_no_stale_answer_through_b)
 {
 	struct pair p;
 	REQUIRE(pair_start(&p) == 0);
-	struct rn_fh dir, file, fh;
-	fattr3 attr, attr_a;
-	REQUIRE_EQ(rn_mkdir(&p.a, &p.a.root, "loop", 0755, &dir), NFS3_OK);
-	REQUIRE_EQ(rn_create(&p.a, &dir, "f0", 0644, &file), NFS3_OK);
-	REQUIRE(b_finds(&p, &p.b.root, "loop", &dir));
-	REQUIRE(b_finds(&p, &dir, "f0", &file));
+	struct loop l = {.p = &p};
+	fattr3 attr;
+	REQUIRE_EQ(rn_mkdir(&p.a, &p.a.root, "loop", 0755, &l.dir), NFS3_OK);
+	REQUIRE_EQ(rn_create(&p.a, &l.dir, "f0", 0644, &l.file), NFS3_OK);
+	REQUIRE(b_finds(&p, &p.b.root, "loop", &l.dir));
+	REQUIRE(b_finds(&p, &l.dir, "f0", &l.file));
 
 	/* The test is about B's caches: make sure B answers from memory when
 	 * nothing changes (GETATTR from Redis would be an HGETALL). */
-	REQUIRE_EQ(rn_getattr(&p.b, &file, &attr), NFS3_OK);
+	REQUIRE_EQ(rn_getattr(&p.b, &l.file, &attr), NFS3_OK);
 	long long before = redis_calls(&p.ga.redis, "hgetall");
 	for (int i = 0; i < 200; i++)
-		CHECK_EQ(rn_getattr(&p.b, &file, &attr), NFS3_OK);
+		CHECK_EQ(rn_getattr(&p.b, &l.file, &attr), NFS3_OK);
 	long long during = redis_calls(&p.ga.redis, "hgetall") - before;
 	fprintf(stderr, "200 unchanged GETATTRs through B cost %lld HGETALLs\n", during);
 	CHECK(before >= 0 && during < 20);
 
-	struct tally t = {0};
-	int n = rounds(), file_no = 0, rc;
-	char name[64], prev[64];
-	int kills = 0;
-	for (int i = 0; i < n; i++) {
-		if (i == n / 3 || i == 2 * n / 3) {
+	void (*const kinds[])(struct loop *) = {
+	    round_chmod,
+	    round_truncate,
+	    round_write,
+	    round_create,
+	    round_remove,
+	    round_rename,
+	    round_b_creates_a_changes,
+	    round_both_write,
+	};
+	const int nkinds = (int)(sizeof(kinds) / sizeof(kinds[0]));
+	int n = rounds(), kills = 0;
+	for (l.round = 0; l.round < n; l.round++) {
+		if (l.round == n / 3 || l.round == 2 * n / 3) {
 			/* B (and A) lose their tracking connections mid-stream */
 			CHECK_EQ(tl_redis_cmd(&p.ga.redis, "CLIENT KILL TYPE pubsub"), 0);
 			kills++;
 		}
-		switch (i % 6) {
-		case 0: {
-			uint32_t mode = 0600 | (uint32_t)(i * 7 % 0100);
-			sattr3 s = set_mode(mode);
-			if ((rc = rn_setattr(&p.a, &file, &s, NULL)) != NFS3_OK) {
-				failed(&t, i, "A SETATTR mode", rc);
-				break;
-			}
-			if ((rc = rn_getattr(&p.b, &file, &attr)) != NFS3_OK)
-				failed(&t, i, "B GETATTR", rc);
-			else if ((attr.mode & 07777) != mode)
-				stale(&t, i, "mode after chmod", mode, attr.mode & 07777);
-			t.checks++;
-			break;
-		}
-		case 1: {
-			uint64_t size = 16 + (uint64_t)i;
-			sattr3 s = set_size(size);
-			if ((rc = rn_setattr(&p.a, &file, &s, NULL)) != NFS3_OK) {
-				failed(&t, i, "A SETATTR size", rc);
-				break;
-			}
-			if ((rc = rn_getattr(&p.b, &file, &attr)) != NFS3_OK)
-				failed(&t, i, "B GETATTR", rc);
-			else if (attr.size != size)
-				stale(&t, i, "size after truncate", (long long)size, (long long)attr.size);
-			t.checks++;
-			break;
-		}
-		case 2: {
-			uint64_t v = 0x5a5a000000000000ULL | (uint64_t)i, back = 0;
-			uint32_t got = 0;
-			int eof = 0;
-			if ((rc = rn_write(&p.a, &file, 0, &v, sizeof(v), FILE_SYNC, NULL)) != NFS3_OK) {
-				failed(&t, i, "A WRITE", rc);
-				break;
-			}
-			if ((rc = rn_read(&p.b, &file, 0, &back, sizeof(back), &got, &eof)) != NFS3_OK)
-				failed(&t, i, "B READ", rc);
-			else if (got != sizeof(back) || back != v)
-				stale(&t, i, "first 8 bytes after a FILE_SYNC write", (long long)(v & 0xffffffff),
-				      (long long)(back & 0xffffffff));
-			t.checks++;
-			break;
-		}
-		case 3: {
-			struct rn_fh made;
-			snprintf(name, sizeof(name), "c%d", i);
-			if ((rc = rn_create(&p.a, &dir, name, 0644, &made)) != NFS3_OK) {
-				failed(&t, i, "A CREATE", rc);
-				break;
-			}
-			rc = rn_lookup(&p.b, &dir, name, &fh, NULL);
-			if (rc != NFS3_OK)
-				stale(&t, i, "LOOKUP status of a created name", NFS3_OK, rc);
-			else if (!rn_fh_equal(&fh, &made))
-				stale(&t, i, "LOOKUP handle equal to A's (1 = yes)", 1, 0);
-			t.checks++;
-			break;
-		}
-		case 4:
-			snprintf(name, sizeof(name), "c%d", i - 1);
-			if ((rc = rn_lookup(&p.b, &dir, name, &fh, NULL)) != NFS3_OK) /* B holds it */
-				failed(&t, i, "B LOOKUP before remove", rc);
-			if ((rc = rn_remove(&p.a, &dir, name)) != NFS3_OK) {
-				failed(&t, i, "A REMOVE", rc);
-				break;
-			}
-			rc = rn_lookup(&p.b, &dir, name, &fh, NULL);
-			if (rc != NFS3ERR_NOENT)
-				stale(&t, i, "LOOKUP status of a removed name", NFS3ERR_NOENT, rc);
-			t.checks++;
-			break;
-		case 5:
-			snprintf(prev, sizeof(prev), "f%d", file_no);
-			snprintf(name, sizeof(name), "f%d", file_no + 1);
-			if ((rc = rn_rename(&p.a, &dir, prev, &dir, name)) != NFS3_OK) {
-				failed(&t, i, "A RENAME", rc);
-				break;
-			}
-			file_no++;
-			rc = rn_lookup(&p.b, &dir, prev, &fh, NULL);
-			if (rc != NFS3ERR_NOENT)
-				stale(&t, i, "LOOKUP status of a renamed-away name", NFS3ERR_NOENT, rc);
-			rc = rn_lookup(&p.b, &dir, name, &fh, NULL);
-			if (rc != NFS3_OK || !rn_fh_equal(&fh, &file))
-				stale(&t, i, "LOOKUP of the new name gives the file (status)", NFS3_OK, rc);
-			t.checks += 2;
-			break;
-		}
-		/* the directory's attributes, as A's gateway has them, every round */
-		if (rn_getattr(&p.a, &dir, &attr_a) == NFS3_OK && rn_getattr(&p.b, &dir, &attr) == NFS3_OK) {
-			if (!same_attr(&attr, &attr_a)) {
-				stale(&t, i, "directory attributes equal to A's (1 = yes)", 1, 0);
-				print_attr("A", &attr_a);
-				print_attr("B", &attr);
-			}
-		} else {
-			failed(&t, i, "GETATTR of the directory", -1);
-		}
-		t.checks++;
+		kinds[l.round % nkinds](&l);
+		directories_agree(&l);
 	}
 	fprintf(stderr, "%d rounds, %d checks through B: %d stale, %d failed calls; tracking killed %d times\n", n,
-		t.checks, t.stale, t.errors, kills);
-	CHECK_EQ(t.stale, 0);
-	CHECK_EQ(t.errors, 0);
+		l.checks, l.stale, l.errors, kills);
+	CHECK_EQ(l.stale, 0);
+	CHECK_EQ(l.errors, 0);
 	/* the kills really cut B's tracking, and B tracked again afterwards */
 	CHECK(gw_log_count(&p.gb, "lost the tracking connection") >= 1);
 	CHECK(gw_log_count(&p.gb, "tracking changes again") >= 1);
