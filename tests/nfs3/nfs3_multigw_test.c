@@ -247,14 +247,32 @@ TEST(setattr_through_a_is_seen_by_getattr_and_access_through_b)
 	char back[2000];
 	CHECK_EQ(rn_read(&p.b, &f, 0, back, sizeof(back), &got, &eof), NFS3ERR_ACCES);
 
-	/* the file becomes the user's */
+	/* group read for the user's group, then the file becomes the user's */
+	s = set_mode(0640);
+	s.gid.set_it = 1;
+	s.gid.set_gid3_u.gid = group;
+	CHECK_EQ(rn_setattr(&p.a, &f, &s, &after), NFS3_OK);
+	CHECK_EQ(rn_access(&p.b, &f, ACCESS3_READ | ACCESS3_MODIFY, &granted), NFS3_OK);
+	CHECK_EQ(granted, ACCESS3_READ);
 	s = set_owner(user);
 	CHECK_EQ(rn_setattr(&p.a, &f, &s, &after), NFS3_OK);
 	CHECK_EQ(rn_access(&p.b, &f, ACCESS3_READ | ACCESS3_MODIFY, &granted), NFS3_OK);
 	CHECK_EQ(granted, ACCESS3_READ | ACCESS3_MODIFY);
 	REQUIRE_EQ(rn_getattr(&p.b, &f, &attr), NFS3_OK);
 	CHECK_EQ(attr.uid, user);
+	CHECK_EQ(attr.gid, group);
 	CHECK(b_agrees_with_a(&p, &f, "after chown"));
+
+	/* times set by the client (touch -d) */
+	memset(&s, 0, sizeof(s));
+	s.mtime.set_it = SET_TO_CLIENT_TIME;
+	s.mtime.set_mtime_u.mtime = (nfstime3){1000000000u, 123456789u};
+	s.atime.set_it = SET_TO_CLIENT_TIME;
+	s.atime.set_atime_u.atime = (nfstime3){999999999u, 5u};
+	CHECK_EQ(rn_setattr(&p.a, &f, &s, &after), NFS3_OK);
+	REQUIRE_EQ(rn_getattr(&p.b, &f, &attr), NFS3_OK);
+	CHECK(same_time(attr.mtime, s.mtime.set_mtime_u.mtime));
+	CHECK(same_time(attr.atime, s.atime.set_atime_u.atime));
 
 	/* truncate, then extend: B reads the short file, then zeros */
 	s = set_size(10);
