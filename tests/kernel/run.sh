@@ -1,10 +1,13 @@
 #!/bin/bash
 # run.sh - runs one kernel test group (a line of groups.txt): starts a
 # redis-server, formats a file:// volume, starts `gatefs serve` on free
-# loopback ports, boots the group's qemu guests (TCG, user-mode networking:
-# the guest's 10.0.2.2 is this host's 127.0.0.1), runs the group's host hook,
-# and decides pass/fail from each guest's "GK-RESULT" console line.  Every
-# process it starts is stopped by PID on success, failure or timeout.
+# loopback ports (one per gateway of the row: several gateways share the
+# redis-server and the object directory, and guest N mounts gateway
+# N modulo their number), boots the group's qemu guests (TCG, user-mode
+# networking: the guest's 10.0.2.2 is this host's 127.0.0.1), runs the
+# group's host hook, and decides pass/fail from each guest's "GK-RESULT"
+# console line.  Every process it starts is stopped by PID on success,
+# failure or timeout.
 #
 # usage: run.sh GROUP
 # env:   GK_BUILD   directory for the image cache and run dirs (required)
@@ -26,24 +29,29 @@ if [[ $GK_SERVER == ganesha && -z ${GK_IN_NAMESPACE:-} ]]; then
 	exec unshare --net --mount --propagation private env GK_IN_NAMESPACE=1 "$0" "$@"
 fi
 
-read -r name test vers guests mount_opts use_rootfs hook timeout servers < <(awk -v g="$group" '$1 == g' "$here/groups.txt")
+read -r name test vers guests gateways mount_opts use_rootfs hook timeout servers < <(awk -v g="$group" '$1 == g' "$here/groups.txt")
 [[ ${name:-} == "$group" ]] || { echo "run.sh: no group '$group' in groups.txt" >&2; exit 2; }
 [[ ,$servers, == *,$GK_SERVER,* ]] || { echo "run.sh: group $group does not run against $GK_SERVER" >&2; exit 2; }
 [[ $mount_opts == - ]] && mount_opts=
+[[ $GK_SERVER == ganesha && $gateways != 1 ]] && { echo "run.sh: group $group needs $gateways gateways; ganesha runs one" >&2; exit 2; }
 
 started=$(date +%s)
 run=$GK_BUILD/runs/$group.$$
 rm -rf "$run"
 mkdir -p "$run/coord"
 pids=()
-gateway_pid=
+# Gateway N (1-based) is index N-1: its process, ports, config and log
+# (gateway 1 keeps the names gatefs.conf and gateway.log).
+gateway_pids=()
+nfs_ports=()
+mount_ports=()
 status=1
 
 say() { echo "[$(date +%T)] $group: $*"; }
 
 cleanup() {
 	local pid
-	[[ -n $gateway_pid ]] && pids+=("$gateway_pid")
+	for pid in "${gateway_pids[@]}"; do [[ -n $pid ]] && pids+=("$pid"); done
 	for pid in "${pids[@]}"; do
 		kill -TERM "$pid" 2>/dev/null
 	done
@@ -88,48 +96,62 @@ wait_listening() { # PORT PID WHAT
 }
 
 # --- the server under test -------------------------------------------------
-start_gateway() {
-	if [[ $GK_SERVER == ganesha ]]; then
-		ganesha.nfsd -F -L /dev/stderr -f "$run/ganesha.conf" -p "$run/ganesha.pid" -N NIV_EVENT >>"$run/gateway.log" 2>&1 &
-	else
-		"$GATEFS" serve --config "$run/gatefs.conf" >>"$run/gateway.log" 2>&1 &
-	fi
-	gateway_pid=$!
-	wait_listening "$nfs_port" "$gateway_pid" "gateway" && wait_listening "$mount_port" "$gateway_pid" "gateway mount"
+gateway_file() { # N NAME EXT -> NAME.EXT for gateway 1, NAME-N.EXT for others
+	if [[ $1 == 1 ]]; then echo "$run/$2.$3"; else echo "$run/$2-$1.$3"; fi
 }
 
-# stop_gateway: SIGTERM, as an operator would; the gateway must exit within
-# 30 s, and a sanitizer report in its log (ASan, LSan, UBSan) fails the group.
+start_gateway() { # [N]: gateway N (default 1), on its ports
+	local n=${1:-1} log
+	log=$(gateway_file "$n" gateway log)
+	if [[ $GK_SERVER == ganesha ]]; then
+		ganesha.nfsd -F -L /dev/stderr -f "$run/ganesha.conf" -p "$run/ganesha.pid" -N NIV_EVENT >>"$log" 2>&1 &
+	else
+		"$GATEFS" serve --config "$(gateway_file "$n" gatefs conf)" >>"$log" 2>&1 &
+	fi
+	gateway_pids[n - 1]=$!
+	wait_listening "${nfs_ports[n - 1]}" $! "gateway $n" && wait_listening "${mount_ports[n - 1]}" $! "gateway $n mount"
+}
+
+# stop_gateway [N]: SIGTERM, as an operator would; the gateway must exit
+# within 30 s, and a sanitizer report in its log (ASan, LSan, UBSan) fails
+# the group.
 stop_gateway() {
-	local pid=$gateway_pid
+	local n=${1:-1} log pid=${gateway_pids[${1:-1} - 1]:-}
+	log=$(gateway_file "$n" gateway log)
 	[[ -n $pid ]] || return 0
 	kill -TERM "$pid" 2>/dev/null
 	for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	if kill -0 "$pid" 2>/dev/null; then
-		say "gateway did not exit within 30 s of SIGTERM"
+		say "gateway $n did not exit within 30 s of SIGTERM"
 		return 1
 	fi
 	wait "$pid"
-	say "gateway exited with status $?"
-	gateway_pid=
-	if grep -q 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' "$run/gateway.log"; then
-		say "sanitizer report in the gateway log:"
-		grep -A 12 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' "$run/gateway.log" | head -n 40
+	say "gateway $n exited with status $?"
+	gateway_pids[n - 1]=
+	if grep -q 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' "$log"; then
+		say "sanitizer report in the log of gateway $n:"
+		grep -A 12 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' "$log" | head -n 40
 		return 1
 	fi
 }
 
-stop_gateway_hard() {
-	kill -KILL "$gateway_pid" 2>/dev/null
-	wait "$gateway_pid" 2>/dev/null
-	gateway_pid=
+stop_gateways() {
+	local n rc=0
+	for ((n = 1; n <= gateways; n++)); do stop_gateway "$n" || rc=1; done
+	return $rc
+}
+
+stop_gateway_hard() { # gateway 1
+	kill -KILL "${gateway_pids[0]}" 2>/dev/null
+	wait "${gateway_pids[0]}" 2>/dev/null
+	gateway_pids[0]=
 }
 
 setup_gatefs() {
 	[[ -x ${GATEFS:-} ]] || { say "GATEFS must name the gatefs binary"; return 1; }
 	local redis_port
 	redis_port=$(free_port)
-	mkdir -p "$run/redis" "$run/objects" "$run/gw"
+	mkdir -p "$run/redis" "$run/objects"
 	redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$run/redis" --save '' --appendonly yes \
 		--maxmemory-policy noeviction --daemonize no >"$run/redis.log" 2>&1 &
 	pids+=($!)
@@ -139,18 +161,23 @@ setup_gatefs() {
 		{ say "gatefs format failed:"; cat "$run/format.log"; return 1; }
 	# The guests' traffic arrives from 127.0.0.1 through slirp, from
 	# unprivileged ports: hence insecure.  Root in the guest is root here.
-	cat >"$run/gatefs.conf" <<-CONF
-		meta_url = $meta
-		data_dir = $run/gw
-		listen = 127.0.0.1
-		nfs_port = $nfs_port
-		mount_port = $mount_port
-		portmap_port = $portmap_port
-		portmapper = $portmapper
-		log_level = info
-		/hf 127.0.0.1(rw,no_root_squash,insecure)
-	CONF
-	start_gateway
+	# Every gateway serves the same volume (same Redis, same objects).
+	local n
+	for ((n = 1; n <= gateways; n++)); do
+		mkdir -p "$run/gw$n"
+		cat >"$(gateway_file "$n" gatefs conf)" <<-CONF
+			meta_url = $meta
+			data_dir = $run/gw$n
+			listen = 127.0.0.1
+			nfs_port = ${nfs_ports[n - 1]}
+			mount_port = ${mount_ports[n - 1]}
+			portmap_port = $portmap_port
+			portmapper = $([[ $n == 1 ]] && echo "$portmapper" || echo off)
+			log_level = info
+			/hf 127.0.0.1(rw,no_root_squash,insecure)
+		CONF
+		start_gateway "$n" || return 1
+	done
 }
 
 setup_ganesha() {
@@ -178,13 +205,13 @@ rootfs_dir=$GK_BUILD/rootfs
 guest_pids=()
 roles=(a b c d)
 
-start_guest() { # ROLE
-	local role=$1 rootfs_args=()
+start_guest() { # ROLE INDEX: guest INDEX (0-based) mounts gateway INDEX % gateways + 1
+	local role=$1 gw=$(($2 % gateways)) rootfs_args=()
 	if [[ $use_rootfs == 1 ]]; then
 		rootfs_args=(-virtfs "local,path=$rootfs_dir,mount_tag=rootfs,security_model=none,readonly=on,id=rootfs")
 	fi
 	local append="console=ttyS0 panic=-1 loglevel=5 gk.run=$$ gk.stall=${GK_STALL:-45} gk.test=$test gk.role=$role gk.vers=$vers"
-	append+=" gk.port=$nfs_port gk.mport=$mount_port gk.pmport=$portmap_port gk.export=/hf gk.opts=$mount_opts gk.rootfs=$use_rootfs"
+	append+=" gk.port=${nfs_ports[gw]} gk.mport=${mount_ports[gw]} gk.pmport=$portmap_port gk.export=/hf gk.opts=$mount_opts gk.rootfs=$use_rootfs"
 	# KVM hangs on this machine: TCG, one vCPU per guest.
 	timeout -k 5 "$timeout" qemu-system-x86_64 -M pc -accel tcg,thread=multi -cpu max -m 1024 -smp 1 \
 		-nodefaults -no-user-config -display none -monitor none -no-reboot \
@@ -218,7 +245,7 @@ during_restart() {
 		any_guest_running || { say "guest ended before part1-written"; return 1; }
 		sleep 0.2
 	done
-	say "SIGKILL gateway (pid $gateway_pid) under load"
+	say "SIGKILL gateway (pid ${gateway_pids[0]}) under load"
 	stop_gateway_hard
 	echo killed >"$run/coord/killed"
 	sleep 3
@@ -253,14 +280,19 @@ report_failure() {
 		tail -n 40 "$run/guest-$role.log" 2>/dev/null
 		[[ -s $run/qemu-$role.log ]] && { echo "----- qemu $role"; tail -n 10 "$run/qemu-$role.log"; }
 	done
-	echo "----- gateway log tail"
-	tail -n 40 "$run/gateway.log" 2>/dev/null
-	if [[ -n $gateway_pid ]] && kill -0 "$gateway_pid" 2>/dev/null && command -v gdb >/dev/null; then
-		# A hung guest usually means a request the gateway never answered.
-		echo "----- gateway threads (gdb), also in $run/gateway-threads.txt"
-		gdb -p "$gateway_pid" -batch -ex 'thread apply all bt' >"$run/gateway-threads.txt" 2>&1
-		grep -E "^Thread|^#[0-9]+ " "$run/gateway-threads.txt" | cut -c1-160 | head -n 150
-	fi
+	local n pid threads
+	for ((n = 1; n <= gateways; n++)); do
+		echo "----- gateway $n log tail"
+		tail -n 40 "$(gateway_file "$n" gateway log)" 2>/dev/null
+		pid=${gateway_pids[n - 1]:-}
+		if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && command -v gdb >/dev/null; then
+			# A hung guest usually means a request the gateway never answered.
+			threads=$(gateway_file "$n" gateway-threads txt)
+			echo "----- gateway $n threads (gdb), also in $threads"
+			gdb -p "$pid" -batch -ex 'thread apply all bt' >"$threads" 2>&1
+			grep -E "^Thread|^#[0-9]+ " "$threads" | cut -c1-160 | head -n 150
+		fi
+	done
 }
 
 main() {
@@ -269,8 +301,14 @@ main() {
 		say "preparing the python3 rootfs (cached)"
 		"$here/mkrootfs.sh" "$rootfs_dir" || return 1
 	fi
-	nfs_port=$(free_port)
-	mount_port=$(free_port)
+	local n
+	for ((n = 0; n < gateways; n++)); do
+		nfs_ports[n]=$(free_port)
+		mount_ports[n]=$(free_port)
+	done
+	# Gateway 1's, for the host hooks.
+	nfs_port=${nfs_ports[0]}
+	mount_port=${mount_ports[0]}
 	# The kernel's own option parser needs no portmapper.  mount.nfs
 	# (mountnfs:V rows) asks one for the MOUNT port: gatefs then runs its
 	# builtin one on a free port (never the host's 111), which the guest
@@ -280,10 +318,13 @@ main() {
 	[[ $vers == mountnfs:* ]] && portmapper=builtin
 	[[ $GK_SERVER == ganesha ]] && portmap_port=111
 	if [[ $GK_SERVER == ganesha ]]; then setup_ganesha; else setup_gatefs; fi || { say "server did not start"; return 1; }
-	say "gateway on 127.0.0.1:$nfs_port (mount $mount_port); booting $guests guest(s)"
+	for ((n = 0; n < gateways; n++)); do
+		say "gateway $((n + 1)) on 127.0.0.1:${nfs_ports[n]} (mount ${mount_ports[n]})"
+	done
+	say "booting $guests guest(s)"
 
-	local role ok=0
-	for role in "${roles[@]:0:guests}"; do start_guest "$role"; done
+	local role ok=0 i=0
+	for role in "${roles[@]:0:guests}"; do start_guest "$role" $((i++)); done
 	if declare -F "during_$hook" >/dev/null; then "during_$hook" || ok=1; fi
 	for pid in "${guest_pids[@]}"; do wait "$pid"; done
 	for role in "${roles[@]:0:guests}"; do
@@ -293,7 +334,7 @@ main() {
 		[[ $result == PASS ]] || ok=1
 	done
 	if [[ $ok == 0 ]] && declare -F "after_$hook" >/dev/null; then "after_$hook" || ok=1; fi
-	if [[ $ok == 0 ]]; then stop_gateway || ok=1; fi
+	if [[ $ok == 0 ]]; then stop_gateways || ok=1; fi
 	return $ok
 }
 

@@ -160,6 +160,29 @@ int gw_start(struct gateway *gw)
 	return gw_spawn(gw);
 }
 
+int gw_start_peer(struct gateway *peer, const struct gateway *gw)
+{
+	memset(peer, 0, sizeof(*peer));
+	/* The redis-server is gw's: the peer must neither stop nor remove it. */
+	peer->redis = gw->redis;
+	peer->redis.pid = 0;
+	peer->redis.dir[0] = 0;
+	if (tl_tmpdir("nfs3peer", peer->dir, sizeof(peer->dir)) != 0)
+		return -1;
+	snprintf(peer->config, sizeof(peer->config), "%s/gatefs.conf", peer->dir);
+	snprintf(peer->log, sizeof(peer->log), "%s/gatefs.log", peer->dir);
+	peer->nfs_port = tl_free_port();
+	peer->mount_port = tl_free_port();
+	while (peer->mount_port == peer->nfs_port || peer->nfs_port == gw->nfs_port || peer->nfs_port == gw->mount_port)
+		peer->nfs_port = tl_free_port();
+	while (peer->mount_port == peer->nfs_port || peer->mount_port == gw->nfs_port ||
+	       peer->mount_port == gw->mount_port)
+		peer->mount_port = tl_free_port();
+	if (write_config(peer) != 0)
+		return -1;
+	return gw_spawn(peer);
+}
+
 void gw_kill(struct gateway *gw)
 {
 	if (gw->pid > 0) {
@@ -181,6 +204,19 @@ static int sanitizer_reports(const char *log)
 		if (strstr(line, "ERROR: AddressSanitizer") || strstr(line, "ERROR: LeakSanitizer") ||
 		    strstr(line, "runtime error:"))
 			n++;
+	fclose(f);
+	return n;
+}
+
+int gw_log_count(const struct gateway *gw, const char *text)
+{
+	FILE *f = fopen(gw->log, "r");
+	char line[2048];
+	int n = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, text) != NULL;
 	fclose(f);
 	return n;
 }

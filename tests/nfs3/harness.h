@@ -1,7 +1,8 @@
 /*
  * harness.h - runs a real gateway for the NFSv3 protocol tests: a private
  * redis-server, a file:// volume formatted by `gatefs format`, a config
- * file with the test exports, and `gatefs serve` on free loopback ports.
+ * file with the test exports, and `gatefs serve` on free loopback ports;
+ * and more gateways of the same volume (gw_start_peer).
  * Knows nothing about RPC, so that both the libtirpc and the libnfs test
  * programs can use it.
  *
@@ -34,6 +35,10 @@ struct gateway {
 
 /* Starts redis, formats the volume and starts the gateway; 0 or -1. */
 int gw_start(struct gateway *gw);
+/* Starts a second gateway process of gw's volume: the same redis-server
+ * and object store (the volume records it), its own ports, config, log and
+ * temp dir.  gw_stop(peer) stops only that process; stop it before gw. */
+int gw_start_peer(struct gateway *peer, const struct gateway *gw);
 /* Starts (again) only the gateway process, on the same ports. */
 int gw_spawn(struct gateway *gw);
 /* SIGKILL the gateway (no flush) and reap it. */
@@ -41,6 +46,8 @@ void gw_kill(struct gateway *gw);
 /* SIGTERM, wait; then stop redis and remove the temp dir.  Returns 0 if
  * the gateway exited 0 and its log holds no sanitizer report, else -1. */
 int gw_stop(struct gateway *gw);
+/* How many lines of the gateway's log contain text. */
+int gw_log_count(const struct gateway *gw, const char *text);
 /* Path of the gatefs binary (GATEFS_BIN from CMake). */
 const char *gw_binary(void);
 
