@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,11 +35,16 @@
  * window's inodes share one pipeline.  Only the hit rate pays for it. */
 #define REREAD_DELAY_MS 2
 #define RECENT_UNCACHED 16
+/* After draining the subscriber, the tracking thread leaves it alone this
+ * long: readers drain it when they need to, and a stream of changes then
+ * costs a wake-up per window instead of one per change. */
+#define DRAIN_GAP_MS 1
 
 struct cache_entry {
 	struct gfs_attr attr;
 	int fresh;
 	int own_change_pending; /* the next invalidation is this gateway's create of it */
+	uint64_t invalidated;	/* invalidations applied to it: a re-read sent before the last one is stale */
 	struct cache_entry *hash_next;
 	struct cache_entry *lru_prev, *lru_next;
 };
@@ -67,12 +73,17 @@ struct meta_cache {
 	char key_prefix[META_KEY_MAX]; /* "gatefs{V}:i" */
 	size_t key_prefix_len;
 
-	/* Tracking state, written by the tracking thread only. */
-	atomic_int tracking;	  /* invalidations are being received */
-	atomic_int applying;	  /* invalidations read but not yet applied */
-	atomic_int tracking_fd;	  /* the subscribed connection's socket, -1 when none */
-	redisContext *subscriber; /* receives invalidations */
-	redisContext *reader;	  /* re-reads changed inodes */
+	/* Tracking state.  The subscriber is read by whoever needs its news
+	 * first, under drain_lock: a reader about to answer from memory, or
+	 * the tracking thread; the tracking thread alone connects, reconnects
+	 * and re-reads. */
+	atomic_int tracking;	/* invalidations are being received */
+	atomic_int applying;	/* invalidations read but not yet applied */
+	atomic_int tracking_fd; /* the subscribed connection's socket, -1 when none */
+	atomic_int broken;	/* a drain found the subscriber gone: reconnect */
+	pthread_mutex_t drain_lock;
+	redisContext *subscriber; /* receives invalidations (drain_lock) */
+	redisContext *reader;	  /* re-reads changed inodes (tracking thread) */
 
 	pthread_t thread;
 	int wake_fd; /* eventfd: stop, or inodes queued */
@@ -212,25 +223,30 @@ static void flush_all(struct meta_cache *c)
 
 /* ---- the reader side ---- */
 
-/* True when an invalidation may be waiting: then nothing cached is served.
- * The socket is polled before the flag is read: the tracking thread sets
- * the flag before it takes the bytes off the socket, so one of the two
- * always shows a pending invalidation. */
-static int invalidation_pending(struct meta_cache *c)
-{
-	int fd = atomic_load(&c->tracking_fd);
-	if (fd < 0)
-		return 1;
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	if (poll(&p, 1, 0) != 0)
-		return 1; /* readable, closed, or poll failed */
-	return atomic_load(&c->applying);
-}
+static int drain_locked(struct meta_cache *c);
 
+/* Whether the cache may answer now: after this returns 1, every
+ * invalidation that had reached this host when it was called is applied.
+ * The socket is polled before the flag is read: a drain raises the flag
+ * before it takes bytes off the socket, so one of the two shows them.
+ * Pending news is applied here, by the caller, rather than waited for. */
 int meta_cache_usable(struct meta *m)
 {
 	struct meta_cache *c = m->cache;
-	return c && atomic_load(&c->tracking) && !invalidation_pending(c);
+	if (!c || !atomic_load(&c->tracking))
+		return 0;
+	int fd = atomic_load(&c->tracking_fd);
+	if (fd < 0)
+		return 0;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	if (poll(&p, 1, 0) != 0 || atomic_load(&c->applying)) {
+		pthread_mutex_lock(&c->drain_lock);
+		int rc = drain_locked(c);
+		pthread_mutex_unlock(&c->drain_lock);
+		if (rc < 0)
+			return 0;
+	}
+	return atomic_load(&c->tracking);
 }
 
 int meta_cache_peek(struct meta *m, gfs_ino_t ino, struct gfs_attr *out)
@@ -407,22 +423,25 @@ static int list_add(struct ino_list *l, gfs_ino_t ino)
 
 /* Marks ino changed; a fresh entry is queued for a re-read (a stale one is
  * queued already). */
-static void invalidate(struct meta_cache *c, gfs_ino_t ino, struct ino_list *reread)
+static void invalidate(struct meta_cache *c, gfs_ino_t ino)
 {
 	struct stripe *s = stripe_of(c, ino);
 	pthread_mutex_lock(&s->lock);
 	atomic_fetch_add(&s->epoch, 1);
 	struct cache_entry *e = find(s, ino);
-	if (!e)
+	int queue = 0;
+	if (!e) {
 		note_uncached(s, ino);
-	else if (e->own_change_pending) {
+	} else if (e->own_change_pending) {
 		e->own_change_pending = 0; /* our own create: what we hold is what it wrote */
-	} else if (e->fresh) {
+	} else {
+		e->invalidated++;
+		queue = e->fresh;
 		e->fresh = 0;
-		if (list_add(reread, ino) < 0)
-			remove_entry(s, e); /* cannot re-read it: forget it */
 	}
 	pthread_mutex_unlock(&s->lock);
+	if (queue)
+		queue_refresh(c, ino);
 	atomic_fetch_add_explicit(&c->invalidations, 1, memory_order_relaxed);
 }
 
@@ -442,7 +461,7 @@ static gfs_ino_t key_ino(const struct meta_cache *c, const redisReply *k)
 }
 
 /* One Pub/Sub message: {"message", channel, keys or nil (FLUSHALL)}. */
-static void apply_message(struct meta_cache *c, const redisReply *r, struct ino_list *reread)
+static void apply_message(struct meta_cache *c, const redisReply *r)
 {
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING ||
 	    strcmp(r->element[0]->str, "message") != 0)
@@ -452,27 +471,28 @@ static void apply_message(struct meta_cache *c, const redisReply *r, struct ino_
 		for (size_t i = 0; i < keys->elements; i++) {
 			gfs_ino_t ino = key_ino(c, keys->element[i]);
 			if (ino)
-				invalidate(c, ino, reread);
+				invalidate(c, ino);
 		}
 	} else if (keys->type == REDIS_REPLY_STRING) {
 		gfs_ino_t ino = key_ino(c, keys);
 		if (ino)
-			invalidate(c, ino, reread);
+			invalidate(c, ino);
 	} else {
 		flush_all(c); /* the database was flushed */
 	}
 }
 
 /* Stores what a re-read found, unless the entry turned fresh meanwhile
- * (a put with an unmoved epoch: as new as this). */
-static void apply_reread(struct meta_cache *c, gfs_ino_t ino, const redisReply *r)
+ * (a put with an unmoved epoch: as new as this) or was invalidated again
+ * after the re-read was sent (it is queued again). */
+static void apply_reread(struct meta_cache *c, gfs_ino_t ino, uint64_t invalidated, const redisReply *r)
 {
 	struct gfs_attr a;
 	int rc = meta_parse_attr(r, &a);
 	struct stripe *s = stripe_of(c, ino);
 	pthread_mutex_lock(&s->lock);
 	struct cache_entry *e = find(s, ino);
-	if (e && !e->fresh) {
+	if (e && !e->fresh && e->invalidated == invalidated) {
 		if (rc == 0 && a.ino == ino) {
 			e->attr = a;
 			e->fresh = 1;
@@ -483,12 +503,21 @@ static void apply_reread(struct meta_cache *c, gfs_ino_t ino, const redisReply *
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Re-reads the listed inodes with one pipelined HGETALL each. */
+/* Re-reads the listed inodes with one pipelined HGETALL each.  Each
+ * entry's invalidation count is noted before its read is sent. */
 static int reread(struct meta_cache *c, const gfs_ino_t *inos, size_t n)
 {
+	uint64_t seen[REFRESH_BATCH];
 	for (size_t done = 0; done < n;) {
 		size_t batch = n - done < REFRESH_BATCH ? n - done : REFRESH_BATCH;
 		for (size_t i = 0; i < batch; i++) {
+			struct stripe *s = stripe_of(c, inos[done + i]);
+			pthread_mutex_lock(&s->lock);
+			struct cache_entry *e = find(s, inos[done + i]);
+			seen[i] = e ? e->invalidated : UINT64_MAX;
+			pthread_mutex_unlock(&s->lock);
+			if (!e)
+				continue; /* dropped meanwhile (removed, evicted): nothing to refresh */
 			char key[META_KEY_MAX];
 			int len =
 			    snprintf(key, sizeof(key), "%s%llu", c->key_prefix, (unsigned long long)inos[done + i]);
@@ -498,10 +527,12 @@ static int reread(struct meta_cache *c, const gfs_ino_t *inos, size_t n)
 				return -EIO;
 		}
 		for (size_t i = 0; i < batch; i++) {
+			if (seen[i] == UINT64_MAX)
+				continue;
 			redisReply *r = NULL;
 			if (redisGetReply(c->reader, (void **)&r) != REDIS_OK || !r)
 				return -EIO;
-			apply_reread(c, inos[done + i], r); /* an error reply drops the entry */
+			apply_reread(c, inos[done + i], seen[i], r); /* an error reply drops the entry */
 			freeReplyObject(r);
 		}
 		atomic_fetch_add_explicit(&c->refreshes, batch, memory_order_relaxed);
@@ -510,16 +541,31 @@ static int reread(struct meta_cache *c, const gfs_ino_t *inos, size_t n)
 	return 0;
 }
 
+/* Stops answering from memory at once; the tracking thread reconnects. */
+static void lose_tracking(struct meta_cache *c)
+{
+	atomic_store(&c->tracking, 0);
+	flush_all(c);
+	atomic_store(&c->broken, 1);
+	uint64_t one = 1;
+	if (write(c->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("meta cache: cannot wake the tracking thread: %s", strerror(errno));
+}
+
 static void disconnect(struct meta_cache *c)
 {
+	pthread_mutex_lock(&c->drain_lock);
 	atomic_store(&c->tracking, 0);
 	flush_all(c);
 	atomic_store(&c->tracking_fd, -1);
 	if (c->subscriber)
 		redisFree(c->subscriber);
+	c->subscriber = NULL;
+	atomic_store(&c->broken, 0);
+	pthread_mutex_unlock(&c->drain_lock);
 	if (c->reader)
 		redisFree(c->reader);
-	c->subscriber = c->reader = NULL;
+	c->reader = NULL;
 }
 
 static int expect(redisContext *ctx, redisReply *r, int type, char *why, size_t whylen)
@@ -537,46 +583,78 @@ static int expect(redisContext *ctx, redisReply *r, int type, char *why, size_t 
  * listens) and opens the connection that re-reads. */
 static int connect_tracking(struct meta_cache *c, char *why, size_t whylen)
 {
-	c->subscriber = meta_connect(c->m, why, whylen);
-	c->reader = c->subscriber ? meta_connect(c->m, why, whylen) : NULL;
-	if (!c->reader)
+	redisContext *sub = meta_connect(c->m, why, whylen);
+	c->reader = sub ? meta_connect(c->m, why, whylen) : NULL;
+	if (!c->reader) {
+		if (sub)
+			redisFree(sub);
 		return -EIO;
-	redisReply *r = redisCommand(c->subscriber, "CLIENT ID");
+	}
+	redisReply *r = redisCommand(sub, "CLIENT ID");
 	long long id = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
-	if (expect(c->subscriber, r, REDIS_REPLY_INTEGER, why, whylen) < 0)
+	int rc = expect(sub, r, REDIS_REPLY_INTEGER, why, whylen);
+	if (rc == 0) {
+		r = redisCommand(sub, "CLIENT TRACKING on REDIRECT %lld BCAST PREFIX %s", id, c->key_prefix);
+		rc = expect(sub, r, REDIS_REPLY_STATUS, why, whylen);
+	}
+	if (rc == 0) {
+		r = redisCommand(sub, "SUBSCRIBE __redis__:invalidate");
+		rc = expect(sub, r, REDIS_REPLY_ARRAY, why, whylen);
+	}
+	if (rc < 0) {
+		redisFree(sub);
 		return -EIO;
-	r = redisCommand(c->subscriber, "CLIENT TRACKING on REDIRECT %lld BCAST PREFIX %s", id, c->key_prefix);
-	if (expect(c->subscriber, r, REDIS_REPLY_STATUS, why, whylen) < 0)
-		return -EIO;
-	r = redisCommand(c->subscriber, "SUBSCRIBE __redis__:invalidate");
-	if (expect(c->subscriber, r, REDIS_REPLY_ARRAY, why, whylen) < 0)
-		return -EIO;
+	}
+	pthread_mutex_lock(&c->drain_lock);
+	c->subscriber = sub;
 	/* Whatever was read before this point may predate changes that no
 	 * invalidation will ever report: nothing read so far may become fresh. */
 	flush_all(c);
-	atomic_store(&c->tracking_fd, c->subscriber->fd);
+	atomic_store(&c->tracking_fd, sub->fd);
 	atomic_store(&c->tracking, 1);
+	pthread_mutex_unlock(&c->drain_lock);
 	return 0;
 }
 
-/* Reads and applies what the subscriber has; -EIO when it is gone. */
-static int drain_invalidations(struct meta_cache *c, struct ino_list *reread_list)
+/* Applies everything the subscriber has received so far, without waiting
+ * for more.  Called with drain_lock held; on a lost connection the cache
+ * stops answering and -EIO is returned. */
+static int drain_locked(struct meta_cache *c)
 {
+	if (!c->subscriber)
+		return -EIO;
 	atomic_store(&c->applying, 1);
 	int rc = 0;
-	if (redisBufferRead(c->subscriber) != REDIS_OK)
-		rc = -EIO;
+	char buf[16384];
+	for (;;) {
+		ssize_t n = recv(c->subscriber->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0) {
+			if (redisReaderFeed(c->subscriber->reader, buf, (size_t)n) != REDIS_OK) {
+				rc = -EIO;
+				break;
+			}
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		rc = -EIO; /* closed by Redis, or a socket error */
+		break;
+	}
 	for (;;) {
 		void *reply = NULL;
-		if (rc < 0 || redisGetReplyFromReader(c->subscriber, &reply) != REDIS_OK) {
+		if (redisReaderGetReply(c->subscriber->reader, &reply) != REDIS_OK) {
 			rc = -EIO;
 			break;
 		}
 		if (!reply)
 			break;
-		apply_message(c, reply, reread_list);
+		apply_message(c, reply);
 		freeReplyObject(reply);
 	}
+	if (rc < 0)
+		lose_tracking(c); /* before applying drops: no reader may trust the cache now */
 	atomic_store(&c->applying, 0);
 	return rc;
 }
@@ -603,9 +681,16 @@ static void *tracking_main(void *arg)
 {
 	struct meta_cache *c = arg;
 	struct ino_list todo = {0};
-	int64_t reread_at = 0; /* when the gathered re-reads are due; 0 = none */
+	int64_t reread_at = 0;	 /* when the gathered re-reads are due; 0 = none */
+	int64_t quiet_until = 0; /* the subscriber is left to readers until then */
 	int down_logged = 0;
 	while (!atomic_load(&c->stopping)) {
+		if (atomic_load(&c->broken)) {
+			log_warn("meta cache: lost the tracking connection; cache emptied, reconnecting");
+			down_logged = 1;
+			reread_at = 0;
+			disconnect(c);
+		}
 		if (!c->subscriber) {
 			char why[256] = "";
 			if (connect_tracking(c, why, sizeof(why)) < 0) {
@@ -623,37 +708,38 @@ static void *tracking_main(void *arg)
 				log_info("meta cache: tracking changes again");
 			down_logged = 0;
 		}
-		int timeout = 1000;
-		if (reread_at) {
-			int64_t left = reread_at - now_ms();
-			timeout = left > 0 ? (int)left : 0;
-		}
-		struct pollfd p[2] = {{.fd = c->subscriber->fd, .events = POLLIN},
-				      {.fd = c->wake_fd, .events = POLLIN}};
-		if (poll(p, 2, timeout) < 0 && errno != EINTR)
+		int64_t now = now_ms();
+		int64_t due = reread_at;
+		if (quiet_until > now && (!due || quiet_until < due))
+			due = quiet_until;
+		int timeout = due ? (due > now ? (int)(due - now) : 0) : 1000;
+		struct pollfd p[2] = {{.fd = c->wake_fd, .events = POLLIN},
+				      {.fd = c->subscriber->fd, .events = POLLIN}};
+		int watch_subscriber = quiet_until <= now;
+		if (poll(p, watch_subscriber ? 2 : 1, timeout) < 0 && errno != EINTR)
 			break;
-		int rc = 0;
-		if (p[0].revents)
-			rc = drain_invalidations(c, &todo);
-		if (p[1].revents & POLLIN) {
+		if (p[0].revents & POLLIN) {
 			uint64_t v;
 			if (read(c->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 				log_warn("meta cache: wake read: %s", strerror(errno));
 		}
-		if (!reread_at && (todo.len || queue_waiting(c)))
-			reread_at = now_ms() + REREAD_DELAY_MS;
-		if (rc == 0 && reread_at && now_ms() >= reread_at) {
-			take_queue(c, &todo);
-			rc = reread(c, todo.v, todo.len);
-			todo.len = 0;
-			reread_at = 0;
+		if (watch_subscriber && p[1].revents) {
+			pthread_mutex_lock(&c->drain_lock);
+			int rc = drain_locked(c);
+			pthread_mutex_unlock(&c->drain_lock);
+			if (rc < 0)
+				continue; /* broken is set */
+			quiet_until = now_ms() + DRAIN_GAP_MS;
 		}
-		if (rc < 0) {
-			log_warn("meta cache: lost the tracking connection; cache emptied, reconnecting");
-			down_logged = 1;
+		if (!reread_at && queue_waiting(c))
+			reread_at = now_ms() + REREAD_DELAY_MS;
+		if (reread_at && now_ms() >= reread_at) {
+			take_queue(c, &todo);
+			int rc = reread(c, todo.v, todo.len);
 			todo.len = 0;
 			reread_at = 0;
-			disconnect(c);
+			if (rc < 0)
+				atomic_store(&c->broken, 1);
 		}
 	}
 	free(todo.v);
@@ -692,6 +778,7 @@ int meta_cache_start(struct meta *m, uint32_t max_entries, char *err, size_t err
 		}
 	}
 	pthread_mutex_init(&c->queue_lock, NULL);
+	pthread_mutex_init(&c->drain_lock, NULL);
 	c->dentries = meta_dentries_new(max_entries);
 	if (!c->dentries) {
 		snprintf(err, errlen, "out of memory");
@@ -746,6 +833,7 @@ void meta_cache_stop(struct meta *m)
 		pthread_mutex_destroy(&s->lock);
 	}
 	pthread_mutex_destroy(&c->queue_lock);
+	pthread_mutex_destroy(&c->drain_lock);
 	meta_dentries_free(c->dentries);
 	free(c->queue);
 	free(c);

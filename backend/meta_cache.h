@@ -67,6 +67,9 @@ struct meta_dentries *meta_cache_dentries(struct meta *m);
 void meta_dentry_put(struct meta *m, gfs_ino_t dir, const char *name, const struct gfs_attr *child);
 int meta_dentry_get(struct meta *m, gfs_ino_t dir, const char *name, struct gfs_attr *child);
 void meta_dentry_drop(struct meta *m, gfs_ino_t dir, const char *name);
+/* The inode last recorded for the name, unchecked (0 if none): only for
+ * forgetting things, never for answering. */
+gfs_ino_t meta_dentry_peek_ino(struct meta *m, gfs_ino_t dir, const char *name);
 
 /* Permission checks on cached attributes; the same rules as may() and
  * access.lua in lua/_lib.lua (mask: 4 read, 2 write, 1 execute/search). */

@@ -180,6 +180,21 @@ void meta_dentry_drop(struct meta *m, gfs_ino_t dir, const char *name)
 	pthread_mutex_unlock(&s->lock);
 }
 
+gfs_ino_t meta_dentry_peek_ino(struct meta *m, gfs_ino_t dir, const char *name)
+{
+	struct meta_dentries *t = meta_cache_dentries(m);
+	if (!t)
+		return 0;
+	size_t len = strlen(name);
+	uint64_t h = hash_of(dir, name, len);
+	struct dentry_stripe *s = &t->stripes[h % NSTRIPES];
+	pthread_mutex_lock(&s->lock);
+	struct dentry *d = *slot_of(s, h, dir, name, len);
+	gfs_ino_t ino = d ? d->ino : 0;
+	pthread_mutex_unlock(&s->lock);
+	return ino;
+}
+
 int meta_dentry_get(struct meta *m, gfs_ino_t dir, const char *name, struct gfs_attr *child)
 {
 	struct meta_dentries *t = meta_cache_dentries(m);

@@ -395,9 +395,7 @@ static int unlink_entry(struct meta *m, const struct gfs_cred *cred, struct gfs_
 	meta_args_str(&a, rmdir ? "1" : "0");
 	/* The inode the name held, if this gateway knows it: once the name is
 	 * gone it need not be re-read (it may be deleted). */
-	struct gfs_attr victim = {0};
-	if (meta_cache_usable(m))
-		(void)meta_dentry_get(m, dir.ino, name, &victim);
+	gfs_ino_t victim = meta_dentry_peek_ino(m, dir.ino, name);
 	redisReply *r = NULL;
 	uint64_t dir_token = meta_cache_token(m, dir.ino);
 	rc = run(m, MS_UNLINK, cred, &a, &r);
@@ -408,8 +406,8 @@ static int unlink_entry(struct meta *m, const struct gfs_cred *cred, struct gfs_
 	freeReplyObject(r);
 	put_wcc(m, dir_wcc, dir_token);
 	meta_dentry_drop(m, dir.ino, name);
-	if (victim.ino)
-		meta_cache_forget(m, victim.ino);
+	if (victim)
+		meta_cache_forget(m, victim);
 	return 0;
 }
 
