@@ -306,7 +306,7 @@ static void upload_start_locked(struct writebuf *wb, struct wfile *f, struct psl
 {
 	struct upload_job *j = malloc(sizeof(*j));
 	if (!j)
-		return; /* stays EMPTY; the flush retries it */
+		return; /* stays EMPTY: the flush fails (EIO) rather than commit it, and a later flush retries */
 	*j = (struct upload_job){wb, f, s, idx};
 	s->state[idx] = BL_UPLOADING;
 	s->refs++;
@@ -798,7 +798,9 @@ static int flush_file(struct writebuf *wb, struct wfile *f)
 			uint32_t n = slice_nblocks(s->len, wb->bs);
 			for (uint32_t i = 0; i < n; i++) {
 				busy |= s->state[i] == BL_UPLOADING;
-				failed |= s->state[i] == BL_FAILED;
+				/* EMPTY here means its upload could not even be
+				 * started (no memory): never commit over it */
+				failed |= s->state[i] == BL_FAILED || s->state[i] == BL_EMPTY;
 			}
 			if (s == last)
 				break;
