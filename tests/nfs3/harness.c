@@ -73,11 +73,13 @@ static int port_open(int port)
 	return ok;
 }
 
-static int write_config(struct gateway *gw)
+static int write_config(struct gateway *gw, const char *extra)
 {
 	FILE *f = fopen(gw->config, "w");
 	if (!f)
 		return -1;
+	if (extra)
+		fprintf(f, "%s\n", extra);
 	fprintf(f,
 		"meta_url = %s\n"
 		"data_dir = %s\n"
@@ -149,7 +151,7 @@ int gw_start(struct gateway *gw)
 	gw->mount_port = tl_free_port();
 	while (gw->mount_port == gw->nfs_port)
 		gw->mount_port = tl_free_port();
-	if (write_config(gw) != 0)
+	if (write_config(gw, NULL) != 0)
 		return -1;
 	char *fmt[] = {(char *)gw_binary(), "format", "--meta", gw->redis.url, "--storage", storage, "test", NULL};
 	if (run(fmt, gw->log) != 0) {
@@ -160,7 +162,7 @@ int gw_start(struct gateway *gw)
 	return gw_spawn(gw);
 }
 
-int gw_start_peer(struct gateway *peer, const struct gateway *gw)
+int gw_start_peer(struct gateway *peer, const struct gateway *gw, const char *extra)
 {
 	memset(peer, 0, sizeof(*peer));
 	/* The redis-server is gw's: the peer must neither stop nor remove it. */
@@ -178,7 +180,7 @@ int gw_start_peer(struct gateway *peer, const struct gateway *gw)
 	while (peer->mount_port == peer->nfs_port || peer->mount_port == gw->nfs_port ||
 	       peer->mount_port == gw->mount_port)
 		peer->mount_port = tl_free_port();
-	if (write_config(peer) != 0)
+	if (write_config(peer, extra) != 0)
 		return -1;
 	return gw_spawn(peer);
 }

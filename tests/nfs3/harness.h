@@ -37,8 +37,10 @@ struct gateway {
 int gw_start(struct gateway *gw);
 /* Starts a second gateway process of gw's volume: the same redis-server
  * and object store (the volume records it), its own ports, config, log and
- * temp dir.  gw_stop(peer) stops only that process; stop it before gw. */
-int gw_start_peer(struct gateway *peer, const struct gateway *gw);
+ * temp dir.  extra (may be NULL): configuration lines put first, e.g.
+ * "attr_cache = 1024".  gw_stop(peer) stops only that process; stop it
+ * before gw. */
+int gw_start_peer(struct gateway *peer, const struct gateway *gw, const char *extra);
 /* Starts (again) only the gateway process, on the same ports. */
 int gw_spawn(struct gateway *gw);
 /* SIGKILL the gateway (no flush) and reap it. */

@@ -22,12 +22,13 @@ struct pair {
 	struct rn_client a, b; /* a talks to ga only, b to gb only */
 };
 
-static int pair_start(struct pair *p)
+/* b_config: configuration lines for gateway B only (NULL: none). */
+static int pair_start_with(struct pair *p, const char *b_config)
 {
 	memset(p, 0, sizeof(*p));
 	if (gw_start(&p->ga) != 0)
 		return -1;
-	if (gw_start_peer(&p->gb, &p->ga) != 0) {
+	if (gw_start_peer(&p->gb, &p->ga, b_config) != 0) {
 		gw_stop(&p->ga);
 		return -1;
 	}
@@ -41,6 +42,11 @@ static int pair_start(struct pair *p)
 		return -1;
 	}
 	return 0;
+}
+
+static int pair_start(struct pair *p)
+{
+	return pair_start_with(p, NULL);
 }
 
 /* 0 when both gateways stopped cleanly with no sanitizer report. */
@@ -571,6 +577,72 @@ TEST(hf_cache_pattern_written_through_a_is_resolved_and_read_through_b)
 	CHECK(b_lists(&p, &blobs, both, 2, "blobs"));
 	free(data);
 	CHECK_EQ(pair_stop(&p), 0);
+}
+
+#define MANY 2000
+
+/* B holds MANY files (names and attributes); A changes every one, then
+ * renames every one; B must see each change. */
+static void many_files(const char *b_config)
+{
+	struct pair p;
+	REQUIRE(pair_start_with(&p, b_config) == 0);
+	static struct rn_fh fh[MANY];
+	struct rn_fh dir, got;
+	fattr3 attr;
+	char name[32];
+	int stale_modes = 0, stale_names = 0, errors = 0;
+	REQUIRE_EQ(rn_mkdir(&p.a, &p.a.root, "many", 0755, &dir), NFS3_OK);
+	for (int i = 0; i < MANY; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		errors += rn_create(&p.a, &dir, name, 0644, &fh[i]) != NFS3_OK;
+	}
+	for (int i = 0; i < MANY; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		errors += rn_lookup(&p.b, &dir, name, &got, &attr) != NFS3_OK || !rn_fh_equal(&got, &fh[i]);
+	}
+	sattr3 s = set_mode(0600);
+	for (int i = 0; i < MANY; i++)
+		errors += rn_setattr(&p.a, &fh[i], &s, NULL) != NFS3_OK;
+	for (int i = 0; i < MANY; i++) {
+		if (rn_getattr(&p.b, &fh[i], &attr) != NFS3_OK)
+			errors++;
+		else if ((attr.mode & 07777) != 0600 && stale_modes++ < 10)
+			fprintf(stderr, "B GETATTR m%d: mode %o after A's chmod to 600\n", i, attr.mode & 07777);
+	}
+	for (int i = 0; i < MANY; i++) {
+		char to[32];
+		snprintf(name, sizeof(name), "m%d", i);
+		snprintf(to, sizeof(to), "r%d", i);
+		errors += rn_rename(&p.a, &dir, name, &dir, to) != NFS3_OK;
+	}
+	for (int i = 0; i < MANY; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		int rc = rn_lookup(&p.b, &dir, name, &got, NULL);
+		if (rc != NFS3ERR_NOENT && stale_names++ < 10)
+			fprintf(stderr, "B LOOKUP m%d after A renamed it: status %d\n", i, rc);
+		snprintf(name, sizeof(name), "r%d", i);
+		rc = rn_lookup(&p.b, &dir, name, &got, NULL);
+		if ((rc != NFS3_OK || !rn_fh_equal(&got, &fh[i])) && stale_names++ < 10)
+			fprintf(stderr, "B LOOKUP r%d after A renamed m%d to it: status %d\n", i, i, rc);
+	}
+	fprintf(stderr, "%d files: %d stale modes, %d stale names, %d failed calls\n", MANY, stale_modes, stale_names,
+		errors);
+	CHECK_EQ(stale_modes, 0);
+	CHECK_EQ(stale_names, 0);
+	CHECK_EQ(errors, 0);
+	CHECK_EQ(pair_stop(&p), 0);
+}
+
+TEST(many_files_changed_through_a_are_all_new_through_b)
+{
+	many_files(NULL);
+}
+
+/* 1024 entries is 4 per stripe: B's cache evicts all the time. */
+TEST(many_files_changed_through_a_are_all_new_through_b_with_a_small_cache)
+{
+	many_files("attr_cache = 1024");
 }
 
 /* Redis's count of calls of one command (INFO commandstats), or -1. */
