@@ -126,34 +126,53 @@ void meta_dentries_free(struct meta_dentries *t)
 	free(t);
 }
 
-void meta_dentry_put(struct meta *m, gfs_ino_t dir, const char *name, const struct gfs_attr *child)
+/* Where (dir, name) lives: its stripe, locked on return, and the link of
+ * its chain that points at it or at the chain's end.  -ENOENT when the
+ * cache is off (nothing is locked then). */
+struct place {
+	struct dentry_stripe *s;
+	struct dentry **slot;
+	uint64_t h;
+	size_t len;
+};
+
+static int lock_place(struct meta *m, gfs_ino_t dir, const char *name, struct place *p)
 {
 	struct meta_dentries *t = meta_cache_dentries(m);
 	if (!t)
+		return -ENOENT;
+	p->len = strlen(name);
+	p->h = hash_of(dir, name, p->len);
+	p->s = &t->stripes[p->h % NSTRIPES];
+	pthread_mutex_lock(&p->s->lock);
+	p->slot = slot_of(p->s, p->h, dir, name, p->len);
+	return 0;
+}
+
+void meta_dentry_put(struct meta *m, gfs_ino_t dir, const char *name, const struct gfs_attr *child)
+{
+	struct place p;
+	if (lock_place(m, dir, name, &p) < 0)
 		return;
-	size_t len = strlen(name);
-	uint64_t h = hash_of(dir, name, len);
-	struct dentry_stripe *s = &t->stripes[h % NSTRIPES];
-	pthread_mutex_lock(&s->lock);
-	struct dentry **pp = slot_of(s, h, dir, name, len);
-	struct dentry *d = *pp;
+	struct dentry_stripe *s = p.s;
+	struct dentry *d = *p.slot;
 	if (!d) {
 		if (s->count >= s->capacity && s->lru.lru_prev != &s->lru) {
 			struct dentry *old = s->lru.lru_prev;
 			uint64_t oh = hash_of(old->dir, old->name, old->namelen);
 			unlink_slot(s, slot_of(s, oh, old->dir, old->name, old->namelen));
-			pp = slot_of(s, h, dir, name, len); /* the chain may have changed */
+			p.slot = slot_of(s, p.h, dir, name, p.len); /* the chain may have changed */
 		}
-		d = malloc(sizeof(*d) + len);
+		d = malloc(sizeof(*d) + p.len);
 		if (!d) {
 			pthread_mutex_unlock(&s->lock);
 			return;
 		}
 		d->dir = dir;
-		d->namelen = len;
-		memcpy(d->name, name, len);
+		d->namelen = p.len;
+		memcpy(d->name, name, p.len);
 		d->hash_next = NULL;
-		*pp = d;
+		*p.slot = d;
 		s->count++;
 	} else {
 		lru_unlink(d);
@@ -167,44 +186,30 @@ void meta_dentry_put(struct meta *m, gfs_ino_t dir, const char *name, const stru
 
 void meta_dentry_drop(struct meta *m, gfs_ino_t dir, const char *name)
 {
-	struct meta_dentries *t = meta_cache_dentries(m);
-	if (!t)
+	struct place p;
+	if (lock_place(m, dir, name, &p) < 0)
 		return;
-	size_t len = strlen(name);
-	uint64_t h = hash_of(dir, name, len);
-	struct dentry_stripe *s = &t->stripes[h % NSTRIPES];
-	pthread_mutex_lock(&s->lock);
-	struct dentry **pp = slot_of(s, h, dir, name, len);
-	if (*pp)
-		unlink_slot(s, pp);
-	pthread_mutex_unlock(&s->lock);
+	if (*p.slot)
+		unlink_slot(p.s, p.slot);
+	pthread_mutex_unlock(&p.s->lock);
 }
 
 gfs_ino_t meta_dentry_peek_ino(struct meta *m, gfs_ino_t dir, const char *name)
 {
-	struct meta_dentries *t = meta_cache_dentries(m);
-	if (!t)
+	struct place p;
+	if (lock_place(m, dir, name, &p) < 0)
 		return 0;
-	size_t len = strlen(name);
-	uint64_t h = hash_of(dir, name, len);
-	struct dentry_stripe *s = &t->stripes[h % NSTRIPES];
-	pthread_mutex_lock(&s->lock);
-	struct dentry *d = *slot_of(s, h, dir, name, len);
-	gfs_ino_t ino = d ? d->ino : 0;
-	pthread_mutex_unlock(&s->lock);
+	gfs_ino_t ino = *p.slot ? (*p.slot)->ino : 0;
+	pthread_mutex_unlock(&p.s->lock);
 	return ino;
 }
 
 int meta_dentry_get(struct meta *m, gfs_ino_t dir, const char *name, struct gfs_attr *child)
 {
-	struct meta_dentries *t = meta_cache_dentries(m);
-	if (!t)
+	struct place p;
+	if (lock_place(m, dir, name, &p) < 0)
 		return -ENOENT;
-	size_t len = strlen(name);
-	uint64_t h = hash_of(dir, name, len);
-	struct dentry_stripe *s = &t->stripes[h % NSTRIPES];
-	pthread_mutex_lock(&s->lock);
-	struct dentry *d = *slot_of(s, h, dir, name, len);
+	struct dentry *d = *p.slot;
 	gfs_ino_t ino = 0;
 	uint32_t gen = 0;
 	uint64_t change = 0;
@@ -213,9 +218,9 @@ int meta_dentry_get(struct meta *m, gfs_ino_t dir, const char *name, struct gfs_
 		gen = d->gen;
 		change = d->change;
 		lru_unlink(d);
-		lru_push_front(s, d);
+		lru_push_front(p.s, d);
 	}
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&p.s->lock);
 	if (!ino || meta_cache_peek(m, ino, child) < 0)
 		return -ENOENT;
 	if (child->gen != gen || child->change != change) {
