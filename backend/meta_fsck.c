@@ -22,6 +22,7 @@ struct fsck_inode {
 	uint64_t next_seq;
 	uint64_t links_found;	/* entries naming this inode */
 	uint64_t subdirs_found; /* directories: entries that are directories */
+	int chunk_indexed;	/* files: its chunk lists are listed in P k<INO> */
 };
 
 struct fsck {
@@ -85,7 +86,7 @@ static int cmp_ino(const void *a, const void *b)
 static struct fsck_inode *find(struct fsck *f, uint64_t ino)
 {
 	struct fsck_inode key = {.ino = ino};
-	return bsearch(&key, f->inodes, f->ninodes, sizeof(key), cmp_ino);
+	return f->ninodes ? bsearch(&key, f->inodes, f->ninodes, sizeof(key), cmp_ino) : NULL;
 }
 
 static uint64_t field(const redisReply *h, const char *name, int *found)
@@ -128,6 +129,7 @@ static int load_inode(void *arg, const char *key, size_t plen)
 	in->parent = field(r, "p", NULL);
 	in->size = field(r, "s", NULL);
 	in->next_seq = field(r, "sq", NULL);
+	in->chunk_indexed = field(r, "k", NULL) == 1;
 	if (field(r, "i", NULL) != ino)
 		problem(f, "inode %llu: its 'i' field says %llu", (unsigned long long)ino,
 			(unsigned long long)field(r, "i", NULL));
@@ -176,7 +178,8 @@ static int check_dir_entries(struct fsck *f, struct fsck_inode *dir)
 		zs[j].name = z->element[2 * j]->str;
 		zs[j].seq = strtoull(z->element[2 * j + 1]->str, NULL, 10);
 	}
-	qsort(zs, nz, sizeof(*zs), cmp_zent);
+	if (nz)
+		qsort(zs, nz, sizeof(*zs), cmp_zent);
 	if (z->elements != h->elements)
 		problem(f, "dir %llu: %zu entries but %zu in the order set", d, h->elements / 2, z->elements / 2);
 	for (size_t i = 0; i + 1 < h->elements; i += 2) {
@@ -190,7 +193,7 @@ static int check_dir_entries(struct fsck *f, struct fsck_inode *dir)
 			problem(f, "dir %llu: entry '%s' has seq %llu beyond the dir's %llu", d, name, seq,
 				(unsigned long long)dir->next_seq);
 		const char *key = name;
-		const struct zent *ze = bsearch(&key, zs, nz, sizeof(*zs), cmp_zent);
+		const struct zent *ze = nz ? bsearch(&key, zs, nz, sizeof(*zs), cmp_zent) : NULL;
 		if (!ze)
 			problem(f, "dir %llu: entry '%s' missing from the order set", d, name);
 		else if (ze->seq != seq)
@@ -258,7 +261,8 @@ static void check_links(struct fsck *f)
 	}
 }
 
-/* d, z, x keys must belong to live inodes (d and z to directories). */
+/* d, z, x, k keys must belong to live inodes (d and z to directories, k to
+ * files). */
 static int check_owner(void *arg, const char *key, size_t plen)
 {
 	struct fsck *f = arg;
@@ -267,7 +271,9 @@ static int check_owner(void *arg, const char *key, size_t plen)
 	struct fsck_inode *in = find(f, ino);
 	if (!in)
 		problem(f, "key %s belongs to missing inode %llu", key, (unsigned long long)ino);
-	else if (kind != 'x' && in->type != GFS_DIR)
+	else if (kind == 'k' && in->type != GFS_REG)
+		problem(f, "key %s belongs to non-file %llu", key, (unsigned long long)ino);
+	else if ((kind == 'd' || kind == 'z') && in->type != GFS_DIR)
 		problem(f, "key %s belongs to non-directory %llu", key, (unsigned long long)ino);
 	return 0;
 }
@@ -287,6 +293,16 @@ static int check_chunk(void *arg, const char *key, size_t plen)
 		return 0;
 	}
 	int err = 0;
+	if (in->chunk_indexed) { /* else deleting the file would leave this chunk behind */
+		char kkey[META_KEY_MAX];
+		meta_key(f->m, kkey, sizeof(kkey), "k%llu", ino);
+		redisReply *z = meta_command(f->m, &err, "ZSCORE %s %u", kkey, idx);
+		if (!z)
+			return err;
+		if (z->type == REDIS_REPLY_NIL)
+			problem(f, "chunk %s is missing from the file's chunk index %s", key, kkey);
+		freeReplyObject(z);
+	}
 	redisReply *r = meta_command(f->m, &err, "GET %s", key);
 	if (!r)
 		return err;
@@ -379,7 +395,8 @@ int meta_fsck(struct meta *m, meta_report_cb cb, void *arg)
 	struct fsck f = {.m = m, .cb = cb, .arg = arg};
 	int rc = scan_keys(m, "i[0-9]*", load_inode, &f);
 	if (rc == 0) {
-		qsort(f.inodes, f.ninodes, sizeof(*f.inodes), cmp_ino);
+		if (f.ninodes)
+			qsort(f.inodes, f.ninodes, sizeof(*f.inodes), cmp_ino);
 		if (!find(&f, GFS_ROOT_INO))
 			problem(&f, "root inode 1 is missing");
 		for (size_t i = 0; rc == 0 && i < f.ninodes; i++)
@@ -388,8 +405,8 @@ int meta_fsck(struct meta *m, meta_report_cb cb, void *arg)
 	}
 	if (rc == 0)
 		check_links(&f);
-	static const char *const owned[] = {"d[0-9]*", "z[0-9]*", "x[0-9]*"};
-	for (size_t i = 0; rc == 0 && i < 3; i++)
+	static const char *const owned[] = {"d[0-9]*", "z[0-9]*", "x[0-9]*", "k[0-9]*"};
+	for (size_t i = 0; rc == 0 && i < sizeof(owned) / sizeof(owned[0]); i++)
 		rc = scan_keys(m, owned[i], check_owner, &f);
 	if (rc == 0)
 		rc = scan_keys(m, "c[0-9]*", check_chunk, &f);

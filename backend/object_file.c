@@ -348,7 +348,8 @@ static int file_list(struct object_store *st, const char *prefix, const char *st
 		return rc;
 	}
 	if (l.n)
-		qsort(l.items, l.n, sizeof(*l.items), info_cmp);
+		if (l.n)
+			qsort(l.items, l.n, sizeof(*l.items), info_cmp);
 	for (size_t i = 0; i < l.n && !rc; i++) {
 		if (start_after && strcmp(l.items[i].key, start_after) <= 0)
 			continue;

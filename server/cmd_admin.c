@@ -473,7 +473,7 @@ static int gc_visit(void *arg, const struct object_info *info)
 	uint64_t id = strtoull(base, &end, 10);
 	if (end == base || *end != '_')
 		return 0; /* not a block object; gc never touches it */
-	if (bsearch(&id, w->live->ids, w->live->n, sizeof(uint64_t), cmp_u64))
+	if (w->live->n && bsearch(&id, w->live->ids, w->live->n, sizeof(uint64_t), cmp_u64))
 		return 0;
 	w->leaked++;
 	w->leaked_bytes += info->size;
@@ -522,7 +522,8 @@ int cmd_gc(int argc, char **argv)
 			fprintf(stderr, "gatefs: cannot read slice references: %s\n", strerror(-rc));
 	}
 	if (rc == 0) {
-		qsort(live.ids, live.n, sizeof(uint64_t), cmp_u64);
+		if (live.n) /* qsort wants a real array even for none */
+			qsort(live.ids, live.n, sizeof(uint64_t), cmp_u64);
 		rc = open_volume_store(&s, &w.store);
 	}
 	if (rc == 0) {

@@ -265,29 +265,44 @@ local function queue_records(data, keep)
   end
 end
 
--- Deletes chunk lists from index first on, for a file of the given size.
-local function drop_chunks(ino, first, size)
+local function drop_chunk(ino, idx, done)
+  local k = chunk_key(ino, idx)
+  local data = redis.call('GET', k)
+  if data then
+    queue_records(data, done)
+    redis.call('DEL', k)
+  end
+end
+
+-- Deletes chunk lists from index first on.  A file made since chunk indexes
+-- exist (field k = '1') lists its chunks in P k<INO>, so this costs what
+-- the file holds, not what its size spans: a sparse file of petabytes must
+-- not hold Redis for minutes.  Older files are walked by size.
+local function drop_chunks(a, first)
   local done = {}
-  for idx = first, math.ceil(size / CHUNK) - 1 do
-    local k = chunk_key(ino, idx)
-    local data = redis.call('GET', k)
-    if data then
-      queue_records(data, done)
-      redis.call('DEL', k)
+  if a.k == '1' then
+    local kk = P .. 'k' .. a.i
+    for _, idx in ipairs(redis.call('ZRANGEBYSCORE', kk, first, '+inf')) do
+      drop_chunk(a.i, idx, done)
     end
+    redis.call('ZREMRANGEBYSCORE', kk, first, '+inf')
+    return
+  end
+  for idx = first, math.ceil(tonumber(a.s) / CHUNK) - 1 do
+    drop_chunk(a.i, S(idx), done)
   end
 end
 
 local function delete_inode(a)
   local charge = a.t == REG and align4k(tonumber(a.s)) or 0
   if charge > 0 then
-    drop_chunks(a.i, 0, tonumber(a.s))
+    drop_chunks(a, 0)
     redis.call('DECRBY', P .. 'usedspace', S(charge))
   end
   if a.t == DIR then
     redis.call('DEL', ikey(a.i), P .. 'x' .. a.i, P .. 'd' .. a.i, P .. 'z' .. a.i)
   else
-    redis.call('DEL', ikey(a.i), P .. 'x' .. a.i)
+    redis.call('DEL', ikey(a.i), P .. 'x' .. a.i, P .. 'k' .. a.i)
   end
   redis.call('DECR', P .. 'totalinodes')
 end

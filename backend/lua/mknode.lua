@@ -74,6 +74,9 @@ elseif t == '4' or t == '5' then
 elseif t == REG and how == '2' then
   kv[#kv + 1], kv[#kv + 2] = 'v', verf
 end
+if t == REG then -- its chunk lists are indexed in P k<INO> (drop_chunks)
+  kv[#kv + 1], kv[#kv + 2] = 'k', '1'
+end
 redis.call('HSET', ikey(ino), unpack(kv))
 redis.call('INCR', P .. 'totalinodes')
 return {0, ino, mode, gid, touch_dir(dir, d)}

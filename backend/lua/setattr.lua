@@ -74,7 +74,7 @@ local what = 'c'
 if size then
   local old = tonumber(a.s)
   if size < old then
-    drop_chunks(a.i, math.ceil(size / CHUNK), old)
+    drop_chunks(a, math.ceil(size / CHUNK))
     if size % CHUNK ~= 0 then
       -- the chunk holding the new end reads zeros from there on
       local idx = math.floor(size / CHUNK)

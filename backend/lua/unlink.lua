@@ -19,11 +19,11 @@ elseif not rmdir and en.t == DIR then
   return {-E.ISDIR}
 end
 -- Only the fields unlinking or deleting needs.
-local f = redis.call('HMGET', ikey(en.ino), 'u', 'n', 's', 'ch')
+local f = redis.call('HMGET', ikey(en.ino), 'u', 'n', 's', 'ch', 'k')
 if not f[1] then
   return {-E.IO}
 end
-local a = {i = en.ino, t = en.t, u = f[1], n = f[2], s = f[3], ch = f[4]}
+local a = {i = en.ino, t = en.t, u = f[1], n = f[2], s = f[3], ch = f[4], k = f[5]}
 if sticky_denies(dir, a) then
   return {-E.PERM}
 end

@@ -27,6 +27,9 @@ if cap > 0 and grow > 0 and tonumber(redis.call('GET', P .. 'usedspace') or '0')
 end
 local a_pre = pre(a)
 local n = redis.call('APPEND', chunk_key(a.i, idx), rec) / 24
+if n == 1 then -- a new chunk list: index it (see drop_chunks)
+  redis.call('ZADD', P .. 'k' .. a.i, idx, S(idx))
+end
 if grow ~= 0 then
   redis.call('INCRBY', P .. 'usedspace', S(grow))
 end

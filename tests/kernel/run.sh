@@ -76,7 +76,7 @@ chosen_ports=" "
 free_port() {
 	local port
 	while :; do
-		port=$((20000 + RANDOM % 40000))
+		port=$((20000 + RANDOM % 12768)) # below the kernel's ephemeral range
 		[[ $chosen_ports == *" $port "* ]] && continue
 		ss -Htan | awk '{ print $4 }' | grep -q ":$port\$" && continue
 		chosen_ports+="$port "

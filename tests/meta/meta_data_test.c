@@ -202,4 +202,92 @@ TEST(capacity)
 	fixture_down(&F);
 }
 
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* A file of almost 4 PiB with one record at each end: removing it and
+ * truncating it must cost what it holds, not what its size spans (walking
+ * 2^26 chunk indexes in one script would hold Redis, and every gateway,
+ * for minutes).  The bound is a hundred times what it takes. */
+TEST(sparse_petabyte_files_are_cheap_to_remove_and_truncate)
+{
+	REQUIRE(fixture_up(&F) == 0);
+	uint64_t first_id; /* ids below 100 are then allocated, as fsck expects */
+	REQUIRE_EQ(meta_new_slice_ids(F.m, 100, &first_id), 0);
+	const uint32_t last = (uint32_t)((1ULL << 52) / META_CHUNK_SIZE) - 1;
+	for (int round = 0; round < 2; round++) {
+		struct gfs_attr f = new_file(round ? "t" : "r");
+		struct gfs_wcc w;
+		struct meta_slice head = {
+		    .pos = 0, .id = 11 + 2 * (uint64_t)round, .size = 4096, .off = 0, .len = 4096};
+		struct meta_slice tail = {
+		    .pos = 0, .id = 12 + 2 * (uint64_t)round, .size = 4096, .off = 0, .len = 4096};
+		REQUIRE_EQ(meta_write_slice(F.m, ref_of(&f), 0, &head, 0, &w, NULL), 0);
+		REQUIRE_EQ(meta_write_slice(F.m, ref_of(&f), last, &tail, 0, &w, NULL), 0);
+		CHECK_EQ(w.post.size, (uint64_t)last * META_CHUNK_SIZE + 4096);
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (round == 0) {
+			REQUIRE_EQ(meta_remove(F.m, &ROOT, F.root, "r", &w), 0);
+		} else {
+			struct gfs_setattr sa = {.valid = GFS_SET_SIZE, .size = 100};
+			REQUIRE_EQ(meta_setattr(F.m, &ROOT, ref_of(&f), &sa, NULL, &w), 0);
+		}
+		CHECK(seconds_since(&t0) < 2.0);
+		CHECK_EQ(dead_has(tail.id), 1);
+		CHECK_EQ(dead_has(head.id), round == 0 ? 1 : 0);
+	}
+	CHECK_EQ(fsck_problems(F.m), 0);
+	fixture_down(&F);
+}
+
+/* A file written before chunk indexes existed (no 'k' field, no P k<INO>)
+ * is still cleaned up completely, by its size. */
+TEST(files_without_a_chunk_index_are_walked_by_size)
+{
+	REQUIRE(fixture_up(&F) == 0);
+	uint64_t first_id; /* ids below 100 are then allocated, as fsck expects */
+	REQUIRE_EQ(meta_new_slice_ids(F.m, 100, &first_id), 0);
+	struct gfs_attr f = new_file("old");
+	struct gfs_wcc w;
+	struct meta_slice a = {.pos = 0, .id = 21, .size = 10, .off = 0, .len = 10};
+	struct meta_slice b = {.pos = 0, .id = 22, .size = 10, .off = 0, .len = 10};
+	REQUIRE_EQ(meta_write_slice(F.m, ref_of(&f), 0, &a, 0, &w, NULL), 0);
+	REQUIRE_EQ(meta_write_slice(F.m, ref_of(&f), 3, &b, 0, &w, NULL), 0);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "HDEL 'gatefs{gfs}:i%llu' k", (unsigned long long)f.ino);
+	REQUIRE_EQ(tl_redis_cmd(&F.redis, cmd), 0);
+	snprintf(cmd, sizeof(cmd), "DEL 'gatefs{gfs}:k%llu'", (unsigned long long)f.ino);
+	REQUIRE_EQ(tl_redis_cmd(&F.redis, cmd), 0);
+	CHECK_EQ(fsck_problems(F.m), 0);
+	REQUIRE_EQ(meta_remove(F.m, &ROOT, F.root, "old", &w), 0);
+	CHECK_EQ(dead_has(21), 1);
+	CHECK_EQ(dead_has(22), 1);
+	CHECK_EQ(fsck_problems(F.m), 0); /* no chunk list left behind */
+	fixture_down(&F);
+}
+
+/* fsck notices a chunk list that the file's index does not list: deleting
+ * the file would leave it behind. */
+TEST(fsck_finds_a_chunk_missing_from_the_index)
+{
+	REQUIRE(fixture_up(&F) == 0);
+	uint64_t first_id; /* ids below 100 are then allocated, as fsck expects */
+	REQUIRE_EQ(meta_new_slice_ids(F.m, 100, &first_id), 0);
+	struct gfs_attr f = new_file("x");
+	struct gfs_wcc w;
+	struct meta_slice a = {.pos = 0, .id = 31, .size = 10, .off = 0, .len = 10};
+	REQUIRE_EQ(meta_write_slice(F.m, ref_of(&f), 1, &a, 0, &w, NULL), 0);
+	CHECK_EQ(fsck_problems(F.m), 0);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "ZREM 'gatefs{gfs}:k%llu' 1", (unsigned long long)f.ino);
+	REQUIRE_EQ(tl_redis_cmd(&F.redis, cmd), 0);
+	CHECK_EQ(fsck_problems(F.m), 1);
+	fixture_down(&F);
+}
+
 TEST_MAIN()

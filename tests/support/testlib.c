@@ -71,19 +71,33 @@ int tl_main(int argc, char **argv)
 	return failed || passed == 0 ? 1 : 0;
 }
 
+/* Below the kernel's ephemeral range (32768-60999 by default): a port the
+ * kernel handed out once and took back can become the local end of some
+ * test's next outgoing connection (to Redis, say) before the server that
+ * was meant to listen on it binds it.  Random, so that parallel tests
+ * rarely pick the same one; each pick is checked with a bind. */
+#define TL_PORT_LOW 20000
+#define TL_PORT_HIGH 32767
+
 int tl_free_port(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -1;
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sa);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+	static unsigned seed;
+	if (!seed)
+		seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+	for (int attempt = 0; attempt < 200; attempt++) {
+		int port = TL_PORT_LOW + (int)(rand_r(&seed) % (TL_PORT_HIGH - TL_PORT_LOW + 1));
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0)
+			return -1;
+		struct sockaddr_in sa = {.sin_family = AF_INET,
+					 .sin_port = htons((uint16_t)port),
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		int ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 		close(fd);
-		return -1;
+		if (ok)
+			return port;
 	}
-	close(fd);
-	return ntohs(sa.sin_port);
+	return -1;
 }
 
 int tl_tmpdir(const char *tag, char *out, size_t outlen)
