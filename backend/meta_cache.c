@@ -353,8 +353,11 @@ void meta_cache_put_new(struct meta *m, const struct gfs_attr *attr, const struc
 		return;
 	struct stripe *s = stripe_of(c, attr->ino);
 	pthread_mutex_lock(&s->lock);
-	int unseen = atomic_load(&s->epoch) == snap->epochs[s - c->stripes];
-	int fresh = unseen || uncached_count(s, attr->ino) == 1;
+	uint64_t since = atomic_load(&s->epoch) - snap->epochs[s - c->stripes];
+	int unseen = since == 0;
+	/* The ring holds every invalidation since the snapshot only if no more
+	 * than its size happened; the inode did not exist before it. */
+	int fresh = unseen || (since <= RECENT_UNCACHED && uncached_count(s, attr->ino) == 1);
 	struct cache_entry *e = entry_for(s, attr->ino);
 	if (e) {
 		e->attr = *attr;
