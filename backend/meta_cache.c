@@ -28,7 +28,8 @@
 #include "meta_internal.h"
 
 #define NSTRIPES META_CACHE_STRIPES
-#define RETRY_MS 500
+#define RETRY_FIRST_MS 100 /* then doubling: a Redis without tracking (< 6) is asked rarely */
+#define RETRY_MAX_MS 5000
 #define REFRESH_BATCH 512
 /* Re-reads wait this long to gather: a directory changed by a stream of
  * creates is then read once per window, not once per create, and each
@@ -687,6 +688,7 @@ static void *tracking_main(void *arg)
 	int64_t reread_at = 0;	 /* when the gathered re-reads are due; 0 = none */
 	int64_t quiet_until = 0; /* the subscriber is left to readers until then */
 	int down_logged = 0;
+	int retry_ms = RETRY_FIRST_MS;
 	while (!atomic_load(&c->stopping)) {
 		if (atomic_load(&c->broken)) {
 			log_warn("meta cache: lost the tracking connection; cache emptied, reconnecting");
@@ -704,12 +706,14 @@ static void *tracking_main(void *arg)
 					    why);
 				disconnect(c);
 				struct pollfd p = {.fd = c->wake_fd, .events = POLLIN};
-				(void)poll(&p, 1, RETRY_MS);
+				(void)poll(&p, 1, retry_ms);
+				retry_ms = retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : retry_ms * 2;
 				continue;
 			}
 			if (down_logged)
 				log_info("meta cache: tracking changes again");
 			down_logged = 0;
+			retry_ms = RETRY_FIRST_MS;
 		}
 		int64_t now = now_ms();
 		int64_t due = reread_at;
