@@ -8,7 +8,7 @@
  * operation is exactly one RPC (no path walks, no client-side dircache), which
  * makes the figures comparable between servers.
  *
- * Usage: nfsbench [-l label] [-s MiB] [-b KiB] [-n files] [-r bytes] [-R n] [-t s] [-w list] URL
+ * Usage: nfsbench [-l label] [-s MiB] [-b KiB] [-n files] [-r bytes] [-R n] [-t s] [-w list] [-p pids] URL
  *   URL is nfs://HOST/EXPORT?nfsport=P&mountport=M&version=3
  * Output: one human line per workload, then one "RESULT" line per workload
  * (label, workload, value, unit) and one "JSON" line, for scripts.
@@ -31,6 +31,8 @@
 #include <nfsc/libnfs-raw-mount.h>
 #include <nfsc/libnfs-raw-nfs.h>
 
+#include "proc_cost.h"
+
 #define MAX_RESULTS 32
 
 struct result {
@@ -52,6 +54,7 @@ struct bench {
 	int readdir_repeats;   /* listings of the directory; the best one is reported */
 	int stall_limit_ms;    /* a server silent this long with calls outstanding has failed */
 	const char *workloads; /* comma list of groups, NULL = all */
+	struct proc_cost cost; /* -p: server processes whose cost per op is printed */
 
 	int inflight;
 	int failed; /* first error wins; the run stops */
@@ -674,10 +677,12 @@ static int run_meta_op(struct bench *b, struct meta_set *set, const char *op, is
 {
 	char workload[32], detail[64];
 	snprintf(workload, sizeof(workload), "%s_qd%d", op, set->depth);
+	proc_cost_begin(&b->cost);
 	double start = now_seconds();
 	if (run_pipeline(b, b->nfiles, set->depth, issue, set) < 0)
 		return -EIO;
 	double seconds = now_seconds() - start;
+	proc_cost_end(&b->cost, b->label, workload, b->nfiles);
 	snprintf(detail, sizeof(detail), "(%u ops in %.2f s)", b->nfiles, seconds);
 	record(b, workload, b->nfiles / seconds, "ops/s", detail);
 	return 0;
@@ -854,13 +859,15 @@ static void usage(FILE *out)
 	fprintf(out, "usage: nfsbench [-l label] [-s file_MiB] [-b io_KiB] [-n files] [-r readdir_maxcount]\n"
 		     "                [-R readdir_repeats] [-t stall_seconds] [-w seq,meta] "
 		     "nfs://HOST/EXPORT?nfsport=P&mountport=M&version=3\n"
-		     "defaults: -s 1024 -b 1024 -n 10000 -r 65536 -R 3 -t 60, all workloads\n");
+		     "defaults: -s 1024 -b 1024 -n 10000 -r 65536 -R 3 -t 60, all workloads\n"
+		     "-p: after each metadata workload, print the CPU and context switches per op of these\n"
+		     "    server processes (COST label workload name pid cpu_us/op switches/op)\n");
 }
 
 static int parse_args(struct bench *b, int argc, char **argv, struct url *u)
 {
 	int opt;
-	while ((opt = getopt(argc, argv, "l:s:b:n:r:R:t:w:h")) != -1) {
+	while ((opt = getopt(argc, argv, "l:s:b:n:r:R:t:w:p:h")) != -1) {
 		switch (opt) {
 		case 'l':
 			b->label = optarg;
@@ -885,6 +892,10 @@ static int parse_args(struct bench *b, int argc, char **argv, struct url *u)
 			break;
 		case 'w':
 			b->workloads = optarg;
+			break;
+		case 'p':
+			if (proc_cost_parse(&b->cost, optarg) < 0)
+				return -EINVAL;
 			break;
 		case 'h':
 			usage(stdout);

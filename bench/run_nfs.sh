@@ -10,7 +10,7 @@
 #            (unshare) so that neither touches the host's port 111 or /run.
 #            Its nfsbench leg runs inside that namespace too.
 #
-# Usage: bench/run_nfs.sh [-B DIR] [-g GATEFS] [-o ganesha|gatefs] [-r ROUNDS] [-w seq,meta] [-k] [-- NFSBENCH_ARGS]
+# Usage: bench/run_nfs.sh [-B DIR] [-g GATEFS] [-o ganesha|gatefs] [-r ROUNDS] [-w seq,meta] [-k] [-c] [-- NFSBENCH_ARGS]
 #   -B  build dir holding bench/nfsbench and server/gatefs (default: build-bench-rel,
 #       then build); build it without GATEFS_SANITIZE for meaningful figures
 #   -g  the gatefs binary (default BUILD_DIR/server/gatefs)
@@ -21,6 +21,11 @@
 #   -w  workload groups (default seq,meta); each group of each round runs on
 #       freshly started servers
 #   -k  keep the work directory (logs) after the run
+#   -c  cost per operation: CPU microseconds and context switches per metadata
+#       RPC of each server process (ganesha.nfsd; gatefs and its redis-server),
+#       read from /proc by nfsbench -p around each workload; best round shown
+# Environment: GATEFS_EXTRA_CONF, lines appended to gatefs.conf (e.g.
+# "threads = 4"), to compare settings against the same ganesha legs.
 # Every process started here is stopped by PID on exit.
 set -euo pipefail
 
@@ -29,9 +34,10 @@ BUILD=""
 GATEFS=""
 ONLY=""
 KEEP=0
+COST=0
 ROUNDS=3
 GROUPS_TO_RUN="seq meta"
-while getopts "B:g:o:r:w:kh" opt; do
+while getopts "B:g:o:r:w:kch" opt; do
 	case $opt in
 	B) BUILD=$OPTARG ;;
 	g) GATEFS=$OPTARG ;;
@@ -39,8 +45,9 @@ while getopts "B:g:o:r:w:kh" opt; do
 	r) ROUNDS=$OPTARG ;;
 	w) GROUPS_TO_RUN=${OPTARG//,/ } ;;
 	k) KEEP=1 ;;
+	c) COST=1 ;;
 	*)
-		sed -n '2,24p' "$0"
+		sed -n '2,30p' "$0"
 		exit 2
 		;;
 	esac
@@ -112,9 +119,9 @@ wait_port() {
 	return 1
 }
 
-# Shows a leg's human-readable lines; the RESULT/JSON lines stay in the file for report().
+# Shows a leg's human-readable lines; the RESULT/JSON/COST lines stay in the file for report().
 show() {
-	grep -v -E '^(RESULT|JSON)' "$1" || true
+	grep -v -E '^(RESULT|JSON|COST)' "$1" || true
 }
 
 # ---- ganesha leg -------------------------------------------------------------
@@ -127,6 +134,7 @@ write_ganesha_script() {
 set -euo pipefail
 DIR=$1; shift
 NFSBENCH=$1; shift
+COST=$1; shift
 INNER=()
 trap 'for p in "${INNER[@]}"; do kill $p 2>/dev/null || true; done; for p in "${INNER[@]}"; do wait $p 2>/dev/null || true; done' EXIT
 trap 'exit 130' INT TERM
@@ -140,7 +148,9 @@ for i in $(seq 50); do [ -S /run/rpcbind.sock ] && break; sleep 0.1; done
 for i in $(seq 100); do rpcinfo -T tcp 127.0.0.1 nfs 3 >/dev/null 2>&1 && break; sleep 0.2; done
 rpcinfo -T tcp 127.0.0.1 nfs 3 >/dev/null || { echo "ganesha did not start; see $DIR/server.log" >&2; exit 1; }
 rc=0
-"$NFSBENCH" -l ganesha "$@" "nfs://127.0.0.1$DIR/export?nfsport=2049&mountport=20048&version=3" || rc=$?
+PIDARG=()
+[ "$COST" = 1 ] && PIDARG=(-p "$(cat /run/ganesha/ganesha.pid)")
+"$NFSBENCH" -l ganesha "${PIDARG[@]}" "$@" "nfs://127.0.0.1$DIR/export?nfsport=2049&mountport=20048&version=3" || rc=$?
 # INNER[1] is /usr/bin/time: stop ganesha, its child, so time writes the RSS report.
 kill "$(cat /run/ganesha/ganesha.pid)" 2>/dev/null || true
 wait "${INNER[1]}" 2>/dev/null || true
@@ -173,7 +183,7 @@ EXPORT {
 }
 LOG { Default_Log_Level = EVENT; }
 CONF
-	unshare --net --mount bash "$WORK/ganesha-leg.sh" "$dir" "$NFSBENCH" "${BENCH_ARGS[@]}" -w "$2" \
+	unshare --net --mount bash "$WORK/ganesha-leg.sh" "$dir" "$NFSBENCH" "$COST" "${BENCH_ARGS[@]}" -w "$2" \
 		>"$dir/bench.out" 2>"$dir/bench.err" &
 	local pid=$! rc=0
 	PIDS+=("$pid")
@@ -224,13 +234,16 @@ listen = 127.0.0.1
 nfs_port = $nport
 mount_port = $mport
 portmapper = off
+${GATEFS_EXTRA_CONF:-}
 /bench 127.0.0.1(rw,no_root_squash,insecure)
 CONF
 	/usr/bin/time -v -o "$dir/server.time" "$GATEFS" serve --config "$dir/gatefs.conf" >"$dir/server.log" 2>&1 &
 	local timepid=$!
 	PIDS+=("$timepid")
 	if wait_port "$nport" 30 && wait_port "$mport" 5; then
-		"$NFSBENCH" -l gatefs "${BENCH_ARGS[@]}" -w "$2" "nfs://127.0.0.1/bench?nfsport=$nport&mountport=$mport&version=3" \
+		local pidarg=()
+		[ "$COST" = 1 ] && pidarg=(-p "$(pgrep -P "$timepid"),$redis")
+		"$NFSBENCH" -l gatefs "${pidarg[@]}" "${BENCH_ARGS[@]}" -w "$2" "nfs://127.0.0.1/bench?nfsport=$nport&mountport=$mport&version=3" \
 			>"$dir/bench.out" 2>"$dir/bench.err" || rc=$?
 		show "$dir/bench.out"
 		if [ $rc != 0 ]; then
@@ -313,6 +326,34 @@ report() {
 			print "RATIOS " summary
 		}'
 	echo "peak RSS: gatefs $(peak_rss_mib gatefs) MiB, ganesha $(peak_rss_mib ganesha) MiB"
+	[ "$COST" = 1 ] && cost_report
+	return 0
+}
+
+# With -c: per workload and server process, the round with the least CPU per
+# op (the least disturbed by other load), its CPU and its context switches.
+cost_report() {
+	echo
+	echo "== cost per operation, least-CPU round (from /proc; us = CPU microseconds per op, cs = context switches per op) =="
+	cat "$WORK"/*.meta/bench.out 2>/dev/null | awk -F'\t' '
+		$1 == "COST" {
+			# the gatefs binary may have another name (-g): key it as "gatefs"
+			if ($2 == "gatefs" && $4 != "redis-server") $4 = "gatefs"
+			k = $3 SUBSEP $2 SUBSEP $4
+			if (!(k in cpu) || $6 < cpu[k]) { cpu[k] = $6; cs[k] = $7 }
+			if (!(($3) in seen)) { order[n++] = $3; seen[$3] = 1 }
+		}
+		END {
+			printf "%-16s %22s %22s %22s\n", "workload", "ganesha.nfsd us/cs", "gatefs us/cs", "redis-server us/cs"
+			for (i = 0; i < n; i++) {
+				w = order[i]
+				a = "ganesha" SUBSEP "ganesha.nfsd"; b = "gatefs" SUBSEP "gatefs"; c = "gatefs" SUBSEP "redis-server"
+				printf "%-16s %22s %22s %22s\n", w,
+					((w SUBSEP a) in cpu) ? sprintf("%.1f / %.2f", cpu[w SUBSEP a], cs[w SUBSEP a]) : "-",
+					((w SUBSEP b) in cpu) ? sprintf("%.1f / %.2f", cpu[w SUBSEP b], cs[w SUBSEP b]) : "-",
+					((w SUBSEP c) in cpu) ? sprintf("%.1f / %.2f", cpu[w SUBSEP c], cs[w SUBSEP c]) : "-"
+			}
+		}'
 }
 
 write_ganesha_script

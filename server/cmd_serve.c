@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../backend/log.h"
 #include "commands.h"
@@ -286,6 +287,22 @@ static int start_portmapper(struct serve_state *st)
 	return 0;
 }
 
+/*
+ * RPC threads when the configuration names no count.  Every idle thread is
+ * one that ntirpc wakes (a futex hand-off, 65-90 us on a 2-core VM) for the
+ * next call, while only as many threads as there are CPUs run at once; the
+ * others are there for calls that wait on Redis or the object store.  With
+ * 16 threads on 2 CPUs a CREATE at QD16 cost 2.9 context switches and
+ * 45-60 us of gatefs CPU, with 8 about 1.5 and 37-41 us
+ * (docs/PERFORMANCE.md, "Cost per RPC").  Four per CPU, from 8 to 16.
+ */
+static uint32_t default_rpc_threads(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	uint32_t threads = cpus > 0 ? (uint32_t)(4 * cpus) : 8;
+	return threads < 8 ? 8 : threads > 16 ? 16 : threads;
+}
+
 static int start(struct serve_state *st)
 {
 	struct gfs_config *cfg = &st->cfg;
@@ -339,7 +356,7 @@ static int start(struct serve_state *st)
 #endif
 	server_add_program(&st->srv, &mount3_program);
 
-	rc = rpc_transport_start(&st->srv, cfg->threads);
+	rc = rpc_transport_start(&st->srv, cfg->threads ? cfg->threads : default_rpc_threads());
 	if (rc < 0)
 		return rc;
 	st->transport_started = true;

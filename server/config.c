@@ -70,7 +70,7 @@ void config_defaults(struct gfs_config *cfg)
 	cfg->mount_port = 20048;
 	cfg->portmap_port = 111;
 	cfg->portmapper = PORTMAPPER_AUTO;
-	cfg->threads = 16;
+	cfg->threads = 0; /* chosen from the CPU count (cmd_serve.c) */
 	cfg->attr_cache_entries = 262144;
 	cfg->drc_entries = 4096;
 	cfg->drc_bytes = 16ull << 20;

@@ -42,7 +42,7 @@ struct gfs_config {
 	int mount_port;
 	int portmap_port;
 	enum portmapper_mode portmapper;
-	uint32_t threads;     /* RPC worker threads */
+	uint32_t threads;     /* RPC worker threads; 0: from the CPU count */
 	bool allow_auth_none; /* offer AUTH_NONE in MNT replies and accept it */
 
 	/* duplicate request cache */
