@@ -46,14 +46,17 @@ expect() {
 		ok "$name"
 	fi
 }
-free_port() { # a port no socket uses now (the caller binds it soon after)
+chosen_ports=" "
+free_port() { # VAR: a port no socket uses now, not chosen before (no subshell: remembered)
 	local p
 	while :; do
 		# below the kernel's ephemeral range, which outgoing connections use
 		p=$((20000 + RANDOM % 12768))
+		[[ $chosen_ports == *" $p "* ]] && continue
 		ss -Htan | awk '{ print $4 }' | grep -q ":$p\$" || break
 	done
-	echo "$p"
+	chosen_ports+="$p "
+	printf -v "$1" '%s' "$p"
 }
 start_redis() { # DIR PORT [extra args]
 	local dir=$1 port=$2
@@ -70,7 +73,7 @@ start_redis() { # DIR PORT [extra args]
 	return 1
 }
 
-RPORT=$(free_port)
+free_port RPORT
 start_redis "$WORK/redis" "$RPORT" || exit 1
 META=redis://127.0.0.1:$RPORT/0
 STORE=$WORK/objects
@@ -90,14 +93,14 @@ expect status_unformatted_db 1 "no volume" -- "$GATEFS" status --meta "redis://1
 expect fsck_fresh_volume 0 "namespace: clean" -- "$GATEFS" fsck --meta "$META" --objects
 
 # An evicting Redis is refused with the reason and the fix.
-EPORT=$(free_port)
+free_port EPORT
 start_redis "$WORK/redis-evict" "$EPORT" --maxmemory-policy allkeys-lru || exit 1
 expect format_refuses_evicting_redis 1 "noeviction" -- "$GATEFS" format --meta "redis://127.0.0.1:$EPORT/0" \
 	--storage "file://$STORE" v
 
 # ---- data through a real gateway, then fsck --objects and gc ------------------
-NFS_PORT=$(free_port)
-MOUNT_PORT=$(free_port)
+free_port NFS_PORT
+free_port MOUNT_PORT
 cat >"$WORK/gatefs.conf" <<EOC
 meta_url = $META
 listen = 127.0.0.1

@@ -73,14 +73,15 @@ trap 'say "interrupted"; exit 1' INT TERM
 # A port nobody listens on or connects from.  Runs of different groups and
 # developers' runs may overlap, so ports are chosen at random, never fixed.
 chosen_ports=" "
-free_port() {
+free_port() { # VAR: sets VAR to a port no socket uses and not chosen before in this run
+	# (no $(...) subshell: chosen_ports must remember every choice)
 	local port
 	while :; do
 		port=$((20000 + RANDOM % 12768)) # below the kernel's ephemeral range
 		[[ $chosen_ports == *" $port "* ]] && continue
 		ss -Htan | awk '{ print $4 }' | grep -q ":$port\$" && continue
 		chosen_ports+="$port "
-		echo "$port"
+		printf -v "$1" '%s' "$port"
 		return
 	done
 }
@@ -150,7 +151,7 @@ stop_gateway_hard() { # gateway 1
 setup_gatefs() {
 	[[ -x ${GATEFS:-} ]] || { say "GATEFS must name the gatefs binary"; return 1; }
 	local redis_port
-	redis_port=$(free_port)
+	free_port redis_port
 	mkdir -p "$run/redis" "$run/objects"
 	redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$run/redis" --save '' --appendonly yes \
 		--maxmemory-policy noeviction --daemonize no >"$run/redis.log" 2>&1 &
@@ -188,9 +189,12 @@ setup_ganesha() {
 	rpcbind -f -w >"$run/rpcbind.log" 2>&1 &
 	pids+=($!)
 	wait_listening 111 $! rpcbind || return 1
+	local nlm_port rquota_port
+	free_port nlm_port
+	free_port rquota_port
 	cat >"$run/ganesha.conf" <<-CONF
-		NFS_CORE_PARAM { NFS_Port = $nfs_port; MNT_Port = $mount_port; NLM_Port = $(free_port);
-		  Rquota_Port = $(free_port); Protocols = 3, 4; Enable_NLM = false; Enable_RQUOTA = false;
+		NFS_CORE_PARAM { NFS_Port = $nfs_port; MNT_Port = $mount_port; NLM_Port = $nlm_port;
+		  Rquota_Port = $rquota_port; Protocols = 3, 4; Enable_NLM = false; Enable_RQUOTA = false;
 		  Mount_Path_Pseudo = true; }
 		NFSV4 { Graceless = true; }
 		EXPORT { Export_Id = 1; Path = $run/export; Pseudo = /hf; Protocols = 3, 4; Transports = TCP;
@@ -303,8 +307,8 @@ main() {
 	fi
 	local n
 	for ((n = 0; n < gateways; n++)); do
-		nfs_ports[n]=$(free_port)
-		mount_ports[n]=$(free_port)
+		free_port "nfs_ports[$n]"
+		free_port "mount_ports[$n]"
 	done
 	# Gateway 1's, for the host hooks.
 	nfs_port=${nfs_ports[0]}
@@ -313,7 +317,7 @@ main() {
 	# (mountnfs:V rows) asks one for the MOUNT port: gatefs then runs its
 	# builtin one on a free port (never the host's 111), which the guest
 	# names in its /etc/services; ganesha's rpcbind has 111 in its namespace.
-	portmap_port=$(free_port)
+	free_port portmap_port
 	portmapper=off
 	[[ $vers == mountnfs:* ]] && portmapper=builtin
 	[[ $GK_SERVER == ganesha ]] && portmap_port=111

@@ -81,11 +81,20 @@ int tl_main(int argc, char **argv)
 
 int tl_free_port(void)
 {
+	/* Callers pick several ports before binding any: never hand out one
+	 * twice.  Tests are single-threaded where they pick ports. */
 	static unsigned seed;
+	static int given[64];
+	static unsigned ngiven;
 	if (!seed)
 		seed = (unsigned)getpid() ^ (unsigned)time(NULL);
 	for (int attempt = 0; attempt < 200; attempt++) {
 		int port = TL_PORT_LOW + (int)(rand_r(&seed) % (TL_PORT_HIGH - TL_PORT_LOW + 1));
+		int seen = 0;
+		for (unsigned i = 0; i < 64 && i < ngiven; i++)
+			seen |= given[i] == port;
+		if (seen)
+			continue;
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
 		if (fd < 0)
 			return -1;
@@ -94,8 +103,10 @@ int tl_free_port(void)
 					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 		int ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 		close(fd);
-		if (ok)
+		if (ok) {
+			given[ngiven++ % 64] = port;
 			return port;
+		}
 	}
 	return -1;
 }
