@@ -148,9 +148,7 @@ int gw_start(struct gateway *gw)
 	mkdir(objects, 0755);
 	snprintf(storage, sizeof(storage), "file://%s", objects);
 	gw->nfs_port = tl_free_port();
-	gw->mount_port = tl_free_port();
-	while (gw->mount_port == gw->nfs_port)
-		gw->mount_port = tl_free_port();
+	gw->mount_port = tl_free_port(); /* never the same port twice */
 	if (write_config(gw, NULL) != 0)
 		return -1;
 	char *fmt[] = {(char *)gw_binary(), "format", "--meta", gw->redis.url, "--storage", storage, "test", NULL};
@@ -197,30 +195,13 @@ void gw_kill(struct gateway *gw)
 /* Counts sanitizer reports in the gateway log (ASan, LSan, UBSan). */
 static int sanitizer_reports(const char *log)
 {
-	FILE *f = fopen(log, "r");
-	char line[1024];
-	int n = 0;
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "ERROR: AddressSanitizer") || strstr(line, "ERROR: LeakSanitizer") ||
-		    strstr(line, "runtime error:"))
-			n++;
-	fclose(f);
-	return n;
+	static const char *const reports[] = {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"};
+	return tl_count_lines(log, reports, 3);
 }
 
 int gw_log_count(const struct gateway *gw, const char *text)
 {
-	FILE *f = fopen(gw->log, "r");
-	char line[2048];
-	int n = 0;
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, text) != NULL;
-	fclose(f);
-	return n;
+	return tl_count_lines(gw->log, &text, 1);
 }
 
 int gw_stop(struct gateway *gw)

@@ -111,6 +111,23 @@ int tl_free_port(void)
 	return -1;
 }
 
+int tl_count_lines(const char *path, const char *const *texts, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	char line[2048];
+	int count = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		for (size_t i = 0; i < n; i++)
+			if (strstr(line, texts[i])) {
+				count++;
+				break;
+			}
+	fclose(f);
+	return count;
+}
+
 int tl_tmpdir(const char *tag, char *out, size_t outlen)
 {
 	const char *base = getenv("TMPDIR");

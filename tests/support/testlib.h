@@ -96,6 +96,8 @@ int tl_redis_cmd(const struct tl_redis *r, const char *args);
 
 /* mkdtemp under $TMPDIR (or /tmp) with the given tag; removed by tl_rm_rf. */
 int tl_tmpdir(const char *tag, char *out, size_t outlen);
+/* Lines of the file that contain any of the n texts; 0 if it cannot be read. */
+int tl_count_lines(const char *path, const char *const *texts, size_t n);
 void tl_rm_rf(const char *path);
 
 /* Deterministic pseudo-random bytes (xorshift) for data checks. */
