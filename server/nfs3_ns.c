@@ -375,36 +375,35 @@ enum rpc_disposition nfs3_mknod(struct rpc_call *call, void *args, void *result)
 	return RPC_OK;
 }
 
-enum rpc_disposition nfs3_remove(struct rpc_call *call, void *args, void *result)
+/* REMOVE and RMDIR: the same arguments and the same result (the
+ * directory's wcc in both arms), a different vfs call. */
+typedef int (*unlink_fn)(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
+			 struct gfs_wcc *dir_wcc);
+
+static nfsstat3 unlink_name(struct rpc_call *call, diropargs3 *object, unlink_fn op, wcc_data *dir_wcc)
 {
-	REMOVE3args *a = args;
-	REMOVE3res *r = result;
 	struct export_access acc;
 	char name[GFS_NAME_MAX + 1];
 	struct gfs_wcc w = {0};
+	nfsstat3 st = admit_dirop(call, object, &acc, name, dir_wcc);
+	if (st != NFS3_OK)
+		return st;
+	st = nfs3_status(op(call->vfs, &acc.cred, acc.ref, name, &w));
+	wcc_out(call->vfs, &w, acc.ref, dir_wcc);
+	return st;
+}
 
-	/* resok and resfail are both just dir_wcc. */
-	r->status = admit_dirop(call, &a->object, &acc, name, &r->REMOVE3res_u.resfail.dir_wcc);
-	if (r->status != NFS3_OK)
-		return RPC_OK;
-	r->status = nfs3_status(gfs_remove(call->vfs, &acc.cred, acc.ref, name, &w));
-	wcc_out(call->vfs, &w, acc.ref, &r->REMOVE3res_u.resok.dir_wcc);
+enum rpc_disposition nfs3_remove(struct rpc_call *call, void *args, void *result)
+{
+	REMOVE3res *r = result;
+	r->status = unlink_name(call, &((REMOVE3args *)args)->object, gfs_remove, &r->REMOVE3res_u.resok.dir_wcc);
 	return RPC_OK;
 }
 
 enum rpc_disposition nfs3_rmdir(struct rpc_call *call, void *args, void *result)
 {
-	RMDIR3args *a = args;
 	RMDIR3res *r = result;
-	struct export_access acc;
-	char name[GFS_NAME_MAX + 1];
-	struct gfs_wcc w = {0};
-
-	r->status = admit_dirop(call, &a->object, &acc, name, &r->RMDIR3res_u.resfail.dir_wcc);
-	if (r->status != NFS3_OK)
-		return RPC_OK;
-	r->status = nfs3_status(gfs_rmdir(call->vfs, &acc.cred, acc.ref, name, &w));
-	wcc_out(call->vfs, &w, acc.ref, &r->RMDIR3res_u.resok.dir_wcc);
+	r->status = unlink_name(call, &((RMDIR3args *)args)->object, gfs_rmdir, &r->RMDIR3res_u.resok.dir_wcc);
 	return RPC_OK;
 }
 
