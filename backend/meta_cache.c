@@ -1,15 +1,17 @@
 /*
  * meta_cache.c - the inode attribute cache (see meta_cache.h for why it is
- * coherent): a striped hash table with per-stripe LRU, and the tracking
- * thread that applies Redis invalidations and re-reads changed inodes.
+ * coherent): a striped hash table with per-stripe LRU, the draining of
+ * Redis invalidations (by readers and by the tracking thread), and the
+ * tracking thread's re-reads of changed inodes.
  *
  * Each stripe has an epoch, bumped under its lock by every invalidation of
  * one of its inodes.  A value read from Redis is stored as fresh only if
  * its stripe's epoch did not move since the reader took its token; else it
  * is stored stale and queued for the tracking thread to re-read.  An entry
- * turns fresh only through such a put or through a re-read issued after
- * every invalidation applied so far, so a fresh entry is never older than
- * the last change whose invalidation has been applied.
+ * turns fresh only through such a put or through a re-read whose entry saw
+ * no invalidation between sending and storing it (a per-entry count), so a
+ * fresh entry is never older than the last change whose invalidation has
+ * been applied.
  */
 #include <errno.h>
 #include <poll.h>

@@ -5,9 +5,9 @@
  *
  * Why it is safe to serve from: Redis sends an invalidation for every change
  * of an inode key, from any gateway, in the same event-loop pass that
- * answers the change.  A dedicated thread applies them; a reader uses an
- * entry only when no invalidation is waiting on that connection or being
- * applied.  A changed inode is re-read in the background (one pipelined
+ * answers the change.  A reader that finds invalidations waiting on that
+ * connection applies them itself before it answers from memory; a
+ * tracking thread drains the rest at most once per millisecond.  A changed inode is re-read in the background (one pipelined
  * HGETALL per batch), so an inode that this gateway keeps changing stays
  * cached.  If the tracking connection is lost, the cache empties and stays
  * off until tracking is re-established.
