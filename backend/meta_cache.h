@@ -7,10 +7,9 @@
  * of an inode key, from any gateway, in the same event-loop pass that
  * answers the change.  A reader that finds invalidations waiting on that
  * connection applies them itself before it answers from memory; a
- * tracking thread drains the rest at most once per millisecond.  A changed inode is re-read in the background (one pipelined
- * HGETALL per batch), so an inode that this gateway keeps changing stays
- * cached.  If the tracking connection is lost, the cache empties and stays
- * off until tracking is re-established.
+ * tracking thread drains the rest at most once per millisecond.  A changed inode is re-read in the background (one
+ * pipelined HGETALL per batch), so an inode that this gateway keeps changing stays cached.  If the tracking connection
+ * is lost, the cache empties and stays off until tracking is re-established.
  *
  * Internal to backend/meta*.c.  Every function is a no-op (or a miss) when
  * the cache was not started.
