@@ -22,7 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../backend/log.h"
+#include "log.h"
 #include "rpc_transport.h"
 
 #define RECORDCAP_MAX_FDS 65536

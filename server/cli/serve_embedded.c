@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../backend/log.h"
-#include "../backend/meta.h"
-#include "../backend/object.h"
+#include "log.h"
+#include "meta.h"
+#include "object.h"
 #include "serve_embedded.h"
 
 #define REDIS_START_TIMEOUT_MS 15000

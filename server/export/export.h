@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "../backend/vfs.h"
+#include "vfs.h"
 #include "rpc.h"
 
 enum export_squash {

@@ -13,7 +13,7 @@
 #include <rpc/svc.h>
 #include <rpc/svc_auth.h>
 
-#include "../backend/log.h"
+#include "log.h"
 #include "drc.h"
 #include "rpc_transport.h"
 

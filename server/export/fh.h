@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../backend/vfs.h"
+#include "vfs.h"
 
 #define FH_MAX_SIZE 64
 

@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "../backend/vfs.h"
+#include "vfs.h"
 
 struct export;
 struct svc_req;

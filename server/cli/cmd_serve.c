@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../backend/log.h"
+#include "log.h"
 #include "commands.h"
 #include "config.h"
 #include "drc.h"

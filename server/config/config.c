@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../backend/log.h"
+#include "log.h"
 #include "config.h"
 
 enum key_kind { KEY_STRING, KEY_SIZE, KEY_PORT, KEY_UINT, KEY_BOOL, KEY_LOG_LEVEL, KEY_PORTMAPPER };

@@ -40,7 +40,7 @@ struct meta_settings {
 int meta_open(const char *url, struct meta **out, char *err, size_t errlen);
 void meta_close(struct meta *m);
 
-/* Starts the inode attribute cache (backend/meta_cache.c): GETATTR, ACCESS,
+/* Starts the inode attribute cache (backend/meta/meta_cache.c): GETATTR, ACCESS,
  * LOOKUP and READDIRPLUS are then answered from memory while Redis reports
  * no change of the inode (client-side tracking), from any gateway.  Up to
  * max_entries inodes (about 200 bytes each).  Stopped by meta_close. */

@@ -1,7 +1,7 @@
-# Turns each backend/lua/NAME.lua into a C string in one generated file:
+# Turns each backend/meta/lua/NAME.lua into a C string in one generated file:
 #   const struct meta_lua_script meta_lua_scripts[] = {{"NAME", "...source..."}, ...};
 #   const unsigned meta_lua_script_count;
-set(out "/* generated from backend/lua/NAME.lua files by embed_lua.cmake; do not edit */\n")
+set(out "/* generated from backend/meta/lua/NAME.lua files by embed_lua.cmake; do not edit */\n")
 string(APPEND out "#include <stddef.h>\nstruct meta_lua_script { const char *name; const char *source; };\n")
 string(APPEND out "const struct meta_lua_script meta_lua_scripts[] = {\n")
 set(count 0)

@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../backend/log.h"
-#include "../backend/meta.h"
-#include "../backend/object.h"
+#include "log.h"
+#include "meta.h"
+#include "object.h"
 #include "commands.h"
 #include "config.h"
 

@@ -1,7 +1,7 @@
 /*
  * meta_ns.c - namespace operations: lookup, getattr, setattr, access,
  * readlink, create/mkdir/symlink/mknod, link, remove/rmdir, rename.  Each
- * mutation is one Lua script (backend/lua/) that checks permissions and
+ * mutation is one Lua script (backend/meta/lua/) that checks permissions and
  * changes everything atomically; this file only packs arguments and unpacks
  * replies.
  */

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../backend/vfs.h"
+#include "vfs.h"
 #include "config.h"
 #include "export.h"
 #include "rpc.h"

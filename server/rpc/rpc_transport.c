@@ -18,7 +18,7 @@
 #include <rpc/svc.h>
 #include <rpc/svc_rqst.h>
 
-#include "../backend/log.h"
+#include "log.h"
 #include "rpc_transport.h"
 
 /* One call in flight: ntirpc's request with our context around it. */

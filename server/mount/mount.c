@@ -9,7 +9,7 @@
 
 #include <rpc/rpc.h>
 
-#include "../backend/log.h"
+#include "log.h"
 #include "fh.h"
 #include "mount.h"
 /* ntirpc's inline XDR helpers have unused parameters. */
