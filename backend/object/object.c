@@ -111,7 +111,10 @@ static int apply_param(struct object_s3_config *cfg, const char *name, const cha
 		size_t n = strlen(value);
 		while (n && value[n - 1] == '/')
 			n--;
-		if (n >= sizeof(cfg->endpoint))
+		/* Only scheme://host[:port]: a path would be sent but not signed. */
+		const char *host = strstr(value, "://") + 3;
+		size_t host_len = n - (size_t)(host - value);
+		if (n >= sizeof(cfg->endpoint) || host_len == 0 || strcspn(host, "/?#@") < host_len)
 			return -EINVAL;
 		memcpy(cfg->endpoint, value, n);
 		cfg->endpoint[n] = '\0';
@@ -138,6 +141,10 @@ static int apply_param(struct object_s3_config *cfg, const char *name, const cha
 	}
 	if (strcmp(name, "stall_ms") == 0)
 		return parse_u32(value, &cfg->stall_ms);
+	if (strcmp(name, "attempt_ms") == 0) {
+		int rc = parse_u32(value, &cfg->attempt_ms);
+		return rc ? rc : cfg->attempt_ms < 100 ? -EINVAL : 0;
+	}
 	return -EINVAL;
 }
 
@@ -155,7 +162,7 @@ static int parse_params(struct object_s3_config *cfg, const char *q, int *path_s
 		if (apply_param(cfg, name, value, path_style_set)) {
 			set_err(err, errlen,
 				"bad URL parameter \"%s=%s\" (known: endpoint, region, path_style=0|1, retry_ms, "
-				"list_page<=1000, stall_ms)",
+				"list_page<=1000, stall_ms, attempt_ms>=100)",
 				name, value);
 			return -EINVAL;
 		}

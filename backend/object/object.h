@@ -36,7 +36,10 @@ struct object_ops {
 	int (*head)(struct object_store *st, const char *key, uint64_t *size);
 	/* Deleting a missing key succeeds. */
 	int (*del)(struct object_store *st, const char *key);
-	int (*del_many)(struct object_store *st, const char *const *keys, size_t n);
+	/* Deletes every key it can: one failing key does not stop the rest.
+	 * results (may be NULL) gets 0 or the error of each key; the return
+	 * value is 0 or the first error. */
+	int (*del_many)(struct object_store *st, const char *const *keys, size_t n, int *results);
 	/* Lists keys under prefix in lexical order, after start_after if given. */
 	int (*list)(struct object_store *st, const char *prefix, const char *start_after, object_list_cb cb, void *arg);
 	void (*destroy)(struct object_store *st);

@@ -18,10 +18,11 @@ struct object_s3_config {
 	char bucket[128];
 	char prefix[512]; /* "" or ends with '/' */
 	char region[64];
-	int path_style;	    /* 1: http://host/bucket/key, 0: http://bucket.host/key */
-	uint32_t retry_ms;  /* total retry budget per operation */
-	uint32_t list_page; /* max-keys per ListObjectsV2 page; 0: server default */
-	uint32_t stall_ms;  /* a transfer with no progress this long fails (and is retried) */
+	int path_style;	     /* 1: http://host/bucket/key, 0: http://bucket.host/key */
+	uint32_t retry_ms;   /* total retry budget per operation */
+	uint32_t list_page;  /* max-keys per ListObjectsV2 page; 0: server default */
+	uint32_t stall_ms;   /* a transfer under 1 KiB/s this long fails (and is retried); >= 1 s */
+	uint32_t attempt_ms; /* one attempt longer than this fails (and is retried); 0: 60 s */
 };
 
 int object_file_open(const char *dir, struct object_store **out, char *err, size_t errlen);

@@ -255,11 +255,13 @@ static int file_del(struct object_store *st, const char *key)
 	return 0;
 }
 
-static int file_del_many(struct object_store *st, const char *const *keys, size_t n)
+static int file_del_many(struct object_store *st, const char *const *keys, size_t n, int *results)
 {
 	int first_error = 0;
 	for (size_t i = 0; i < n; i++) {
 		int rc = file_del(st, keys[i]);
+		if (results)
+			results[i] = rc;
 		if (rc && !first_error)
 			first_error = rc;
 	}

@@ -4,11 +4,12 @@
  *
  * Connections: each thread gets its own curl easy handle per store (kept in
  * a pthread key and freed at thread exit or store close), because an easy
- * handle must not be used by two threads at once.  All of a store's handles
- * share one CURLSH holding the connection cache and the DNS cache, so a
- * keep-alive connection opened by one thread is reused by whichever thread
- * asks next: N threads do not each hold N idle sockets, and a thread that
- * wakes rarely does not pay a new TCP (or TLS) handshake.
+ * handle must not be used by two threads at once.  Each handle keeps its
+ * own connection cache: libcurl does not support sharing a connection
+ * cache (CURL_LOCK_DATA_CONNECT) between threads that run transfers at the
+ * same time.  Only the DNS cache is shared (a CURLSH, which is supported).
+ * A PUT body can be rewound (seek callback), so curl's own resend of a
+ * request that met a dead keep-alive connection works.
  *
  * Payload hash: PUT and POST sign the real SHA-256 of the body (GET, HEAD
  * and DELETE sign the hash of the empty body).  UNSIGNED-PAYLOAD would save
@@ -20,9 +21,11 @@
  * reset connections are retried with exponential backoff and full jitter
  * until the store's retry budget is spent; then one log_error line names
  * the endpoint, the key and the last cause and the call returns -EIO.
- * 403 is -EACCES at once, 404 is -ENOENT.  A connect timeout and a
- * low-speed limit ("stall_ms") make a server that accepts and then says
- * nothing count as a failure instead of hanging the caller.
+ * 403 is -EACCES at once, 404 is -ENOENT.  A connect timeout, a low-speed
+ * limit ("stall_ms") and a per-attempt limit ("attempt_ms") make a server
+ * that accepts and then says nothing, or trickles, count as a failed
+ * attempt instead of hanging the caller; a zero retry budget cannot switch
+ * them off.
  */
 #include "object_driver.h"
 
@@ -47,6 +50,9 @@
 #define BACKOFF_CAP_MS 2000
 #define CONNECT_TIMEOUT_MS 5000u
 #define STALL_DEFAULT_MS 20000u
+#define STALL_MIN_MS 1000u
+#define ATTEMPT_DEFAULT_MS 60000u
+#define LOW_SPEED_BYTES 1024L /* per second, averaged over stall_ms */
 
 struct s3_handle {
 	CURL *easy;
@@ -168,7 +174,7 @@ static uint64_t jitter_rand(void)
 	return state;
 }
 
-/* ---- shared connection cache ---------------------------------------- */
+/* ---- shared DNS cache ------------------------------------------------ */
 
 static void share_lock(CURL *easy, curl_lock_data data, curl_lock_access access, void *arg)
 {
@@ -219,7 +225,7 @@ static CURL *thread_handle(struct s3_store *st)
 		free(h);
 		return NULL;
 	}
-	/* curl_easy_reset() before each request keeps the share. */
+	/* The share holds the DNS cache only; curl_easy_reset() keeps it. */
 	curl_easy_setopt(h->easy, CURLOPT_SHARE, st->share);
 	h->st = st;
 	pthread_mutex_lock(&st->handles_lock);
@@ -264,6 +270,16 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 			return 0;
 	}
 	return size * nmemb;
+}
+
+/* curl rewinds the body when it resends a request on a fresh connection. */
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+	struct s3_call *c = arg;
+	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > c->body_len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	c->read_pos = (size_t)offset;
+	return CURL_SEEKFUNC_OK;
 }
 
 static size_t on_read(char *ptr, size_t size, size_t nmemb, void *arg)
@@ -387,8 +403,9 @@ static CURLcode attempt(struct s3_store *st, struct s3_call *c, const char *path
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_ms < 200 ? 200 : connect_ms));
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, LOW_SPEED_BYTES);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)((stall_ms + 999) / 1000));
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)st->cfg.attempt_ms);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -399,6 +416,8 @@ static CURLcode attempt(struct s3_store *st, struct s3_call *c, const char *path
 		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(e, CURLOPT_READDATA, c);
+		curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(e, CURLOPT_SEEKDATA, c);
 		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body_len);
 	} else if (strcmp(c->method, "POST") == 0) {
 		curl_easy_setopt(e, CURLOPT_POST, 1L);
@@ -444,6 +463,7 @@ static int curl_retryable(CURLcode rc)
 	case CURLE_RECV_ERROR:
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
+	case CURLE_SEND_FAIL_REWIND:
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
@@ -679,8 +699,42 @@ static int content_md5(const void *data, size_t len, char out[32])
  * string with XML entities decoded; NULL if absent. */
 static char *xml_text(const char *s, const char *end, const char *tag);
 
-static int delete_batch(struct s3_store *st, const char *const *keys, size_t n)
+/* Marks the keys named by the <Error> entries of a DeleteObjects reply
+ * (quiet mode lists only failures); returns how many there were. */
+static size_t delete_errors(struct s3_store *st, const struct buf *reply, const char *const *keys, size_t n,
+			    int *results)
 {
+	size_t plen = strlen(st->cfg.prefix), failed = 0;
+	const char *s = reply->data, *end = reply->data + reply->len;
+	while ((s = memmem(s, (size_t)(end - s), "<Error>", 7)) != NULL) {
+		const char *e = memmem(s, (size_t)(end - s), "</Error>", 8);
+		e = e ? e : end;
+		char *key = xml_text(s, e, "Key"), *code = xml_text(s, e, "Code");
+		const char *rel = key && strncmp(key, st->cfg.prefix, plen) == 0 ? key + plen : NULL;
+		int found = 0;
+		for (size_t i = 0; rel && i < n; i++) {
+			if (strcmp(keys[i], rel) == 0) {
+				results[i] = -EIO;
+				found = 1;
+			}
+		}
+		object_set_cause("delete %s refused (%s)", key ? key : "?", code ? code : "?");
+		log_error("%s: delete-objects: %s", st->base.description, object_last_cause());
+		if (!found) /* a key we did not send: cannot tell which failed */
+			for (size_t i = 0; i < n; i++)
+				results[i] = -EIO;
+		free(key);
+		free(code);
+		failed++;
+		s = e;
+	}
+	return failed;
+}
+
+static int delete_batch(struct s3_store *st, const char *const *keys, size_t n, int *results)
+{
+	for (size_t i = 0; i < n; i++)
+		results[i] = 0;
 	struct buf body = {.max = SIZE_MAX};
 	static const char head[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete><Quiet>true</Quiet>";
 	buf_add(&body, head, sizeof(head) - 1);
@@ -691,58 +745,50 @@ static int delete_batch(struct s3_store *st, const char *const *keys, size_t n)
 		buf_add(&body, "</Key></Object>", 15);
 	}
 	buf_add(&body, "</Delete>", 9);
-	if (!body.data || body.overflow) {
-		free(body.data);
-		return -ENOMEM;
-	}
+	int rc = !body.data || body.overflow ? -ENOMEM : 0;
 	char md5[32];
-	if (content_md5(body.data, body.len, md5)) {
-		free(body.data);
-		return -EIO;
-	}
-	struct sigv4_pair q[] = {{"delete", ""}};
+	if (!rc && content_md5(body.data, body.len, md5))
+		rc = -EIO;
 	struct buf result = {.max = SINK_MAX};
-	struct s3_call c = {.op = "delete-objects",
-			    .method = "POST",
-			    .query = q,
-			    .nquery = 1,
-			    .body = body.data,
-			    .body_len = body.len,
-			    .content_md5 = md5,
-			    .sink = &result};
-	int rc = s3_perform(st, &c);
-	if (!rc && result.data) {
-		/* Quiet mode: the response lists only the keys that failed. */
-		const char *err = strstr(result.data, "<Error>");
-		if (err) {
-			const char *end = strstr(err, "</Error>");
-			end = end ? end : result.data + result.len;
-			char *key = xml_text(err, end, "Key"), *code = xml_text(err, end, "Code");
-			object_set_cause("delete %s refused (%s)", key ? key : "?", code ? code : "?");
-			log_error("%s: delete-objects: %s", st->base.description, object_last_cause());
-			free(key);
-			free(code);
-			rc = -EIO;
-		}
+	if (!rc) {
+		struct sigv4_pair q[] = {{"delete", ""}};
+		struct s3_call c = {.op = "delete-objects",
+				    .method = "POST",
+				    .query = q,
+				    .nquery = 1,
+				    .body = body.data,
+				    .body_len = body.len,
+				    .content_md5 = md5,
+				    .sink = &result};
+		rc = s3_perform(st, &c);
 	}
+	if (!rc && result.data && delete_errors(st, &result, keys, n, results))
+		rc = -EIO;
+	else if (rc)
+		for (size_t i = 0; i < n; i++)
+			results[i] = rc;
 	free(result.data);
 	free(body.data);
 	return rc;
 }
 
-static int s3_del_many(struct object_store *os, const char *const *keys, size_t n)
+static int s3_del_many(struct object_store *os, const char *const *keys, size_t n, int *results)
 {
 	struct s3_store *st = s3_of(os);
 	for (size_t i = 0; i < n; i++)
 		if (!key_ok(keys[i]))
 			return -EINVAL;
+	int *own = results ? NULL : calloc(n ? n : 1, sizeof(*own));
+	if (!results && !own)
+		return -ENOMEM;
 	int first_error = 0;
 	for (size_t done = 0; done < n; done += DELETE_BATCH) {
 		size_t batch = n - done < DELETE_BATCH ? n - done : DELETE_BATCH;
-		int rc = delete_batch(st, keys + done, batch);
+		int rc = delete_batch(st, keys + done, batch, (results ? results : own) + done);
 		if (rc && !first_error)
 			first_error = rc;
 	}
+	free(own);
 	return first_error;
 }
 
@@ -964,6 +1010,10 @@ int object_s3_open(const struct object_s3_config *cfg, const struct object_crede
 	st->cfg = *cfg;
 	if (!st->cfg.stall_ms)
 		st->cfg.stall_ms = cfg->retry_ms < STALL_DEFAULT_MS ? cfg->retry_ms : STALL_DEFAULT_MS;
+	if (st->cfg.stall_ms < STALL_MIN_MS)
+		st->cfg.stall_ms = STALL_MIN_MS;
+	if (!st->cfg.attempt_ms)
+		st->cfg.attempt_ms = ATTEMPT_DEFAULT_MS;
 	st->access_key = dup_or_env(cred ? cred->access_key : NULL, "AWS_ACCESS_KEY_ID");
 	st->secret_key = dup_or_env(cred ? cred->secret_key : NULL, "AWS_SECRET_ACCESS_KEY");
 	st->session_token = dup_or_env(cred ? cred->session_token : NULL, "AWS_SESSION_TOKEN");
@@ -1012,7 +1062,6 @@ int object_s3_open(const struct object_s3_config *cfg, const struct object_crede
 	curl_share_setopt(st->share, CURLSHOPT_LOCKFUNC, share_lock);
 	curl_share_setopt(st->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
 	curl_share_setopt(st->share, CURLSHOPT_USERDATA, st);
-	curl_share_setopt(st->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 	curl_share_setopt(st->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	st->base.ops = &s3_ops;
 	*out = &st->base;

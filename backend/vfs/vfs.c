@@ -96,7 +96,7 @@ int data_delete_slice(struct gfs_vfs *vfs, uint64_t id, uint32_t size)
 			rc = -ENAMETOOLONG;
 	}
 	if (rc == 0)
-		rc = vfs->store->ops->del_many(vfs->store, (const char *const *)keys, n);
+		rc = vfs->store->ops->del_many(vfs->store, (const char *const *)keys, n, NULL);
 	if (rc == 0)
 		atomic_fetch_add(&vfs->n_deletes, n);
 	for (uint32_t i = 0; keys && i < n; i++)

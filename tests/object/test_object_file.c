@@ -192,8 +192,8 @@ TEST(del_many)
 		CHECK_EQ(st->ops->put(st, keys[i], "z", 1), 0);
 	}
 	keys[20] = "dm/missing";
-	CHECK_EQ(st->ops->del_many(st, keys, 15), 0);
-	CHECK_EQ(st->ops->del_many(st, keys + 15, 6), 0); /* includes a missing key */
+	CHECK_EQ(st->ops->del_many(st, keys, 15, NULL), 0);
+	CHECK_EQ(st->ops->del_many(st, keys + 15, 6, NULL), 0); /* includes a missing key */
 	struct collected c = {0};
 	CHECK_EQ(st->ops->list(st, "", NULL, collect, &c), 0);
 	CHECK_EQ(c.n, 0);
