@@ -3,6 +3,13 @@
  * the LRU list; it is never held across an object-store call.  A block
  * being fetched sits in the table in state LOADING so that later readers
  * wait on the condition variable instead of fetching again.
+ *
+ * Every fetch runs on the fetch pool, never on the reader's thread: a
+ * reader waits at most fetch_wait_ms (not at all while the store looks
+ * unreachable) and then gets -EAGAIN (NFS3ERR_JUKEBOX), so a stalled or
+ * failing store cannot hold every NFS thread and freeze GETATTR and reads
+ * of cached data.  A reader's fetch is queued ahead of prefetches.  A
+ * failed fetch stays as a negative entry for NEGATIVE_MS.
  */
 #include "cache.h"
 
@@ -10,6 +17,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "blockbuf.h"
 #include "cache_disk.h"
@@ -21,6 +29,10 @@
 enum { B_LOADING = 0, B_READY = 1, B_FAILED = 2 };
 
 #define CACHE_BUCKETS 4096
+/* How long a failed fetch answers its block's readers with its error. */
+#define NEGATIVE_MS 1000
+/* Prefetches are skipped while this many fetches wait for a thread. */
+#define PREFETCH_QUEUE_MAX 32
 
 struct block_cache {
 	struct gfs_vfs *vfs;
@@ -31,6 +43,9 @@ struct block_cache {
 	uint64_t bytes, max_bytes;
 	struct cache_counters n;
 	struct disk_cache *disk;
+	uint32_t fetch_wait_ms;
+	uint64_t last_failure_ms, last_success_ms; /* fetches from the store */
+	struct cache_block *failed;		   /* negative entries (linked by lprev/lnext) */
 };
 
 static size_t bucket_of(uint64_t id, uint32_t idx)
@@ -89,13 +104,22 @@ static uint8_t *block_data_alloc(struct block_cache *c, uint32_t len)
 	return malloc(len ? len : 1);
 }
 
-static void block_free(struct block_cache *c, struct cache_block *b)
+/* Gives a block's bytes back (a failed block keeps no data). */
+static void block_data_release(struct block_cache *c, struct cache_block *b)
 {
+	if (!b->data)
+		return;
 	c->bytes -= b->len;
 	if (b->len == blockbuf_size(c->vfs->bufs))
 		blockbuf_put(c->vfs->bufs, b->data);
 	else
 		free(b->data);
+	b->data = NULL;
+}
+
+static void block_free(struct block_cache *c, struct cache_block *b)
+{
+	block_data_release(c, b);
 	free(b);
 }
 
@@ -106,7 +130,7 @@ static void evict(struct block_cache *c)
 	struct cache_block *b = c->lru_tail;
 	while (c->bytes > c->max_bytes && b) {
 		struct cache_block *prev = b->lprev;
-		if (b->refs == 0 && b->state != B_LOADING) {
+		if (b->refs == 0 && b->state == B_READY) {
 			lru_unlink(c, b);
 			hash_remove(c, b);
 			block_free(c, b);
@@ -116,7 +140,7 @@ static void evict(struct block_cache *c)
 }
 
 int cache_create(struct gfs_vfs *vfs, uint64_t max_bytes, const char *disk_dir, uint64_t disk_bytes,
-		 struct block_cache **out)
+		 uint32_t fetch_wait_ms, struct block_cache **out)
 {
 	struct block_cache *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -130,6 +154,7 @@ int cache_create(struct gfs_vfs *vfs, uint64_t max_bytes, const char *disk_dir, 
 	}
 	c->vfs = vfs;
 	c->max_bytes = max_bytes;
+	c->fetch_wait_ms = fetch_wait_ms;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->loaded, NULL);
 	*out = c;
@@ -154,11 +179,68 @@ void cache_destroy(struct block_cache *c)
 	free(c);
 }
 
-/* Fetches a LOADING block that the caller created (lock not held). */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The store is taken for unreachable from a fetch that failed on it, or a
+ * reader that gave up waiting, until the next fetch from it succeeds.
+ * Meanwhile readers of uncached blocks do not wait at all.  Lock held. */
+static int store_unhealthy(const struct block_cache *c)
+{
+	return c->last_failure_ms > c->last_success_ms;
+}
+
+static void failed_link(struct block_cache *c, struct cache_block *b)
+{
+	b->lprev = NULL;
+	b->lnext = c->failed;
+	if (c->failed)
+		c->failed->lprev = b;
+	c->failed = b;
+}
+
+static void failed_unlink(struct block_cache *c, struct cache_block *b)
+{
+	if (b->lprev)
+		b->lprev->lnext = b->lnext;
+	else
+		c->failed = b->lnext;
+	if (b->lnext)
+		b->lnext->lprev = b->lprev;
+	b->lprev = b->lnext = NULL;
+}
+
+/* Drops negative entries that expired and nobody holds.  Lock held. */
+static void prune_failed(struct block_cache *c, uint64_t now)
+{
+	struct cache_block *b = c->failed;
+	while (b) {
+		struct cache_block *next = b->lnext;
+		if (b->refs == 0 && now - b->failed_ms >= NEGATIVE_MS) {
+			failed_unlink(c, b);
+			hash_remove(c, b);
+			block_free(c, b);
+		}
+		b = next;
+	}
+}
+
+/* Fetches a LOADING block (lock not held; the caller holds a reference).
+ * Only the first of the jobs queued for a block does the work. */
 static void load(struct block_cache *c, struct cache_block *b)
 {
 	char key[256];
 	size_t got = 0;
+	pthread_mutex_lock(&c->lock);
+	int started = b->started;
+	b->started = 1;
+	pthread_mutex_unlock(&c->lock);
+	if (started)
+		return;
 	if (c->disk && disk_cache_get(c->disk, b->id, b->idx, b->len, b->data) == 0) {
 		pthread_mutex_lock(&c->lock);
 		c->n.disk_hits++;
@@ -168,9 +250,11 @@ static void load(struct block_cache *c, struct cache_block *b)
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
+	int store_failed = 0;
 	int rc = slice_block_key(key, sizeof(key), c->vfs->info.uuid, b->id, b->idx, b->len);
 	if (rc >= 0) {
 		rc = c->vfs->store->ops->get(c->vfs->store, key, 0, b->len, b->data, &got);
+		store_failed = rc == -EIO;
 		if (rc == 0 && got != b->len) {
 			log_error("cache: block %s is %zu bytes, expected %u", key, got, b->len);
 			rc = -EIO;
@@ -180,30 +264,52 @@ static void load(struct block_cache *c, struct cache_block *b)
 			rc = -EIO;
 		}
 	}
-	if (rc >= 0 && c->disk)
-		disk_cache_put(c->disk, b->id, b->idx, b->len, b->data);
 	pthread_mutex_lock(&c->lock);
 	c->n.gets++;
+	uint64_t now = mono_ms();
 	if (rc < 0) {
-		/* Failed entries leave the table so that the next reader retries. */
+		/* A short negative entry: the readers waiting now and those of
+		 * the next NEGATIVE_MS get the error without a fetch of their own. */
 		b->state = B_FAILED;
 		b->err = rc;
-		hash_remove(c, b);
+		b->failed_ms = now;
+		block_data_release(c, b);
+		failed_link(c, b);
+		if (store_failed)
+			c->last_failure_ms = now;
 	} else {
 		b->state = B_READY;
 		lru_push_front(c, b);
+		c->last_success_ms = now;
 	}
 	pthread_cond_broadcast(&c->loaded);
 	pthread_mutex_unlock(&c->lock);
+	/* The readers are awake; the block stays valid while this job holds it. */
+	if (rc >= 0 && c->disk)
+		disk_cache_put(c->disk, b->id, b->idx, b->len, b->data);
 }
 
-/* Finds or creates the entry; *created says the caller must load it.
- * Lock held. */
+static void fetch_job(void *arg)
+{
+	struct cache_block *b = arg;
+	struct block_cache *c = b->cache;
+	load(c, b);
+	cache_release(c, b);
+}
+
+/* Finds or creates the entry; *created says the caller must have it
+ * loaded.  An expired negative entry nobody holds is replaced.  Lock held. */
 static struct cache_block *lookup_or_create(struct block_cache *c, uint64_t id, uint32_t idx, uint32_t len,
 					    int *created)
 {
 	struct cache_block *b = find(c, id, idx);
 	*created = 0;
+	if (b && b->state == B_FAILED && b->refs == 0 && mono_ms() - b->failed_ms >= NEGATIVE_MS) {
+		failed_unlink(c, b);
+		hash_remove(c, b);
+		block_free(c, b);
+		b = NULL;
+	}
 	if (b)
 		return b;
 	b = calloc(1, sizeof(*b));
@@ -214,6 +320,7 @@ static struct cache_block *lookup_or_create(struct block_cache *c, uint64_t id, 
 		free(b);
 		return NULL;
 	}
+	b->cache = c;
 	b->id = id;
 	b->idx = idx;
 	b->len = len;
@@ -226,6 +333,19 @@ static struct cache_block *lookup_or_create(struct block_cache *c, uint64_t id, 
 	return b;
 }
 
+/* Queues the fetch of a LOADING block ahead of prefetches, with a
+ * reference for the job; runs it here if the pool cannot take it.  Lock
+ * held on entry and on return. */
+static void fetch_urgently(struct block_cache *c, struct cache_block *b)
+{
+	b->refs++;
+	b->urgent = 1;
+	pthread_mutex_unlock(&c->lock);
+	if (data_pool_submit_urgent(c->vfs->fetch_pool, fetch_job, b) < 0)
+		fetch_job(b);
+	pthread_mutex_lock(&c->lock);
+}
+
 int cache_get(struct block_cache *c, uint64_t id, uint32_t idx, uint32_t len, struct cache_block **out)
 {
 	int created;
@@ -235,27 +355,55 @@ int cache_get(struct block_cache *c, uint64_t id, uint32_t idx, uint32_t len, st
 		pthread_mutex_unlock(&c->lock);
 		return -ENOMEM;
 	}
-	b->refs++;
-	if (created) {
-		c->n.misses++;
+	if (b->state == B_FAILED) {
+		c->n.negative_hits++;
+		int err = b->err;
 		pthread_mutex_unlock(&c->lock);
-		load(c, b);
-		pthread_mutex_lock(&c->lock);
-	} else if (b->state == B_LOADING) {
-		c->n.waits++;
-		while (b->state == B_LOADING)
-			pthread_cond_wait(&c->loaded, &c->lock);
-	} else {
+		return err;
+	}
+	b->refs++;
+	if (b->state == B_READY) {
 		c->n.hits++;
 		lru_unlink(c, b);
 		lru_push_front(c, b);
-	}
-	if (b->state == B_FAILED) {
-		int err = b->err;
-		if (--b->refs == 0)
-			block_free(c, b);
 		pthread_mutex_unlock(&c->lock);
-		return err;
+		*out = b;
+		return 0;
+	}
+	if (created)
+		c->n.misses++;
+	else
+		c->n.waits++;
+	/* A block still queued as a prefetch is fetched ahead of the queue. */
+	if (!b->started && !b->urgent)
+		fetch_urgently(c, b);
+	uint64_t wait_ms = store_unhealthy(c) ? 0 : c->fetch_wait_ms;
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += (time_t)(wait_ms / 1000);
+	deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	while (b->state == B_LOADING)
+		if (pthread_cond_timedwait(&c->loaded, &c->lock, &deadline) == ETIMEDOUT)
+			break;
+	int rc = 0;
+	if (b->state == B_LOADING) {
+		/* The fetch goes on and fills the cache for the client's retry;
+		 * this thread goes back to serving other calls. */
+		c->n.timeouts++;
+		if (!store_unhealthy(c))
+			c->last_failure_ms = mono_ms();
+		rc = -EAGAIN;
+	} else if (b->state == B_FAILED) {
+		rc = b->err;
+	}
+	if (rc) {
+		b->refs--;
+		pthread_mutex_unlock(&c->lock);
+		return rc;
 	}
 	pthread_mutex_unlock(&c->lock);
 	*out = b;
@@ -266,45 +414,38 @@ void cache_release(struct block_cache *c, struct cache_block *b)
 {
 	pthread_mutex_lock(&c->lock);
 	b->refs--;
-	if (b->state == B_FAILED && b->refs == 0)
-		block_free(c, b);
-	else
-		evict(c);
+	evict(c);
+	prune_failed(c, mono_ms());
 	pthread_mutex_unlock(&c->lock);
-}
-
-struct prefetch {
-	struct block_cache *c;
-	struct cache_block *b;
-};
-
-static void prefetch_job(void *arg)
-{
-	struct prefetch *p = arg;
-	load(p->c, p->b);
-	cache_release(p->c, p->b);
-	free(p);
 }
 
 void cache_prefetch(struct block_cache *c, uint64_t id, uint32_t idx, uint32_t len)
 {
-	int created;
-	struct prefetch *p = malloc(sizeof(*p));
-	if (!p)
-		return;
 	pthread_mutex_lock(&c->lock);
+	if (find(c, id, idx)) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	/* Charged before it allocates: a prefetch only takes memory that
+	 * eviction can free now, and only while the fetch queue is short. */
+	evict(c);
+	if (c->bytes + len > c->max_bytes || store_unhealthy(c) ||
+	    data_pool_queued(c->vfs->fetch_pool) >= PREFETCH_QUEUE_MAX) {
+		c->n.prefetch_skips++;
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	int created;
 	struct cache_block *b = lookup_or_create(c, id, idx, len, &created);
 	if (!b || !created) {
 		pthread_mutex_unlock(&c->lock);
-		free(p);
 		return;
 	}
 	b->refs++;
 	c->n.prefetches++;
 	pthread_mutex_unlock(&c->lock);
-	*p = (struct prefetch){c, b};
-	if (data_pool_submit(c->vfs->fetch_pool, prefetch_job, p) < 0)
-		prefetch_job(p); /* pool stopping: fetch here so waiters are woken */
+	if (data_pool_submit(c->vfs->fetch_pool, fetch_job, b) < 0)
+		fetch_job(b); /* pool stopping: fetch here so waiters are woken */
 }
 
 int cache_read_slice(struct block_cache *c, uint64_t id, uint32_t size, uint32_t off, uint32_t len, void *dst)

@@ -32,6 +32,7 @@ struct data_tuning {
 	uint32_t gc_interval_ms;    /* how often the deleter runs */
 	uint32_t compact_threshold; /* compact a chunk with more records than this */
 	uint32_t readahead_max;	    /* read-ahead window limit, bytes */
+	uint32_t fetch_wait_ms;	    /* a read waits this long for a block fetch, then -EAGAIN */
 };
 
 /* public: counters of one opened volume (monotonic unless stated). */
@@ -42,13 +43,18 @@ struct gfs_data_stats {
 	uint64_t object_puts;
 	uint64_t object_gets; /* block fetches issued to the store by the cache */
 	uint64_t object_deletes;
+	uint64_t delete_failures; /* object keys a delayed delete failed on (retried later) */
+	uint64_t delete_retrying; /* dead slices waiting for a retry of their delete, now */
 	uint64_t cache_hits;
 	uint64_t cache_misses;
 	uint64_t cache_waits; /* readers that joined another reader's fetch */
 	uint64_t cache_bytes; /* now */
 	uint64_t prefetches;
-	uint64_t disk_hits;  /* blocks served by the disk tier instead of the store */
-	uint64_t disk_bytes; /* now, in the disk tier */
+	uint64_t disk_hits;	      /* blocks served by the disk tier instead of the store */
+	uint64_t disk_bytes;	      /* now, in the disk tier */
+	uint64_t fetch_timeouts;      /* reads that stopped waiting for a fetch (-EAGAIN) */
+	uint64_t fetch_negative_hits; /* reads answered by a fetch that just failed */
+	uint64_t prefetch_skips;      /* prefetches not started: cache budget or queue full */
 	uint64_t slices_committed;
 	uint64_t compactions;
 	uint64_t writer_waits;	/* times a writer waited for buffer budget */
@@ -76,6 +82,7 @@ struct gfs_vfs {
 	uint64_t next_id, end_id;
 
 	atomic_uint_fast64_t n_puts, n_deletes, n_commits, n_compactions;
+	atomic_uint_fast64_t n_delete_failures; /* object keys a delete failed on */
 	/* Bumped after every local commit or truncate, before the committed
 	 * slice leaves the write buffer: cached chunk records older than the
 	 * current epoch may miss it (data_read.c). */

@@ -1,11 +1,13 @@
 /*
- * data_pool.c - the worker pool of data_pool.h: one mutex-protected FIFO,
- * threads sleep on a condition variable while it is empty.
+ * data_pool.c - the worker pool of data_pool.h: two mutex-protected FIFOs
+ * (urgent, normal), threads sleep on a condition variable while both are
+ * empty.
  */
 #include "data_pool.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +22,9 @@ struct job {
 struct data_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct job *head, *tail;
+	struct job *head, *tail;	       /* normal */
+	struct job *urgent_head, *urgent_tail; /* taken first */
+	size_t queued;
 	int stopping;
 	unsigned nthreads;
 	pthread_t *threads;
@@ -31,14 +35,23 @@ static void *pool_main(void *arg)
 	struct data_pool *p = arg;
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		while (!p->head && !p->stopping)
+		while (!p->head && !p->urgent_head && !p->stopping)
 			pthread_cond_wait(&p->cond, &p->lock);
-		struct job *j = p->head;
-		if (!j)
+		struct job *j;
+		if (p->urgent_head) {
+			j = p->urgent_head;
+			p->urgent_head = j->next;
+			if (!p->urgent_head)
+				p->urgent_tail = NULL;
+		} else if (p->head) {
+			j = p->head;
+			p->head = j->next;
+			if (!p->head)
+				p->tail = NULL;
+		} else {
 			break; /* stopping and drained */
-		p->head = j->next;
-		if (!p->head)
-			p->tail = NULL;
+		}
+		p->queued--;
 		pthread_mutex_unlock(&p->lock);
 		j->fn(j->arg);
 		free(j);
@@ -74,26 +87,52 @@ int data_pool_create(const char *name, unsigned nthreads, struct data_pool **out
 	return 0;
 }
 
-int data_pool_submit(struct data_pool *p, data_job_fn fn, void *arg)
+static int submit(struct data_pool *p, data_job_fn fn, void *arg, int urgent, size_t max_queued)
 {
 	struct job *j = malloc(sizeof(*j));
 	if (!j)
 		return -ENOMEM;
 	*j = (struct job){.fn = fn, .arg = arg};
 	pthread_mutex_lock(&p->lock);
-	if (p->stopping) {
+	int rc = p->stopping ? -ESHUTDOWN : p->queued >= max_queued ? -EBUSY : 0;
+	if (rc) {
 		pthread_mutex_unlock(&p->lock);
 		free(j);
-		return -ESHUTDOWN;
+		return rc;
 	}
-	if (p->tail)
-		p->tail->next = j;
+	struct job **head = urgent ? &p->urgent_head : &p->head, **tail = urgent ? &p->urgent_tail : &p->tail;
+	if (*tail)
+		(*tail)->next = j;
 	else
-		p->head = j;
-	p->tail = j;
+		*head = j;
+	*tail = j;
+	p->queued++;
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	return 0;
+}
+
+int data_pool_submit(struct data_pool *p, data_job_fn fn, void *arg)
+{
+	return submit(p, fn, arg, 0, SIZE_MAX);
+}
+
+int data_pool_submit_urgent(struct data_pool *p, data_job_fn fn, void *arg)
+{
+	return submit(p, fn, arg, 1, SIZE_MAX);
+}
+
+int data_pool_submit_bounded(struct data_pool *p, data_job_fn fn, void *arg, size_t max_queued)
+{
+	return submit(p, fn, arg, 0, max_queued);
+}
+
+size_t data_pool_queued(struct data_pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	size_t n = p->queued;
+	pthread_mutex_unlock(&p->lock);
+	return n;
 }
 
 void data_pool_destroy(struct data_pool *p)

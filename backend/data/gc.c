@@ -4,6 +4,12 @@
  * the normal read path one block at a time (bounded memory), uploads the
  * result as a new slice and swaps it in with meta_compact_chunk, which only
  * succeeds if no one else changed the records it read.
+ *
+ * The delayed delete sends the keys of up to 256 dead slices in one
+ * del_many and looks at each key's result: the slices whose objects are all
+ * gone leave the queue, and each slice with a failing key is moved later in
+ * the queue with an exponential backoff (1 s doubling to 10 min), so one
+ * key the store refuses never stops the rest of the queue.
  */
 #include "gc.h"
 
@@ -19,6 +25,14 @@
 #include "slice_view.h"
 
 #define GC_QUEUE_MAX 256
+#define GC_DELETE_BATCH 256
+#define GC_RETRY_MAX 4096    /* failing slices whose attempts are remembered */
+#define GC_RETRY_CAP_SEC 600 /* longest backoff of a failing delete */
+
+struct retry_entry {
+	uint64_t id;
+	uint32_t attempts;
+};
 
 struct compact_req {
 	gfs_ino_t ino;
@@ -33,6 +47,8 @@ struct gc {
 	pthread_t thread;
 	struct compact_req queue[GC_QUEUE_MAX];
 	size_t nqueue;
+	struct retry_entry retry[GC_RETRY_MAX];
+	size_t nretry;
 };
 
 /* Reads [pos, pos+len) of a chunk as committed records say (pending data of
@@ -121,34 +137,116 @@ int gc_compact_chunk(struct gfs_vfs *vfs, gfs_ino_t ino, uint32_t chunk)
 	return rc;
 }
 
+/* Failing slices and their attempts, for the backoff (in memory: after a
+ * restart a failing slice starts again at the shortest backoff). */
+static uint32_t retry_attempts(struct gc *g, uint64_t id, int failed)
+{
+	if (!g)
+		return 1;
+	pthread_mutex_lock(&g->lock);
+	size_t i = 0;
+	while (i < g->nretry && g->retry[i].id != id)
+		i++;
+	uint32_t attempts = 0;
+	if (failed) {
+		if (i == g->nretry && g->nretry < GC_RETRY_MAX)
+			g->retry[g->nretry++] = (struct retry_entry){id, 0};
+		if (i < g->nretry)
+			attempts = ++g->retry[i].attempts;
+		else
+			attempts = 1;
+	} else if (i < g->nretry) {
+		g->retry[i] = g->retry[--g->nretry];
+	}
+	pthread_mutex_unlock(&g->lock);
+	return attempts;
+}
+
+/* Deletes the objects of one batch of dead slices with one del_many;
+ * sorts the slices into done (every key gone) and failed. */
+static int delete_batch(struct gfs_vfs *vfs, const struct meta_dead_slice *dead, size_t n, struct meta_dead_slice *done,
+			size_t *ndone, struct meta_dead_slice *failed, size_t *nfailed)
+{
+	uint32_t bs = vfs->info.block_size;
+	size_t nkeys = 0;
+	for (size_t i = 0; i < n; i++)
+		nkeys += slice_nblocks(dead[i].size, bs);
+	char **keys = calloc(nkeys ? nkeys : 1, sizeof(*keys));
+	int *results = calloc(nkeys ? nkeys : 1, sizeof(*results));
+	int rc = keys && results ? 0 : -ENOMEM;
+	for (size_t i = 0, k = 0; rc == 0 && i < n; i++) {
+		for (uint32_t b = 0; rc == 0 && b < slice_nblocks(dead[i].size, bs); b++, k++) {
+			keys[k] = malloc(256);
+			if (!keys[k])
+				rc = -ENOMEM;
+			else if (slice_block_key(keys[k], 256, vfs->info.uuid, dead[i].id, b,
+						 slice_block_len(dead[i].size, bs, b)) < 0)
+				rc = -ENAMETOOLONG;
+		}
+	}
+	if (rc == 0 && nkeys)
+		vfs->store->ops->del_many(vfs->store, (const char *const *)keys, nkeys, results);
+	*ndone = *nfailed = 0;
+	uint64_t deleted = 0, failed_keys = 0;
+	for (size_t i = 0, k = 0; rc == 0 && i < n; i++) {
+		int ok = 1;
+		for (uint32_t b = 0; b < slice_nblocks(dead[i].size, bs); b++, k++) {
+			ok &= results[k] == 0;
+			deleted += results[k] == 0;
+			failed_keys += results[k] != 0;
+		}
+		if (ok)
+			done[(*ndone)++] = dead[i];
+		else
+			failed[(*nfailed)++] = dead[i];
+	}
+	atomic_fetch_add(&vfs->n_deletes, deleted);
+	atomic_fetch_add(&vfs->n_delete_failures, failed_keys);
+	for (size_t k = 0; keys && k < nkeys; k++)
+		free(keys[k]);
+	free(keys);
+	free(results);
+	return rc;
+}
+
 int gc_delete_dead(struct gfs_vfs *vfs, int64_t delay_sec)
 {
 	int total = 0;
 	for (;;) {
 		struct meta_dead_slice *dead = NULL;
 		size_t n = 0;
-		int rc = meta_dead_slices(vfs->meta, (int64_t)time(NULL) - delay_sec, 256, &dead, &n);
+		int rc = meta_dead_slices(vfs->meta, (int64_t)time(NULL) - delay_sec, GC_DELETE_BATCH, &dead, &n);
 		if (rc < 0)
 			return rc;
-		if (n == 0) {
-			free(dead);
-			return total;
+		struct meta_dead_slice *done = calloc(n ? n : 1, sizeof(*done)),
+				       *failed = calloc(n ? n : 1, sizeof(*failed));
+		size_t ndone = 0, nfailed = 0;
+		rc = done && failed ? 0 : -ENOMEM;
+		if (rc == 0 && n)
+			rc = delete_batch(vfs, dead, n, done, &ndone, failed, &nfailed);
+		if (rc == 0 && ndone)
+			rc = meta_dead_slices_done(vfs->meta, done, ndone);
+		for (size_t i = 0; rc == 0 && i < ndone; i++)
+			retry_attempts(vfs->gc, done[i].id, 0);
+		/* Failing slices step aside: each comes back after its own backoff
+		 * (delay_sec later than that, as the queue time is what moves). */
+		int64_t now = (int64_t)time(NULL);
+		for (size_t i = 0; rc == 0 && i < nfailed; i++) {
+			uint32_t attempts = retry_attempts(vfs->gc, failed[i].id, 1);
+			int64_t backoff = attempts >= 10 ? GC_RETRY_CAP_SEC : (int64_t)1 << (attempts - 1);
+			if (backoff > GC_RETRY_CAP_SEC)
+				backoff = GC_RETRY_CAP_SEC;
+			rc = meta_dead_slices_retry(vfs->meta, &failed[i], 1, now + backoff);
 		}
-		size_t done = 0;
-		for (size_t i = 0; i < n; i++) {
-			rc = data_delete_slice(vfs, dead[i].id, dead[i].size);
-			if (rc < 0)
-				break;
-			done++;
-		}
-		int rc2 = done ? meta_dead_slices_done(vfs->meta, dead, done) : 0;
+		if (rc == 0 && nfailed)
+			log_warn("gc: %zu dead slices could not be deleted; retried with backoff", nfailed);
 		free(dead);
+		free(done);
+		free(failed);
 		if (rc < 0)
 			return rc;
-		if (rc2 < 0)
-			return rc2;
-		total += (int)done;
-		if (n < 256)
+		total += (int)ndone;
+		if (n < GC_DELETE_BATCH)
 			return total;
 	}
 }
@@ -237,4 +335,14 @@ void gc_stop(struct gc *g)
 	pthread_mutex_destroy(&g->lock);
 	pthread_cond_destroy(&g->cond);
 	free(g);
+}
+
+size_t gc_retrying(struct gc *g)
+{
+	if (!g)
+		return 0;
+	pthread_mutex_lock(&g->lock);
+	size_t n = g->nretry;
+	pthread_mutex_unlock(&g->lock);
+	return n;
 }

@@ -22,7 +22,10 @@ void gc_schedule_compact(struct gc *g, gfs_ino_t ino, uint32_t chunk);
  * changed meanwhile; the new objects are then deleted again). */
 int gc_compact_chunk(struct gfs_vfs *vfs, gfs_ino_t ino, uint32_t chunk);
 /* Deletes block objects of slices dead for at least delay_sec; returns the
- * number of slices reclaimed or <0. */
+ * number of slices reclaimed or <0.  Slices with a key that failed are
+ * retried later with backoff and do not count. */
 int gc_delete_dead(struct gfs_vfs *vfs, int64_t delay_sec);
+/* Dead slices whose delete failed and waits for its retry, now. */
+size_t gc_retrying(struct gc *g);
 
 #endif

@@ -139,6 +139,11 @@ struct meta_dead_slice {
 int meta_dead_slices(struct meta *m, int64_t older_than_sec, size_t max, struct meta_dead_slice **out, size_t *n);
 /* Removes entries from the queue after their objects are deleted. */
 int meta_dead_slices_done(struct meta *m, const struct meta_dead_slice *s, size_t n);
+/* Moves entries whose objects could not all be deleted to queue time
+ * not_before_sec (in the future), so they come back after their backoff
+ * while the rest of the queue proceeds.  Entries already removed (by
+ * another gateway) stay removed. */
+int meta_dead_slices_retry(struct meta *m, const struct meta_dead_slice *s, size_t n, int64_t not_before_sec);
 
 /* fsck: walks every inode, entry and chunk; reports problems through cb
  * (one line each) and returns the number of problems found, or <0. */
@@ -151,6 +156,7 @@ struct meta_usage {
 	uint64_t inodes;
 	uint64_t bytes;
 	uint64_t dead_slices;
+	uint64_t dead_slices_failing; /* queued for a time in the future: a delete failed */
 };
 int meta_usage(struct meta *m, struct meta_usage *u);
 

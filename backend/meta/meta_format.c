@@ -195,5 +195,10 @@ int meta_usage(struct meta *m, struct meta_usage *u)
 	u->bytes = (int64_t)v[2] < 0 ? 0 : v[2];
 	u->dead_slices = meta_reply_u64(r);
 	freeReplyObject(r);
+	r = meta_command(m, &e, "ZCOUNT %s (%lld +inf", key, (long long)time(NULL));
+	if (!r)
+		return e;
+	u->dead_slices_failing = meta_reply_u64(r);
+	freeReplyObject(r);
 	return 0;
 }

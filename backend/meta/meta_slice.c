@@ -204,3 +204,36 @@ int meta_dead_slices_done(struct meta *m, const struct meta_dead_slice *s, size_
 	}
 	return 0;
 }
+
+int meta_dead_slices_retry(struct meta *m, const struct meta_dead_slice *s, size_t n, int64_t not_before_sec)
+{
+	char key[META_KEY_MAX], score[24];
+	meta_key(m, key, sizeof(key), "delslices");
+	snprintf(score, sizeof(score), "%lld", (long long)not_before_sec);
+	for (size_t done = 0; done < n;) {
+		size_t batch = n - done > 256 ? 256 : n - done;
+		const char *argv[3 + 2 * 256];
+		size_t argl[3 + 2 * 256];
+		uint8_t members[256][DEAD_MEMBER_SIZE];
+		argv[0] = "ZADD";
+		argl[0] = 4;
+		argv[1] = key;
+		argl[1] = strlen(key);
+		argv[2] = "XX"; /* never re-queue what someone else finished */
+		argl[2] = 2;
+		for (size_t i = 0; i < batch; i++) {
+			pack_dead(members[i], &s[done + i]);
+			argv[3 + 2 * i] = score;
+			argl[3 + 2 * i] = strlen(score);
+			argv[4 + 2 * i] = (const char *)members[i];
+			argl[4 + 2 * i] = DEAD_MEMBER_SIZE;
+		}
+		int err = 0;
+		redisReply *r = meta_command_argv(m, &err, (int)(3 + 2 * batch), argv, argl);
+		if (!r)
+			return err;
+		freeReplyObject(r);
+		done += batch;
+	}
+	return 0;
+}

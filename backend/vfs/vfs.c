@@ -10,6 +10,7 @@
  *   GATEFS_GC_INTERVAL_MS     how often the deleter runs (1000)
  *   GATEFS_COMPACT_THRESHOLD  records per chunk that trigger compaction (20)
  *   GATEFS_STORAGE_RETRY_MS   object store retry budget (driver default)
+ *   GATEFS_FETCH_WAIT_MS      longest wait of a read for a block fetch (5000)
  */
 #include "vfs.h"
 
@@ -130,7 +131,8 @@ static int start_engine(struct gfs_vfs *vfs, const struct gfs_vfs_config *cfg)
 	if (rc == 0)
 		rc =
 		    cache_create(vfs, cfg->cache_mem_bytes ? cfg->cache_mem_bytes : DEFAULT_CACHE_BYTES, cfg->cache_dir,
-				 cfg->cache_disk_bytes ? cfg->cache_disk_bytes : DEFAULT_DISK_CACHE_BYTES, &vfs->cache);
+				 cfg->cache_disk_bytes ? cfg->cache_disk_bytes : DEFAULT_DISK_CACHE_BYTES,
+				 vfs->tuning.fetch_wait_ms, &vfs->cache);
 	if (rc == 0)
 		rc = data_read_init(vfs);
 	if (rc == 0)
@@ -172,6 +174,7 @@ int gfs_vfs_open(const struct gfs_vfs_config *cfg, struct gfs_vfs **out, char *e
 	    .gc_interval_ms = (uint32_t)env_num("GATEFS_GC_INTERVAL_MS", 1000),
 	    .compact_threshold = (uint32_t)env_num("GATEFS_COMPACT_THRESHOLD", 20),
 	    .readahead_max = 32u << 20,
+	    .fetch_wait_ms = (uint32_t)env_num("GATEFS_FETCH_WAIT_MS", 5000),
 	};
 
 	struct meta_settings st;
@@ -645,6 +648,8 @@ void gfs_data_stats(struct gfs_vfs *vfs, struct gfs_data_stats *out)
 	    .object_puts = atomic_load(&vfs->n_puts),
 	    .object_gets = c.gets,
 	    .object_deletes = atomic_load(&vfs->n_deletes),
+	    .delete_failures = atomic_load(&vfs->n_delete_failures),
+	    .delete_retrying = gc_retrying(vfs->gc),
 	    .cache_hits = c.hits,
 	    .cache_misses = c.misses,
 	    .cache_waits = c.waits,
@@ -652,6 +657,9 @@ void gfs_data_stats(struct gfs_vfs *vfs, struct gfs_data_stats *out)
 	    .prefetches = c.prefetches,
 	    .disk_hits = c.disk_hits,
 	    .disk_bytes = c.disk_bytes,
+	    .fetch_timeouts = c.timeouts,
+	    .fetch_negative_hits = c.negative_hits,
+	    .prefetch_skips = c.prefetch_skips,
 	    .slices_committed = atomic_load(&vfs->n_commits),
 	    .compactions = atomic_load(&vfs->n_compactions),
 	    .writer_waits = w.waits,

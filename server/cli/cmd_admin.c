@@ -321,6 +321,7 @@ int cmd_status(int argc, char **argv)
 		printf("inodes:          %" PRIu64 "\n", u.inodes);
 		printf("used bytes:      %" PRIu64 "\n", u.bytes);
 		printf("pending deletes: %" PRIu64 " slices\n", u.dead_slices);
+		printf("failing deletes: %" PRIu64 " slices (retried with backoff)\n", u.dead_slices_failing);
 	}
 	meta_close(m);
 	return rc == 0 ? 0 : 1;

@@ -272,57 +272,6 @@ TEST(delayed_delete_removes_objects_of_removed_file)
 	volume_teardown(&v);
 }
 
-struct reader_arg {
-	struct volume *v;
-	struct gfs_ref f;
-	pthread_barrier_t *bar;
-	uint8_t buf[4096];
-	int rc;
-};
-
-static void *reader_main(void *p)
-{
-	struct reader_arg *a = p;
-	pthread_barrier_wait(a->bar);
-	a->rc = read_exact(a->v, a->f, 1000, a->buf, sizeof(a->buf));
-	return NULL;
-}
-
-TEST(single_flight_one_get_for_eight_readers)
-{
-	struct volume v;
-	REQUIRE_EQ(volume_setup(&v, 4 * MiB, NULL, 0), 0);
-	struct gfs_ref f;
-	REQUIRE_EQ(volume_create_file(&v, "model", &f), 0);
-	uint8_t *w = malloc(4 * MiB);
-	tl_fill_random(w, 4 * MiB, 6);
-	REQUIRE_EQ(write_all(&v, f, 0, w, 4 * MiB, GFS_FILE_SYNC), 0);
-	REQUIRE_EQ(volume_reopen(&v), 0);
-	pthread_barrier_t bar;
-	pthread_barrier_init(&bar, NULL, 8);
-	pthread_t t[8];
-	struct reader_arg *args = calloc(8, sizeof(*args));
-	for (int i = 0; i < 8; i++) {
-		args[i].v = &v;
-		args[i].f = f;
-		args[i].bar = &bar;
-		pthread_create(&t[i], NULL, reader_main, &args[i]);
-	}
-	for (int i = 0; i < 8; i++) {
-		pthread_join(t[i], NULL);
-		CHECK_EQ(args[i].rc, 0);
-		CHECK(memcmp(args[i].buf, w + 1000, sizeof(args[i].buf)) == 0);
-	}
-	struct gfs_data_stats st;
-	gfs_data_stats(v.vfs, &st);
-	CHECK_EQ(st.object_gets, 1);
-	CHECK_EQ(st.cache_misses + st.cache_waits + st.cache_hits, 8);
-	pthread_barrier_destroy(&bar);
-	free(args);
-	free(w);
-	volume_teardown(&v);
-}
-
 TEST(truncate_with_buffered_data_then_extend)
 {
 	struct volume v;
