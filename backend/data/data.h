@@ -58,6 +58,7 @@ struct gfs_data_stats {
 	uint64_t slices_committed;
 	uint64_t compactions;
 	uint64_t writer_waits;	/* times a writer waited for buffer budget */
+	uint64_t gap_timeouts;	/* writes that waited for an overtaken write until their limit */
 	uint64_t buffer_maps;	/* block buffers taken from the kernel */
 	uint64_t buffer_reuses; /* block buffers recycled through the pool */
 };

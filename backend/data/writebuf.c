@@ -95,6 +95,7 @@ struct writebuf {
 	pthread_mutex_t budget_lock;
 	pthread_cond_t budget_cond; /* budget freed, or flusher wake-up */
 	uint64_t budget, used, peak, waits;
+	atomic_uint_fast64_t gap_timeouts; /* gaps that stayed open a whole wait */
 	int pressure, stopping;
 	int ready; /* a sealed slice finished uploading: commit_ready may run */
 	pthread_t flusher;
@@ -519,7 +520,7 @@ static uint64_t now_us(void)
  * call may still be being decoded).  A gap that stays open while no other
  * write of the file is in progress is a sparse writer: no more waiting for
  * it for a while.  File lock held. */
-static void wait_for_gap(struct wfile *f, uint32_t chunk, uint32_t pos)
+static void wait_for_gap(struct writebuf *wb, struct wfile *f, uint32_t chunk, uint32_t pos)
 {
 	uint64_t start = now_us(), at = (uint64_t)chunk * META_CHUNK_SIZE + pos;
 	uint32_t gap = 0;
@@ -533,6 +534,7 @@ static void wait_for_gap(struct wfile *f, uint32_t chunk, uint32_t pos)
 		if (now_us() >= limit) {
 			if (!coming && alone)
 				f->reorder_off_until_ms = now_ms() + WB_REORDER_BACKOFF_MS;
+			atomic_fetch_add(&wb->gap_timeouts, 1);
 			break;
 		}
 		for (int i = 0; i < WB_GAP_WAITERS && slot < 0; i++) {
@@ -569,7 +571,7 @@ static int write_piece(struct writebuf *wb, struct wfile *f, uint32_t chunk, uin
 	uint64_t started = now_ms();
 	for (;;) {
 		pthread_mutex_lock(&f->lock);
-		wait_for_gap(f, chunk, pos);
+		wait_for_gap(wb, f, chunk, pos);
 		struct pslice *s = pick_target(wb, f, chunk, pos, len);
 		uint64_t need;
 		if (s) {
@@ -1099,7 +1101,7 @@ void writebuf_destroy(struct writebuf *wb)
 void writebuf_counters(struct writebuf *wb, struct writebuf_counters *out)
 {
 	pthread_mutex_lock(&wb->budget_lock);
-	*out = (struct writebuf_counters){wb->budget, wb->used, wb->peak, wb->waits};
+	*out = (struct writebuf_counters){wb->budget, wb->used, wb->peak, wb->waits, atomic_load(&wb->gap_timeouts)};
 	pthread_mutex_unlock(&wb->budget_lock);
 }
 

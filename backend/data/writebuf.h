@@ -60,6 +60,7 @@ void writebuf_snap_release(struct pending_snap *snap);
 
 struct writebuf_counters {
 	uint64_t budget, used, peak, waits;
+	uint64_t gap_timeouts; /* writes that waited for a gap until their time limit */
 };
 void writebuf_counters(struct writebuf *wb, struct writebuf_counters *out);
 void writebuf_reset_peak(struct writebuf *wb);

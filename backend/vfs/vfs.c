@@ -663,6 +663,7 @@ void gfs_data_stats(struct gfs_vfs *vfs, struct gfs_data_stats *out)
 	    .slices_committed = atomic_load(&vfs->n_commits),
 	    .compactions = atomic_load(&vfs->n_compactions),
 	    .writer_waits = w.waits,
+	    .gap_timeouts = w.gap_timeouts,
 	    .buffer_maps = b.maps,
 	    .buffer_reuses = b.reuses,
 	};
