@@ -140,13 +140,13 @@ static void evict(struct block_cache *c)
 }
 
 int cache_create(struct gfs_vfs *vfs, uint64_t max_bytes, const char *disk_dir, uint64_t disk_bytes,
-		 uint32_t fetch_wait_ms, struct block_cache **out)
+		 uint64_t disk_min_free, uint32_t fetch_wait_ms, struct block_cache **out)
 {
 	struct block_cache *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	if (disk_dir && *disk_dir) {
-		int rc = disk_cache_open(disk_dir, disk_bytes, &c->disk);
+		int rc = disk_cache_open(disk_dir, vfs->info.uuid, disk_bytes, disk_min_free, &c->disk);
 		if (rc < 0) {
 			free(c);
 			return rc;
@@ -477,5 +477,7 @@ void cache_counters(struct block_cache *c, struct cache_counters *out)
 	*out = c->n;
 	out->bytes = c->bytes;
 	out->disk_bytes = c->disk ? disk_cache_bytes(c->disk) : 0;
+	if (c->disk)
+		disk_cache_counters(c->disk, &out->disk_corrupt, &out->disk_no_room);
 	pthread_mutex_unlock(&c->lock);
 }

@@ -31,6 +31,7 @@ struct cache_block {
 struct cache_counters {
 	uint64_t hits, misses, waits, gets, prefetches, bytes;
 	uint64_t disk_hits, disk_bytes;
+	uint64_t disk_corrupt, disk_no_room;
 	uint64_t timeouts;	 /* readers that stopped waiting (-EAGAIN) */
 	uint64_t negative_hits;	 /* readers answered by a recent failed fetch */
 	uint64_t prefetch_skips; /* prefetches not started: no budget or queue room */
@@ -39,7 +40,7 @@ struct cache_counters {
 /* disk_dir NULL: memory only.  A reader waits at most fetch_wait_ms for a
  * block being fetched, then gets -EAGAIN (the fetch goes on). */
 int cache_create(struct gfs_vfs *vfs, uint64_t max_bytes, const char *disk_dir, uint64_t disk_bytes,
-		 uint32_t fetch_wait_ms, struct block_cache **out);
+		 uint64_t disk_min_free, uint32_t fetch_wait_ms, struct block_cache **out);
 void cache_destroy(struct block_cache *c);
 
 /* Returns a referenced, loaded block, the fetch's error, or -EAGAIN when

@@ -52,6 +52,8 @@ struct gfs_data_stats {
 	uint64_t prefetches;
 	uint64_t disk_hits;	      /* blocks served by the disk tier instead of the store */
 	uint64_t disk_bytes;	      /* now, in the disk tier */
+	uint64_t disk_corrupt;	      /* disk-tier blocks that failed their checksum (refetched) */
+	uint64_t disk_no_room;	      /* disk-tier writes skipped to keep the filesystem's free space */
 	uint64_t fetch_timeouts;      /* reads that stopped waiting for a fetch (-EAGAIN) */
 	uint64_t fetch_negative_hits; /* reads answered by a fetch that just failed */
 	uint64_t prefetch_skips;      /* prefetches not started: cache budget or queue full */

@@ -132,7 +132,7 @@ static int start_engine(struct gfs_vfs *vfs, const struct gfs_vfs_config *cfg)
 		rc =
 		    cache_create(vfs, cfg->cache_mem_bytes ? cfg->cache_mem_bytes : DEFAULT_CACHE_BYTES, cfg->cache_dir,
 				 cfg->cache_disk_bytes ? cfg->cache_disk_bytes : DEFAULT_DISK_CACHE_BYTES,
-				 vfs->tuning.fetch_wait_ms, &vfs->cache);
+				 cfg->cache_disk_free_bytes, vfs->tuning.fetch_wait_ms, &vfs->cache);
 	if (rc == 0)
 		rc = data_read_init(vfs);
 	if (rc == 0)
@@ -657,6 +657,8 @@ void gfs_data_stats(struct gfs_vfs *vfs, struct gfs_data_stats *out)
 	    .prefetches = c.prefetches,
 	    .disk_hits = c.disk_hits,
 	    .disk_bytes = c.disk_bytes,
+	    .disk_corrupt = c.disk_corrupt,
+	    .disk_no_room = c.disk_no_room,
 	    .fetch_timeouts = c.timeouts,
 	    .fetch_negative_hits = c.negative_hits,
 	    .prefetch_skips = c.prefetch_skips,

@@ -169,17 +169,18 @@ struct gfs_volume_info {
 };
 
 struct gfs_vfs_config {
-	const char *meta_url;	  /* redis://HOST:PORT/DB or unix:///path/sock?db=N */
-	const char *storage_url;  /* optional override; normally taken from the volume */
-	const char *access_key;	  /* optional; else AWS_ACCESS_KEY_ID */
-	const char *secret_key;	  /* optional; else AWS_SECRET_ACCESS_KEY */
-	const char *region;	  /* optional; else AWS_REGION / us-east-1 */
-	uint64_t buffer_bytes;	  /* write buffer budget; 0 = default 256 MiB */
-	uint64_t cache_mem_bytes; /* read block cache in memory; 0 = default 256 MiB */
-	const char *cache_dir;	  /* local disk block cache; NULL = none */
-	uint64_t cache_disk_bytes;
-	uint32_t upload_threads;     /* 0 = default */
-	uint32_t attr_cache_entries; /* inode attribute cache (meta.h); 0 = none */
+	const char *meta_url;		/* redis://HOST:PORT/DB or unix:///path/sock?db=N */
+	const char *storage_url;	/* optional override; normally taken from the volume */
+	const char *access_key;		/* optional; else AWS_ACCESS_KEY_ID */
+	const char *secret_key;		/* optional; else AWS_SECRET_ACCESS_KEY */
+	const char *region;		/* optional; else AWS_REGION / us-east-1 */
+	uint64_t buffer_bytes;		/* write buffer budget; 0 = default 256 MiB */
+	uint64_t cache_mem_bytes;	/* read block cache in memory; 0 = default 256 MiB */
+	const char *cache_dir;		/* local disk block cache; NULL = none */
+	uint64_t cache_disk_bytes;	/* 0 = default 10 GiB */
+	uint64_t cache_disk_free_bytes; /* the disk tier keeps this free on its filesystem; 0 = 5%, >= 1 GiB */
+	uint32_t upload_threads;	/* 0 = default */
+	uint32_t attr_cache_entries;	/* inode attribute cache (meta.h); 0 = none */
 	int read_only;
 };
 

@@ -330,6 +330,7 @@ static int start(struct serve_state *st)
 	    .cache_mem_bytes = cfg->cache_mem_bytes,
 	    .cache_dir = cfg->cache_dir[0] ? cfg->cache_dir : NULL,
 	    .cache_disk_bytes = cfg->cache_disk_bytes,
+	    .cache_disk_free_bytes = cfg->cache_disk_free_bytes,
 	    .upload_threads = cfg->upload_threads,
 	    .attr_cache_entries = cfg->attr_cache_entries,
 	};

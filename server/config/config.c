@@ -43,6 +43,7 @@ static const struct config_key config_keys[] = {
     KEY("cache_mem", KEY_SIZE, cache_mem_bytes),
     STR_KEY("cache_dir", cache_dir),
     KEY("cache_disk", KEY_SIZE, cache_disk_bytes),
+    KEY("cache_disk_free", KEY_SIZE, cache_disk_free_bytes),
     KEY("upload_threads", KEY_UINT, upload_threads),
     KEY("attr_cache", KEY_UINT, attr_cache_entries),
     KEY("log_level", KEY_LOG_LEVEL, log_level),

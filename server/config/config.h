@@ -32,6 +32,7 @@ struct gfs_config {
 	uint64_t cache_mem_bytes;
 	char cache_dir[1024];
 	uint64_t cache_disk_bytes;
+	uint64_t cache_disk_free_bytes;
 	uint32_t upload_threads;
 	uint32_t attr_cache_entries; /* inodes in the attribute cache; 0 = none */
 	int log_level;		     /* enum log_level */

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #define KiB (1024ull)
 #define MiB (1024ull * 1024)
 #define GiB (1024ull * MiB)
+#define DISK_SUM_LEN 32 /* the SHA-256 after each block in the disk tier */
 
 static int write_all(struct volume *v, struct gfs_ref f, uint64_t off, const void *buf, size_t len, enum gfs_stable how)
 {
@@ -398,13 +400,14 @@ TEST(disk_tier_serves_a_restarted_gateway_and_stays_bounded)
 	/* A fetch wakes its readers first and writes the disk copy after. */
 	for (int i = 0; i < 500; i++) {
 		gfs_data_stats(v.vfs, &st);
-		if (st.disk_bytes >= small)
+		if (st.disk_bytes >= small + 5 * DISK_SUM_LEN)
 			break;
 		usleep(10000);
 	}
 	CHECK_EQ(st.object_gets, 5);
 	CHECK_EQ(st.disk_hits, 0);
-	CHECK_EQ(st.disk_bytes, small);
+	CHECK_EQ(st.disk_bytes, small + 5 * DISK_SUM_LEN);
+	CHECK_EQ(bytes_under(cache_dir), small + 5 * DISK_SUM_LEN);
 
 	REQUIRE_EQ(volume_reopen(&v), 0); /* the index is rebuilt from the directory */
 	memset(r, 0, small);
@@ -432,6 +435,168 @@ TEST(disk_tier_serves_a_restarted_gateway_and_stays_bounded)
 	CHECK(on_disk > 0);
 	CHECK(on_disk <= (long long)(10 * 64 * KiB));
 	CHECK_EQ(st.disk_bytes, on_disk);
+	free(w);
+	free(r);
+	volume_teardown(&v);
+}
+
+/* Waits until the disk tier's fetches have written their copies. */
+static void wait_disk_copies(struct volume *v, uint64_t bytes)
+{
+	struct gfs_data_stats st;
+	for (int i = 0; i < 500; i++) {
+		gfs_data_stats(v->vfs, &st);
+		if (st.disk_bytes >= bytes)
+			return;
+		usleep(10000);
+	}
+}
+
+/* A volume re-created on the same Redis starts its slice ids again, so
+ * its blocks have the names of the old volume's: the disk tier must not
+ * answer them with the old bytes. */
+TEST(disk_tier_never_serves_another_volumes_blocks)
+{
+	char cache_dir[300], shared[256];
+	REQUIRE(tl_tmpdir("gatefs-dcache", shared, sizeof(shared)) == 0);
+	snprintf(cache_dir, sizeof(cache_dir), "%s/cache", shared);
+	size_t len = 3 * 64 * KiB;
+	uint8_t *a = malloc(len), *b = malloc(len), *r = malloc(len);
+	tl_fill_random(a, len, 51);
+	tl_fill_random(b, len, 52);
+	for (int round = 0; round < 2; round++) {
+		struct volume v;
+		REQUIRE_EQ(volume_setup(&v, 64 * KiB, NULL, 0), 0);
+		v.cfg.cache_dir = cache_dir;
+		v.cfg.cache_disk_free_bytes = 1 * MiB;
+		REQUIRE_EQ(volume_reopen(&v), 0);
+		struct gfs_ref f;
+		REQUIRE_EQ(volume_create_file(&v, "same-name", &f), 0);
+		const uint8_t *want = round == 0 ? a : b;
+		REQUIRE_EQ(write_all(&v, f, 0, want, len, GFS_FILE_SYNC), 0);
+		struct meta_slice *recs;
+		size_t n;
+		REQUIRE_EQ(meta_read_chunk(v.vfs->meta, f.ino, 0, &recs, &n), 0);
+		fprintf(stderr, "  volume %d: slice id %llu\n", round, n ? (unsigned long long)recs[0].id : 0ull);
+		free(recs);
+		REQUIRE_EQ(volume_reopen(&v), 0);
+		REQUIRE_EQ(read_exact(&v, f, 0, r, len), 0);
+		CHECK(memcmp(r, want, len) == 0);
+		struct gfs_data_stats st;
+		gfs_data_stats(v.vfs, &st);
+		CHECK_EQ(st.disk_hits, 0);
+		wait_disk_copies(&v, len);
+		volume_teardown(&v);
+	}
+	free(a);
+	free(b);
+	free(r);
+	tl_rm_rf(shared);
+}
+
+/* Flips a byte in the middle of every cached block file under dir. */
+static int corrupt_count;
+static int corrupt_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)ftw;
+	if (flag != FTW_F || st->st_size < 2)
+		return 0;
+	FILE *f = fopen(path, "r+");
+	if (!f)
+		return 0;
+	fseek(f, st->st_size / 2, SEEK_SET);
+	int c = fgetc(f);
+	fseek(f, st->st_size / 2, SEEK_SET);
+	fputc(c ^ 0x40, f);
+	fclose(f);
+	corrupt_count++;
+	return 0;
+}
+
+TEST(corrupt_disk_block_is_fetched_again)
+{
+	struct volume v;
+	REQUIRE_EQ(volume_setup(&v, 64 * KiB, NULL, 0), 0);
+	char cache_dir[400];
+	snprintf(cache_dir, sizeof(cache_dir), "%s/cache", v.dir);
+	v.cfg.cache_dir = cache_dir;
+	v.cfg.cache_disk_free_bytes = 1 * MiB;
+	REQUIRE_EQ(volume_reopen(&v), 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "c", &f), 0);
+	size_t len = 4 * 64 * KiB;
+	uint8_t *w = malloc(len), *r = malloc(len);
+	tl_fill_random(w, len, 61);
+	REQUIRE_EQ(write_all(&v, f, 0, w, len, GFS_FILE_SYNC), 0);
+	REQUIRE_EQ(volume_reopen(&v), 0);
+	REQUIRE_EQ(read_exact(&v, f, 0, r, len), 0);
+	wait_disk_copies(&v, len + 4 * DISK_SUM_LEN);
+	REQUIRE_EQ(volume_reopen(&v), 0);
+	corrupt_count = 0;
+	REQUIRE(nftw(cache_dir, corrupt_one, 16, FTW_PHYS) == 0);
+	CHECK_EQ(corrupt_count, 4);
+	memset(r, 0, len);
+	REQUIRE_EQ(read_exact(&v, f, 0, r, len), 0);
+	CHECK(memcmp(r, w, len) == 0);
+	struct gfs_data_stats st;
+	gfs_data_stats(v.vfs, &st);
+	CHECK_EQ(st.disk_corrupt, 4);
+	CHECK_EQ(st.disk_hits, 0);
+	CHECK_EQ(st.object_gets, 4);
+	/* the bad files were replaced by good copies */
+	wait_disk_copies(&v, len + 4 * DISK_SUM_LEN);
+	REQUIRE_EQ(volume_reopen(&v), 0);
+	REQUIRE_EQ(read_exact(&v, f, 0, r, len), 0);
+	CHECK(memcmp(r, w, len) == 0);
+	gfs_data_stats(v.vfs, &st);
+	CHECK_EQ(st.disk_hits, 4);
+	CHECK_EQ(st.disk_corrupt, 0);
+	free(w);
+	free(r);
+	volume_teardown(&v);
+}
+
+TEST(disk_tier_keeps_the_filesystem_free_space)
+{
+	struct volume v;
+	REQUIRE_EQ(volume_setup(&v, 64 * KiB, NULL, 0), 0);
+	char cache_dir[400];
+	snprintf(cache_dir, sizeof(cache_dir), "%s/cache", v.dir);
+	struct statvfs sv;
+	REQUIRE(statvfs(v.dir, &sv) == 0);
+	uint64_t free_now = (uint64_t)sv.f_bavail * sv.f_frsize;
+	v.cfg.cache_dir = cache_dir;
+	v.cfg.cache_disk_free_bytes = 1 * MiB;
+	REQUIRE_EQ(volume_reopen(&v), 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "h", &f), 0);
+	size_t len = 4 * 64 * KiB;
+	uint8_t *w = malloc(len), *r = malloc(len);
+	tl_fill_random(w, len, 71);
+	REQUIRE_EQ(write_all(&v, f, 0, w, len, GFS_FILE_SYNC), 0);
+	REQUIRE_EQ(volume_reopen(&v), 0);
+	REQUIRE_EQ(read_exact(&v, f, 0, r, len), 0);
+	wait_disk_copies(&v, len + 4 * DISK_SUM_LEN);
+	CHECK_EQ(bytes_under(cache_dir), len + 4 * DISK_SUM_LEN);
+
+	/* A floor above what the disk has: the tier gives its blocks back at
+	 * open and caches nothing, and reads still work. */
+	v.cfg.cache_disk_free_bytes = free_now + 64 * GiB;
+	REQUIRE_EQ(volume_reopen(&v), 0);
+	CHECK_EQ(bytes_under(cache_dir), 0);
+	memset(r, 0, len);
+	REQUIRE_EQ(read_exact(&v, f, 0, r, len), 0);
+	CHECK(memcmp(r, w, len) == 0);
+	struct gfs_data_stats st;
+	for (int i = 0; i < 500; i++) { /* the fetches' (skipped) disk writes */
+		gfs_data_stats(v.vfs, &st);
+		if (st.disk_no_room >= 4)
+			break;
+		usleep(10000);
+	}
+	CHECK_EQ(st.disk_no_room, 4);
+	CHECK_EQ(st.disk_bytes, 0);
+	CHECK_EQ(bytes_under(cache_dir), 0);
 	free(w);
 	free(r);
 	volume_teardown(&v);
