@@ -30,6 +30,7 @@
 #include "object_driver.h"
 
 #include "log.h"
+#include "s3_creds.h"
 #include "sigv4.h"
 
 #include <curl/curl.h>
@@ -63,7 +64,7 @@ struct s3_handle {
 struct s3_store {
 	struct object_store base;
 	struct object_s3_config cfg;
-	char *access_key, *secret_key, *session_token;
+	struct s3_creds creds;
 	char host[300];	     /* Host header, signed as sent */
 	char base_url[320];  /* scheme://host */
 	char path_base[140]; /* "/bucket" (path style) or "" (virtual host) */
@@ -137,6 +138,7 @@ struct s3_call {
 	size_t out_len;
 	uint64_t content_length;
 	struct buf errbody;
+	struct s3_cred_set cred; /* taken before each attempt */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -356,8 +358,8 @@ static CURLcode attempt(struct s3_store *st, struct s3_call *c, const char *path
 	}
 	if (c->content_md5)
 		headers[nh++] = (struct sigv4_pair){"content-md5", c->content_md5};
-	if (st->session_token)
-		headers[nh++] = (struct sigv4_pair){"x-amz-security-token", st->session_token};
+	if (c->cred.token[0])
+		headers[nh++] = (struct sigv4_pair){"x-amz-security-token", c->cred.token};
 
 	struct sigv4_request req = {.method = c->method,
 				    .canonical_uri = path,
@@ -366,7 +368,7 @@ static CURLcode attempt(struct s3_store *st, struct s3_call *c, const char *path
 				    .headers = headers,
 				    .nheaders = nh,
 				    .payload_sha256 = payload_hash};
-	struct sigv4_credentials cred = {st->access_key, st->secret_key, st->cfg.region, "s3"};
+	struct sigv4_credentials cred = {c->cred.access, c->cred.secret, st->cfg.region, "s3"};
 	char auth[1024];
 	if (sigv4_authorization(&req, &cred, amz_date, auth, sizeof(auth), NULL) < 0)
 		return CURLE_OUT_OF_MEMORY;
@@ -473,7 +475,19 @@ static int curl_retryable(CURLcode rc)
 	}
 }
 
-enum verdict { DONE, RETRY, FAIL };
+enum verdict { DONE, RETRY, FAIL, REFRESH };
+
+/* S3 codes that mean "these credentials are not (or no longer) good":
+ * worth fetching new ones from a source that rotates them. */
+static int credentials_refused(const char *code)
+{
+	static const char *const codes[] = {"ExpiredToken", "InvalidToken", "TokenRefreshRequired",
+					    "InvalidAccessKeyId", "SignatureDoesNotMatch"};
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(code, codes[i]) == 0)
+			return 1;
+	return 0;
+}
 
 /* Classifies a finished attempt; fills cause and *rc for DONE/FAIL. */
 static enum verdict classify(struct s3_call *c, CURLcode crc, const char *errbuf, char *cause, size_t cap, int *rc)
@@ -499,6 +513,11 @@ static enum verdict classify(struct s3_call *c, CURLcode crc, const char *errbuf
 		*rc = -ENOENT;
 		return DONE;
 	}
+	if ((s == 400 || s == 403) && credentials_refused(code)) {
+		snprintf(cause, cap, "access denied (%s)", code);
+		*rc = -EACCES;
+		return REFRESH;
+	}
 	if (s == 403) {
 		snprintf(cause, cap, "access denied (%s)", *code ? code : "HTTP 403");
 		*rc = -EACCES;
@@ -508,6 +527,17 @@ static enum verdict classify(struct s3_call *c, CURLcode crc, const char *errbuf
 	if (s >= 500 || s == 429 || strcmp(code, "SlowDown") == 0 || strcmp(code, "RequestTimeout") == 0)
 		return RETRY;
 	return FAIL;
+}
+
+/* Whether this attempt must fetch new credentials first: after a refusal
+ * (*refreshed == -1), once. */
+static int force_refresh(int *refreshed)
+{
+	if (*refreshed == -1) {
+		*refreshed = 1;
+		return 1;
+	}
+	return 0;
 }
 
 static int s3_perform(struct s3_store *st, struct s3_call *c)
@@ -533,11 +563,23 @@ static int s3_perform(struct s3_store *st, struct s3_call *c)
 	char cause[512] = "", errbuf[CURL_ERROR_SIZE];
 	int attempts = 0;
 	enum verdict v;
+	int refreshed = 0;
 	for (;;) {
 		attempts++;
+		s3_creds_get(&st->creds, force_refresh(&refreshed), &c->cred);
 		CURLcode crc = attempt(st, c, path, query, payload_hash, errbuf);
 		v = classify(c, crc, errbuf, cause, sizeof(cause), &rc);
 		elapsed = now_ms() - start;
+		if (v == REFRESH) {
+			/* Rotated or expired credentials: fetch new ones and try
+			 * again at once, once per call. */
+			if (!s3_creds_refreshable(&st->creds) || refreshed) {
+				v = FAIL;
+				break;
+			}
+			refreshed = -1; /* the next s3_creds_get forces a fetch */
+			continue;
+		}
 		if (v != RETRY || elapsed >= st->cfg.retry_ms)
 			break;
 		uint64_t ceiling = BACKOFF_BASE_MS << (attempts < 16 ? attempts : 16);
@@ -565,6 +607,7 @@ static int s3_perform(struct s3_store *st, struct s3_call *c)
 	}
 	free(c->errbody.data);
 	c->errbody.data = NULL;
+	memset(&c->cred, 0, sizeof(c->cred));
 	return rc;
 }
 
@@ -973,9 +1016,7 @@ static void s3_destroy(struct object_store *os)
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&st->share_locks[i]);
 	pthread_mutex_destroy(&st->handles_lock);
-	free(st->access_key);
-	free(st->secret_key);
-	free(st->session_token);
+	s3_creds_fini(&st->creds);
 	free(st);
 }
 
@@ -989,12 +1030,6 @@ static const struct object_ops s3_ops = {
     .list = s3_list,
     .destroy = s3_destroy,
 };
-
-static char *dup_or_env(const char *value, const char *env)
-{
-	const char *v = value ? value : getenv(env);
-	return v && *v ? strdup(v) : NULL;
-}
 
 int object_s3_open(const struct object_s3_config *cfg, const struct object_credentials *cred, struct object_store **out,
 		   char *err, size_t errlen)
@@ -1014,16 +1049,9 @@ int object_s3_open(const struct object_s3_config *cfg, const struct object_crede
 		st->cfg.stall_ms = STALL_MIN_MS;
 	if (!st->cfg.attempt_ms)
 		st->cfg.attempt_ms = ATTEMPT_DEFAULT_MS;
-	st->access_key = dup_or_env(cred ? cred->access_key : NULL, "AWS_ACCESS_KEY_ID");
-	st->secret_key = dup_or_env(cred ? cred->secret_key : NULL, "AWS_SECRET_ACCESS_KEY");
-	st->session_token = dup_or_env(cred ? cred->session_token : NULL, "AWS_SESSION_TOKEN");
-	if (!st->access_key || !st->secret_key) {
-		snprintf(err, errlen,
-			 "s3 %s bucket %s: no credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
-			 cfg->endpoint, cfg->bucket);
-		free(st->access_key);
-		free(st->secret_key);
-		free(st->session_token);
+	char why[400];
+	if (s3_creds_init(&st->creds, cred, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "s3 %s bucket %s: %s", cfg->endpoint, cfg->bucket, why);
 		free(st);
 		return -EINVAL;
 	}
@@ -1053,9 +1081,7 @@ int object_s3_open(const struct object_s3_config *cfg, const struct object_crede
 		for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 			pthread_mutex_destroy(&st->share_locks[i]);
 		pthread_mutex_destroy(&st->handles_lock);
-		free(st->access_key);
-		free(st->secret_key);
-		free(st->session_token);
+		s3_creds_fini(&st->creds);
 		free(st);
 		return -ENOMEM;
 	}

@@ -8,6 +8,7 @@
  * resent by curl itself after its keep-alive connection died, and URL
  * parsing (an endpoint with a path is refused).
  */
+#include "credserver.h"
 #include "object.h"
 #include "s3proxy.h"
 #include "testlib.h"
@@ -228,6 +229,115 @@ TEST(endpoint_with_a_path_is_refused)
 	char err[512] = "";
 	CHECK_EQ(object_store_open("s3://b/p?endpoint=http://127.0.0.1:7480/", NULL, &st, err, sizeof(err)), 0);
 	object_store_close(st);
+}
+
+/* Credentials only from the container endpoint of cs: no keys in the
+ * environment, no shared credentials file. */
+static void creds_from_endpoint(struct credserver *cs)
+{
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AWS_SESSION_TOKEN");
+	setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/gatefs-test-credentials", 1);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", credserver_url(cs), 1);
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+}
+
+static struct object_store *open_plain(struct s3proxy *p, const char *params)
+{
+	char url[256], err[512] = "";
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/bucket?%s", s3proxy_port(p), params);
+	struct object_store *st = NULL;
+	if (object_store_open(url, NULL, &st, err, sizeof(err)) != 0)
+		fprintf(stderr, "open %s: %s\n", url, err);
+	return st;
+}
+
+TEST(expired_token_fetches_new_credentials_and_retries)
+{
+	struct credserver *cs;
+	struct s3proxy *p;
+	REQUIRE_EQ(credserver_start(&cs), 0);
+	REQUIRE_EQ(s3proxy_start(0, &p), 0);
+	creds_from_endpoint(cs);
+	credserver_set(cs, "TEMPKEY1", "tempsecret1", "token1", 3600);
+	struct object_store *st = open_plain(p, "retry_ms=0");
+	REQUIRE(st);
+	CHECK_EQ(credserver_requests(cs), 1);
+	CHECK_EQ(st->ops->put(st, "k", "v", 1), 0);
+	CHECK_EQ(credserver_requests(cs), 1); /* valid for an hour: no refresh */
+	credserver_set(cs, "TEMPKEY2", "tempsecret2", "token2", 3600);
+	usleep(1100 * 1000); /* forced refreshes are at most one per second */
+	s3proxy_set_fault(p, &(struct s3proxy_fault){.kind = S3F_EXPIRED_TOKEN, .count = 1});
+	CHECK_EQ(st->ops->put(st, "k", "v", 1), 0); /* with retry_ms=0: the refresh is not a retry */
+	CHECK_EQ(credserver_requests(cs), 2);
+	struct s3proxy_stats s;
+	s3proxy_get_stats(p, &s);
+	CHECK_EQ(s.requests, 3);
+	/* A store that keeps refusing: one refresh per call, then -EACCES. */
+	usleep(1100 * 1000);
+	s3proxy_set_fault(p, &(struct s3proxy_fault){.kind = S3F_EXPIRED_TOKEN});
+	CHECK_EQ(st->ops->put(st, "k", "v", 1), -EACCES);
+	CHECK_EQ(credserver_requests(cs), 3);
+	s3proxy_set_fault(p, NULL);
+	object_store_close(st);
+	s3proxy_stop(p);
+	credserver_stop(cs);
+	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+}
+
+TEST(credentials_are_refreshed_before_they_expire)
+{
+	struct credserver *cs;
+	struct s3proxy *p;
+	REQUIRE_EQ(credserver_start(&cs), 0);
+	REQUIRE_EQ(s3proxy_start(0, &p), 0);
+	creds_from_endpoint(cs);
+	credserver_set(cs, "SHORTKEY", "shortsecret", "tok", 4); /* refreshed 2 s before expiry */
+	struct object_store *st = open_plain(p, "retry_ms=1000");
+	REQUIRE(st);
+	CHECK_EQ(st->ops->put(st, "k", "v", 1), 0);
+	CHECK_EQ(credserver_requests(cs), 1);
+	usleep(2600 * 1000);
+	CHECK_EQ(st->ops->put(st, "k", "v", 1), 0);
+	CHECK_EQ(credserver_requests(cs), 2);
+	struct s3proxy_stats s;
+	s3proxy_get_stats(p, &s);
+	CHECK_EQ(s.faulted, 0);
+	object_store_close(st);
+	s3proxy_stop(p);
+	credserver_stop(cs);
+	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+}
+
+TEST(imds_v2_is_asked_for_a_token_then_the_role)
+{
+	/* The IMDS endpoint is overridable (AWS_EC2_METADATA_SERVICE_ENDPOINT);
+	 * the fault proxy without upstream answers the token PUT and the role
+	 * listing with an empty 200, which is no role: open fails and says so
+	 * after asking exactly the token, then the role list. */
+	struct s3proxy *imds;
+	REQUIRE_EQ(s3proxy_start(0, &imds), 0);
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	unsetenv("AWS_EC2_METADATA_DISABLED");
+	setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/gatefs-test-credentials", 1);
+	char ep[64];
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", s3proxy_port(imds));
+	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", ep, 1);
+	struct object_store *st = NULL;
+	char err[512] = "";
+	CHECK_EQ(object_store_open("http://127.0.0.1:1/bucket", NULL, &st, err, sizeof(err)), -EINVAL);
+	fprintf(stderr, "  open said: %s\n", err);
+	CHECK(strstr(err, "IMDSv2") != NULL);
+	struct s3proxy_stats s;
+	s3proxy_get_stats(imds, &s);
+	CHECK_EQ(s.requests, 2);
+	object_store_close(st);
+	s3proxy_stop(imds);
+	unsetenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
 }
 
 TEST_MAIN()
