@@ -10,6 +10,7 @@
  * fault proxy, in test_object_s3_local.c.
  * Without the env file every test fails: S3 tests never skip.
  */
+#include "credserver.h"
 #include "object.h"
 #include "s3proxy.h"
 #include "testlib.h"
@@ -723,6 +724,120 @@ TEST(delete_many_reports_each_failed_key)
 		CHECK_EQ(results[i], 0);
 	object_store_close(st);
 	s3proxy_stop(p);
+}
+
+/* ---- credentials rotated under a running store ------------------------- */
+
+/* radosgw-admin on the fixture's cluster: adds or removes an S3 key of
+ * the fixture's user. */
+static int rgw_key(const char *verb, const char *access, const char *secret)
+{
+	const char *env = getenv("GATEFS_TEST_S3_ENV");
+	char dir[512], cmd[1600];
+	snprintf(dir, sizeof(dir), "%s", env ? env : ".");
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(cmd, sizeof(cmd),
+		 "radosgw-admin -c %s/ceph.conf key %s --uid=gatefs --key-type=s3 --access-key=%s%s%s >/dev/null 2>&1",
+		 dir, verb, access, secret ? " --secret-key=" : "", secret ? secret : "");
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Puts until the store has fetched credentials `want` times (the old key
+ * may be honoured by radosgw's user cache for a moment); each put must
+ * succeed. */
+static void put_until_refreshed(struct object_store *st, uint64_t (*count)(void *), void *arg, uint64_t want)
+{
+	for (int i = 0; i < 100 && count(arg) < want; i++) {
+		CHECK_EQ(st->ops->put(st, "rot", "r", 1), 0);
+		usleep(100000);
+	}
+	CHECK(count(arg) >= want);
+	CHECK_EQ(st->ops->put(st, "rot", "r", 1), 0);
+}
+
+static uint64_t cs_count(void *arg)
+{
+	return credserver_requests(arg);
+}
+
+TEST(rotated_keys_are_picked_up)
+{
+	REQUIRE(load_env());
+	char saved_key[256], saved_secret[256], a[32], b[32], c[32], url[600], err[512] = "";
+	snprintf(saved_key, sizeof(saved_key), "%s", getenv("AWS_ACCESS_KEY_ID"));
+	snprintf(saved_secret, sizeof(saved_secret), "%s", getenv("AWS_SECRET_ACCESS_KEY"));
+	snprintf(a, sizeof(a), "ROTA%d", (int)getpid());
+	snprintf(b, sizeof(b), "ROTB%d", (int)getpid());
+	snprintf(c, sizeof(c), "ROTC%d", (int)getpid());
+	REQUIRE_EQ(rgw_key("create", a, "secretA0123456789"), 0);
+
+	/* The container endpoint serves key A, then key B after A is removed:
+	 * the store's next request is refused, it fetches B and goes on. */
+	struct credserver *cs;
+	REQUIRE_EQ(credserver_start(&cs), 0);
+	credserver_set(cs, a, "secretA0123456789", NULL, 3600);
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/gatefs-test-credentials", 1);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", credserver_url(cs), 1);
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+	snprintf(url, sizeof(url), "%s/objtest-%d-rotate?retry_ms=5000", s3_url, (int)getpid());
+	struct object_store *st = NULL;
+	CHECK_EQ(object_store_open(url, NULL, &st, err, sizeof(err)), 0);
+	if (st) {
+		CHECK_EQ(st->ops->put(st, "rot", "r", 1), 0);
+		CHECK_EQ(rgw_key("create", b, "secretB0123456789"), 0);
+		credserver_set(cs, b, "secretB0123456789", NULL, 3600);
+		CHECK_EQ(rgw_key("rm", a, NULL), 0);
+		put_until_refreshed(st, cs_count, cs, 2);
+		object_store_close(st);
+	}
+	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	credserver_stop(cs);
+
+	/* The shared credentials file: rewritten with key C, read again at the
+	 * next request. */
+	char dir[256], path[300];
+	REQUIRE(tl_tmpdir("gatefs-creds", dir, sizeof(dir)) == 0);
+	snprintf(path, sizeof(path), "%s/credentials", dir);
+	FILE *f = fopen(path, "w");
+	REQUIRE(f);
+	fprintf(f,
+		"[other]\naws_access_key_id = NOPE\naws_secret_access_key = nope\n\n[default]\n"
+		"aws_access_key_id = %s\naws_secret_access_key = secretB0123456789\n",
+		b);
+	fclose(f);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
+	st = NULL;
+	CHECK_EQ(object_store_open(url, NULL, &st, err, sizeof(err)), 0);
+	if (st) {
+		CHECK_EQ(st->ops->put(st, "rot", "r", 1), 0);
+		CHECK_EQ(rgw_key("create", c, "secretC0123456789"), 0);
+		usleep(20000);
+		f = fopen(path, "w");
+		REQUIRE(f);
+		fprintf(f, "[default]\naws_access_key_id = %s\naws_secret_access_key = secretC0123456789\n", c);
+		fclose(f);
+		CHECK_EQ(rgw_key("rm", b, NULL), 0);
+		for (int i = 0; i < 20; i++)
+			CHECK_EQ(st->ops->put(st, "rot", "r", 1), 0);
+		CHECK_EQ(st->ops->del(st, "rot"), 0);
+		object_store_close(st);
+	}
+	/* the old keys are gone for real */
+	struct object_credentials old = {.access_key = a, .secret_key = "secretA0123456789"};
+	CHECK_EQ(object_store_open(url, &old, &st, err, sizeof(err)), 0);
+	if (st) {
+		CHECK_EQ(st->ops->put(st, "rot", "r", 1), -EACCES);
+		object_store_close(st);
+	}
+	rgw_key("rm", c, NULL);
+	tl_rm_rf(dir);
+	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+	setenv("AWS_ACCESS_KEY_ID", saved_key, 1);
+	setenv("AWS_SECRET_ACCESS_KEY", saved_secret, 1);
 }
 
 TEST_MAIN()
