@@ -268,18 +268,20 @@ int s3_creds_init(struct s3_creds *c, const struct object_credentials *cred, cha
 		snprintf(c->file, sizeof(c->file), "%s/.aws/credentials", home);
 	copy(c->profile, sizeof(c->profile), profile && *profile ? profile : "default");
 	int rc = 0;
-	if (cred && cred->access_key && cred->secret_key) {
+	const char *env_access = getenv("AWS_ACCESS_KEY_ID"), *env_secret = getenv("AWS_SECRET_ACCESS_KEY");
+	if (cred && (cred->access_key || cred->secret_key)) {
+		/* the config's keys; a half given there is completed from the environment */
 		c->source = CREDS_CONFIG;
-		copy(c->access, sizeof(c->access), cred->access_key);
-		copy(c->secret, sizeof(c->secret), cred->secret_key);
+		copy(c->access, sizeof(c->access), cred->access_key ? cred->access_key : env_access);
+		copy(c->secret, sizeof(c->secret), cred->secret_key ? cred->secret_key : env_secret);
 		copy(c->token, sizeof(c->token),
 		     cred->session_token ? cred->session_token : getenv("AWS_SESSION_TOKEN"));
-	} else if (getenv("AWS_ACCESS_KEY_ID") && *getenv("AWS_ACCESS_KEY_ID") && getenv("AWS_SECRET_ACCESS_KEY")) {
+	} else if (env_access && *env_access && env_secret && *env_secret) {
 		c->source = CREDS_ENV;
-		copy(c->access, sizeof(c->access),
-		     cred && cred->access_key ? cred->access_key : getenv("AWS_ACCESS_KEY_ID"));
-		copy(c->secret, sizeof(c->secret), getenv("AWS_SECRET_ACCESS_KEY"));
-		copy(c->token, sizeof(c->token), getenv("AWS_SESSION_TOKEN"));
+		copy(c->access, sizeof(c->access), env_access);
+		copy(c->secret, sizeof(c->secret), env_secret);
+		copy(c->token, sizeof(c->token),
+		     cred && cred->session_token ? cred->session_token : getenv("AWS_SESSION_TOKEN"));
 	} else if (c->file[0] && mtime_ns(c->file) >= 0) {
 		c->source = CREDS_FILE;
 		rc = fetch(c);
