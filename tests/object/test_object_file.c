@@ -11,6 +11,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[256];
@@ -123,6 +125,7 @@ TEST(missing_and_bad_keys)
 struct collected {
 	char keys[64][64];
 	uint64_t sizes[64];
+	int64_t mtimes[64];
 	int n;
 	int stop_after;
 };
@@ -133,6 +136,7 @@ static int collect(void *arg, const struct object_info *info)
 	if (c->n < 64) {
 		snprintf(c->keys[c->n], sizeof(c->keys[0]), "%s", info->key);
 		c->sizes[c->n] = info->size;
+		c->mtimes[c->n] = info->mtime_sec;
 	}
 	c->n++;
 	return c->stop_after && c->n >= c->stop_after ? 42 : 0;
@@ -177,6 +181,90 @@ TEST(list_prefix_start_after)
 	c.stop_after = 3;
 	CHECK_EQ(st->ops->list(st, "", NULL, collect, &c), 42);
 	CHECK_EQ(c.n, 3);
+	close_store(st);
+}
+
+/* What a local user can see: the store root, every directory a put makes
+ * and every object are the gateway's alone, whatever the umask allows. */
+TEST(objects_0600_directories_0700)
+{
+	umask(022);
+	struct object_store *st = open_store();
+	REQUIRE(st);
+	REQUIRE_EQ(st->ops->put(st, "u/chunks/0/0/1_0_4", "data", 4), 0);
+	const char *dirs[] = {"store", "store/u", "store/u/chunks", "store/u/chunks/0", "store/u/chunks/0/0"};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		char path[600];
+		struct stat sb;
+		snprintf(path, sizeof(path), "%s/%s", dir, dirs[i]);
+		REQUIRE_EQ(stat(path, &sb), 0);
+		if ((sb.st_mode & 07777) != 0700)
+			tl_fail(__FILE__, __LINE__, "%s has mode %o, want 700", dirs[i], sb.st_mode & 07777);
+	}
+	char path[600];
+	struct stat sb;
+	snprintf(path, sizeof(path), "%s/store/u/chunks/0/0/1_0_4", dir);
+	REQUIRE_EQ(stat(path, &sb), 0);
+	CHECK_EQ(sb.st_mode & 07777, 0600);
+	close_store(st);
+}
+
+/* The listing carries each object's modification time (gc's minimum age
+ * depends on it). */
+TEST(list_gives_mtime)
+{
+	struct object_store *st = open_store();
+	REQUIRE(st);
+	REQUIRE_EQ(st->ops->put(st, "k", "v", 1), 0);
+	struct collected c = {0};
+	REQUIRE_EQ(st->ops->list(st, "", NULL, collect, &c), 0);
+	REQUIRE_EQ(c.n, 1);
+	int64_t now = (int64_t)time(NULL);
+	CHECK(c.mtimes[0] > now - 60 && c.mtimes[0] <= now + 1);
+	close_store(st);
+}
+
+static void write_file(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs("partial", f);
+		fclose(f);
+	}
+}
+
+/* A put that died between creating its temporary file and the rename
+ * leaves the file behind; the next open removes it.  A temporary file of a
+ * live process (a gateway's put while gc opens the store) stays. */
+TEST(open_removes_stale_temp_files)
+{
+	struct object_store *st = open_store();
+	REQUIRE(st);
+	REQUIRE_EQ(st->ops->put(st, "a/b/obj", "x", 1), 0);
+	object_store_close(st);
+
+	pid_t dead = fork();
+	REQUIRE(dead >= 0);
+	if (dead == 0)
+		_exit(0);
+	REQUIRE_EQ(waitpid(dead, NULL, 0), dead);
+	char stale[600], stale_root[600], live[600];
+	snprintf(stale, sizeof(stale), "%s/store/a/b/.gatefs-tmp-%d-7", dir, (int)dead);
+	snprintf(stale_root, sizeof(stale_root), "%s/store/.gatefs-tmp-%d-0", dir, (int)dead);
+	snprintf(live, sizeof(live), "%s/store/a/.gatefs-tmp-%d-3", dir, (int)getpid());
+	write_file(stale);
+	write_file(stale_root);
+	write_file(live);
+	REQUIRE_EQ(access(stale, F_OK), 0);
+
+	char err[256] = "";
+	REQUIRE_EQ(object_store_open(url, NULL, &st, err, sizeof(err)), 0);
+	CHECK(access(stale, F_OK) < 0 && errno == ENOENT);
+	CHECK(access(stale_root, F_OK) < 0 && errno == ENOENT);
+	CHECK_EQ(access(live, F_OK), 0);
+	uint64_t size = 0;
+	CHECK_EQ(st->ops->head(st, "a/b/obj", &size), 0);
+	CHECK_EQ(size, 1);
 	close_store(st);
 }
 
