@@ -5,6 +5,7 @@
  * the server has no functions, and runs them (meta_eval), reloading after
  * a Redis restart or a SCRIPT FLUSH.
  */
+#include <ctype.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>

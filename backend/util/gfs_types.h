@@ -163,4 +163,7 @@ struct gfs_dirent {
 /* Return 0 to continue, 1 to stop (the entry was NOT consumed), <0 to abort. */
 typedef int (*gfs_readdir_cb)(void *arg, const struct gfs_dirent *ent);
 
+/* setxattr flags */
+enum { GFS_XATTR_CREATE = 1, GFS_XATTR_REPLACE = 2 };
+
 #endif

@@ -126,7 +126,6 @@ int gfs_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref r
 int gfs_commit(struct gfs_vfs *vfs, struct gfs_ref ref, struct gfs_attr *attr);
 
 /* Extended attributes (user namespace semantics; names up to 255 bytes). */
-enum { GFS_XATTR_CREATE = 1, GFS_XATTR_REPLACE = 2 };
 int gfs_getxattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, const char *name, void *buf,
 		 size_t bufsize, size_t *len);
 int gfs_setxattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, const char *name,
