@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "gateway.h"
 #include "rawnfs.h"
 
 #define NFILES 3
@@ -119,7 +119,7 @@ TEST(gc_delete_in_a_loop_during_writes_and_compaction)
 	 * scans; the gateway inherits the environment. */
 	setenv("GATEFS_COMPACT_THRESHOLD", "4", 1);
 	struct gateway gw;
-	REQUIRE_EQ(gw_start(&gw), 0);
+	REQUIRE_EQ(gw_start(&gw, NULL), 0);
 	struct rn_client c;
 	if (rn_connect(&c, gw.nfs_port, gw.mount_port, "/hf") != 0) {
 		gw_stop(&gw);
