@@ -172,6 +172,11 @@ for url in "redis://:sekrit-pw@127.0.0.1:$DEADPORT/0" "redis://127.0.0.1:$DEADPO
 		fi
 	done
 done
+# nor does serve, whose volume cannot be opened
+printf 'meta_url = "redis://:sekrit-pw@127.0.0.1:%s/0"\nportmapper = off\nlisten = 127.0.0.1\nnfs_port = 0\nmount_port = 0\n' \
+	"$DEADPORT" >"$WORK/secret.conf"
+expect serve_unreachable_redis_exit_1 1 "cannot reach redis at redis://127.0.0.1" -- "$GATEFS" serve --config "$WORK/secret.conf"
+if grep -q sekrit "$WORK/out"; then fail password_redacted_serve "$WORK/out"; else ok password_redacted_serve; fi
 
 # An evicting Redis is refused with the reason and the fix.
 free_port EPORT
