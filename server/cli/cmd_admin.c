@@ -94,18 +94,20 @@ struct admin_opts {
 /* "90", "90s", "30m", "2h", "1d" -> seconds; -1 if malformed. */
 static int64_t parse_duration(const char *text)
 {
+	static const struct {
+		const char *suffix;
+		long long seconds;
+	} units[] = {{"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}};
 	char *end;
+
 	if (*text < '0' || *text > '9')
 		return -1;
+	errno = 0;
 	long long v = strtoll(text, &end, 10);
-	long long mult = !*end || !strcmp(end, "s") ? 1
-			 : !strcmp(end, "m")	    ? 60
-			 : !strcmp(end, "h")	    ? 3600
-			 : !strcmp(end, "d")	    ? 86400
-						    : 0;
-	if (!mult || v > INT64_MAX / mult)
-		return -1;
-	return (int64_t)(v * mult);
+	for (size_t i = 0; !errno && i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].suffix) == 0 && v <= INT64_MAX / units[i].seconds)
+			return (int64_t)(v * units[i].seconds);
+	return -1;
 }
 
 /* Returns the index of the first positional argument, or -1 (usage printed). */
