@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -181,6 +182,60 @@ TEST(list_prefix_start_after)
 	c.stop_after = 3;
 	CHECK_EQ(st->ops->list(st, "", NULL, collect, &c), 42);
 	CHECK_EQ(c.n, 3);
+	close_store(st);
+}
+
+/* fsync as the driver calls it, recorded: this program's definition takes
+ * the place of libc's for the statically linked driver.  The paths of the
+ * directories fsynced since the last reset, one per line. */
+static char fsynced[8192];
+
+int fsync(int fd)
+{
+	char link[64], path[1024];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, sizeof(path) - 1);
+	struct stat sb;
+	if (n > 0 && fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		path[n] = 0;
+		size_t used = strlen(fsynced);
+		snprintf(fsynced + used, sizeof(fsynced) - used, "%s\n", path);
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
+
+static int was_fsynced(const char *path)
+{
+	char line[1100];
+	snprintf(line, sizeof(line), "%s\n", path);
+	for (const char *p = fsynced; (p = strstr(p, line)) != NULL; p++)
+		if (p == fsynced || p[-1] == '\n')
+			return 1;
+	return 0;
+}
+
+/* A crash after put returned must not lose the object because a directory
+ * made on the way was never made durable: each new directory's entry is
+ * fsynced in its parent, and the object's entry in its directory. */
+TEST(put_fsyncs_every_new_directory)
+{
+	struct object_store *st = open_store();
+	REQUIRE(st);
+	fsynced[0] = 0;
+	REQUIRE_EQ(st->ops->put(st, "x/y/z/obj", "data", 4), 0);
+	const char *dirs[] = {"store", "store/x", "store/x/y", "store/x/y/z"};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		char path[600];
+		snprintf(path, sizeof(path), "%s/%s", dir, dirs[i]);
+		if (!was_fsynced(path))
+			tl_fail(__FILE__, __LINE__, "%s was not fsynced; fsynced:\n%s", dirs[i], fsynced);
+	}
+	/* an existing directory is not fsynced again for its entries' sake */
+	fsynced[0] = 0;
+	REQUIRE_EQ(st->ops->put(st, "x/y/z/obj2", "data", 4), 0);
+	char parent[600];
+	snprintf(parent, sizeof(parent), "%s/store/x/y", dir);
+	CHECK(!was_fsynced(parent));
 	close_store(st);
 }
 
