@@ -2,7 +2,9 @@
  * test_object_file.c - the file:// driver, every operation: put/get/head/
  * delete, ranged reads past the end, missing keys, bad keys, list with
  * prefix and start_after in lexical order, del_many, concurrent puts, the
- * probe, and URL parsing errors of object_store_open.
+ * probe, and URL parsing errors of object_store_open; modes 0600/0700,
+ * every new directory fsynced, listing mtimes, stale temporary files
+ * removed at open.
  */
 #include "object.h"
 #include "testlib.h"
