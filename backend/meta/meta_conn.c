@@ -217,6 +217,40 @@ static void note_down(struct meta *m, const char *why)
 			  why);
 }
 
+/* Reads the server's run id on a new connection and counts a change: the
+ * process behind the address is another one (restarted, failed over) and
+ * may have lost writes it had acknowledged.  Every connection does this
+ * before its first command, so nothing is read from a new Redis before the
+ * change is counted.  An ACL that forbids INFO leaves the check off. */
+static void note_run_id(struct meta *m, redisContext *c)
+{
+	redisReply *r = redisCommand(c, "INFO server");
+	if (!r)
+		return;
+	const char *p = r->type == REDIS_REPLY_STRING ? strstr(r->str, "run_id:") : NULL;
+	char id[48] = "";
+	if (p) {
+		p += 7;
+		size_t n = strcspn(p, "\r\n");
+		if (n < sizeof(id)) {
+			memcpy(id, p, n);
+			id[n] = 0;
+		}
+	}
+	freeReplyObject(r);
+	if (!id[0])
+		return;
+	pthread_mutex_lock(&m->run_lock);
+	if (m->run_id[0] && strcmp(m->run_id, id) != 0) {
+		atomic_fetch_add(&m->restarts, 1);
+		log_warn("meta: redis %s is another process now (run id %s, was %s): it may have lost recent writes; "
+			 "the write verifier changes so that clients resend what they did not commit",
+			 m->url_for_log, id, m->run_id);
+	}
+	snprintf(m->run_id, sizeof(m->run_id), "%s", id);
+	pthread_mutex_unlock(&m->run_lock);
+}
+
 redisContext *meta_connect(struct meta *m, char *why, size_t whylen)
 {
 	struct timeval tv = {CONNECT_TIMEOUT_MS / 1000, (CONNECT_TIMEOUT_MS % 1000) * 1000};
@@ -244,6 +278,7 @@ redisContext *meta_connect(struct meta *m, char *why, size_t whylen)
 			return NULL;
 		}
 	}
+	note_run_id(m, c);
 	if (m->db) {
 		redisReply *r = redisCommand(c, "SELECT %d", m->db);
 		int bad = !r || r->type == REDIS_REPLY_ERROR;
@@ -320,6 +355,21 @@ void meta_conn_failed(struct meta *m, redisContext *ctx)
 	}
 }
 
+uint64_t meta_redis_restarts(struct meta *m)
+{
+	return atomic_load(&m->restarts);
+}
+
+int meta_ping(struct meta *m)
+{
+	int err = 0;
+	redisReply *r = meta_command(m, &err, "PING");
+	if (!r)
+		return err;
+	freeReplyObject(r);
+	return 0;
+}
+
 /* Maps an error reply to an errno; logs what is not expected. */
 static int error_reply(struct meta *m, const redisReply *r)
 {
@@ -390,7 +440,7 @@ redisReply *meta_eval(struct meta *m, enum meta_script_id id, const struct gfs_c
 	char setting_key[META_KEY_MAX], uid[16], gid[16], groups[GFS_MAX_GROUPS * 11 + 1] = "", sec[24], nsec[16];
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(sec, sizeof(sec), "%lld", (long long)ts.tv_sec);
+	snprintf(sec, sizeof(sec), "%lld", (long long)ts.tv_sec + (long long)m->clock_skew_sec);
 	snprintf(nsec, sizeof(nsec), "%ld", ts.tv_nsec);
 	meta_key(m, setting_key, sizeof(setting_key), "setting");
 	static const struct gfs_cred root_cred;
@@ -778,6 +828,9 @@ int meta_open(const char *url, struct meta **out, char *err, size_t errlen)
 	}
 	pthread_key_create(&m->conn_key, conn_free);
 	pthread_mutex_init(&m->conns_lock, NULL);
+	pthread_mutex_init(&m->run_lock, NULL);
+	const char *skew = getenv("GATEFS_TEST_CLOCK_SKEW_SEC");
+	m->clock_skew_sec = skew ? strtoll(skew, NULL, 10) : 0;
 	rc = check_redis(m, err, errlen);
 	if (rc < 0) {
 		meta_close(m);
@@ -806,6 +859,7 @@ void meta_close(struct meta *m)
 		c = next;
 	}
 	pthread_mutex_destroy(&m->conns_lock);
+	pthread_mutex_destroy(&m->run_lock);
 	for (int i = 0; i < MS_COUNT; i++)
 		free(m->scripts[i].source);
 	free(m->library);

@@ -51,22 +51,84 @@ static long long env_num(const char *name, long long dflt)
 
 /* ---- helpers shared by the data layer ---- */
 
-int data_new_slice_id(struct gfs_vfs *vfs, uint64_t *id)
+/*
+ * Slice ids come from Redis in batches of SLICE_ID_BATCH counter values,
+ * each batch with a random tag (meta.h: ids stay unique if Redis hands
+ * counter values out twice).  The next batch is reserved when the current
+ * one is half used, by the caller that notices, before it takes any write
+ * buffer lock: a slow Redis then delays that writer alone, never a file
+ * lock or id_lock that GETATTR, LOOKUP and other files' writers wait on.
+ */
+int data_reserve_slice_ids(struct gfs_vfs *vfs)
 {
 	int rc = 0;
 	pthread_mutex_lock(&vfs->id_lock);
-	if (vfs->next_id == vfs->end_id) {
-		uint64_t first;
-		rc = meta_new_slice_ids(vfs->meta, SLICE_ID_BATCH, &first);
-		if (rc == 0) {
-			vfs->next_id = first;
-			vfs->end_id = first + SLICE_ID_BATCH;
+	for (;;) {
+		uint64_t left = vfs->ids[0].end - vfs->ids[0].next;
+		int ahead = vfs->ids[1].end > vfs->ids[1].next;
+		if (left == 0 && ahead) {
+			vfs->ids[0] = vfs->ids[1];
+			vfs->ids[1].next = vfs->ids[1].end = 0;
+			continue;
 		}
+		if (ahead || left > SLICE_ID_BATCH / 2)
+			break;
+		if (vfs->id_reserving) {
+			if (left > 0)
+				break; /* another caller is reserving ahead */
+			pthread_cond_wait(&vfs->id_cond, &vfs->id_lock);
+			continue;
+		}
+		vfs->id_reserving = 1;
+		pthread_mutex_unlock(&vfs->id_lock);
+		uint64_t first = 0;
+		uint32_t tag = 0;
+		rc = meta_new_slice_ids(vfs->meta, SLICE_ID_BATCH, &first);
+		if (rc == 0 && getrandom(&tag, sizeof(tag), 0) != sizeof(tag))
+			rc = -EIO;
+		pthread_mutex_lock(&vfs->id_lock);
+		vfs->id_reserving = 0;
+		pthread_cond_broadcast(&vfs->id_cond);
+		if (rc == 0) {
+			vfs->ids[1].next = first;
+			vfs->ids[1].end = first + SLICE_ID_BATCH;
+			vfs->ids[1].tag = tag;
+			continue;
+		}
+		if (left > 0)
+			rc = 0; /* ids are at hand; the next call tries again */
+		break;
 	}
-	if (rc == 0)
-		*id = vfs->next_id++;
 	pthread_mutex_unlock(&vfs->id_lock);
 	return rc;
+}
+
+int data_take_slice_id(struct gfs_vfs *vfs, uint64_t *id)
+{
+	int rc = 0;
+	pthread_mutex_lock(&vfs->id_lock);
+	if (vfs->ids[0].next == vfs->ids[0].end && vfs->ids[1].next < vfs->ids[1].end) {
+		vfs->ids[0] = vfs->ids[1];
+		vfs->ids[1].next = vfs->ids[1].end = 0;
+	}
+	if (vfs->ids[0].next < vfs->ids[0].end)
+		*id = meta_slice_id_make(vfs->ids[0].tag, vfs->ids[0].next++);
+	else
+		rc = -EAGAIN;
+	pthread_mutex_unlock(&vfs->id_lock);
+	return rc;
+}
+
+int data_new_slice_id(struct gfs_vfs *vfs, uint64_t *id)
+{
+	for (;;) {
+		int rc = data_take_slice_id(vfs, id);
+		if (rc != -EAGAIN)
+			return rc;
+		rc = data_reserve_slice_ids(vfs);
+		if (rc < 0)
+			return rc;
+	}
 }
 
 int data_put_block(struct gfs_vfs *vfs, uint64_t id, uint32_t idx, const void *buf, uint32_t len)
@@ -165,6 +227,7 @@ int gfs_vfs_open(const struct gfs_vfs_config *cfg, struct gfs_vfs **out, char *e
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&vfs->id_lock, NULL);
+	pthread_cond_init(&vfs->id_cond, NULL);
 	vfs->read_only = cfg->read_only;
 	vfs->tuning = (struct data_tuning){
 	    .flush_idle_ms = (uint32_t)env_num("GATEFS_FLUSH_IDLE_MS", 3000),
@@ -225,6 +288,7 @@ fail:
 	if (vfs->meta)
 		meta_close(vfs->meta);
 	pthread_mutex_destroy(&vfs->id_lock);
+	pthread_cond_destroy(&vfs->id_cond);
 	free(vfs);
 	return rc;
 }
@@ -238,6 +302,7 @@ int gfs_vfs_close(struct gfs_vfs *vfs)
 	object_store_close(vfs->store);
 	meta_close(vfs->meta);
 	pthread_mutex_destroy(&vfs->id_lock);
+	pthread_cond_destroy(&vfs->id_cond);
 	free(vfs);
 	return rc;
 }
@@ -522,8 +587,9 @@ static int do_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs
 		return -EINVAL;
 	if (!may(cred, &a, 2))
 		return -EACCES;
-	/* Chunk indexes are 32-bit: that bounds the file size. */
-	if (offset + count < offset || offset + count > (uint64_t)UINT32_MAX * META_CHUNK_SIZE)
+	/* Refused before buffering: data the engine can never commit must not
+	 * be acknowledged (it would fail every later COMMIT of the file). */
+	if (offset > GFS_MAX_FILE_SIZE || count > GFS_MAX_FILE_SIZE - offset)
 		return -EFBIG;
 	if (wcc) {
 		wcc->has_pre = 1;
@@ -571,9 +637,20 @@ int gfs_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref r
 	return rc;
 }
 
+uint64_t gfs_write_verifier(struct gfs_vfs *vfs)
+{
+	return vfs->info.write_verifier ^ meta_redis_restarts(vfs->meta) * 0x9E3779B97F4A7C15ULL;
+}
+
 int gfs_commit(struct gfs_vfs *vfs, struct gfs_ref ref, struct gfs_attr *attr)
 {
 	int rc = writebuf_flush(vfs->wb, ref.ino);
+	/* Talk to Redis before the verifier is read, even when there was
+	 * nothing left to commit: data the flusher committed earlier may be
+	 * gone with a restarted Redis, and only a connection to the new one
+	 * notices (gfs_write_verifier). */
+	if (rc == 0)
+		rc = meta_ping(vfs->meta);
 	if (rc < 0)
 		return rc;
 	if (attr)

@@ -37,6 +37,10 @@
 #define GFS_ROOT_INO 1ULL
 #define GFS_XATTR_NAME_MAX 255
 #define GFS_XATTR_SIZE_MAX 65536
+/* The largest file size the metadata engine can commit (2^52: Redis Lua
+ * numbers are doubles); a write or truncate beyond it fails with -EFBIG
+ * before anything is buffered. */
+#define GFS_MAX_FILE_SIZE (1ULL << 52)
 
 /* Not Linux errnos; chosen above the errno range used by the kernel. */
 #define EBADCOOKIE 10003
@@ -165,7 +169,7 @@ struct gfs_volume_info {
 	uint32_t block_size;
 	uint32_t chunk_size;
 	uint32_t format_version;
-	uint64_t write_verifier; /* new at every process start */
+	uint64_t write_verifier; /* new at every process start; use gfs_write_verifier */
 };
 
 struct gfs_vfs_config {
@@ -189,6 +193,11 @@ int gfs_vfs_open(const struct gfs_vfs_config *cfg, struct gfs_vfs **out, char *e
 /* Flushes all buffered data, then frees everything. */
 int gfs_vfs_close(struct gfs_vfs *vfs);
 const struct gfs_volume_info *gfs_vfs_info(const struct gfs_vfs *vfs);
+/* The NFS write verifier: new at every process start, and changed whenever
+ * the gateway finds its Redis restarted or replaced (it may have lost
+ * commits), so that clients resend every write they have not committed
+ * since.  Read it after the operation whose reply carries it. */
+uint64_t gfs_write_verifier(struct gfs_vfs *vfs);
 
 /* Namespace. Names are validated here: "" "." ".." and names containing
  * '/' or NUL are -EINVAL (lookup of "." and ".." is allowed and resolves),

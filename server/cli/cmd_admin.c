@@ -336,8 +336,9 @@ static void print_problem(void *arg, const char *line)
 static void block_key(const struct meta_settings *s, uint64_t slice_id, uint32_t index, uint32_t len, char *out,
 		      size_t outlen)
 {
-	snprintf(out, outlen, "%s/chunks/%" PRIu64 "/%" PRIu64 "/%" PRIu64 "_%u_%u", s->uuid, slice_id / 1000000,
-		 slice_id / 1000, slice_id, index, len);
+	uint64_t dir = meta_slice_counter(slice_id);
+	snprintf(out, outlen, "%s/chunks/%" PRIu64 "/%" PRIu64 "/%" PRIu64 "_%u_%u", s->uuid, dir / 1000000, dir / 1000,
+		 slice_id, index, len);
 }
 
 struct object_check {
@@ -514,7 +515,7 @@ int cmd_gc(int argc, char **argv)
 		struct meta_dead_slice *dead = NULL;
 		size_t ndead = 0;
 		if (rc == 0)
-			rc = meta_dead_slices(m, INT64_MAX, SIZE_MAX, &dead, &ndead);
+			rc = meta_dead_slices(m, META_DEAD_ANY_AGE, SIZE_MAX, &dead, &ndead);
 		for (size_t i = 0; rc == 0 && i < ndead; i++)
 			rc = collect_id(&live, dead[i].id, dead[i].size);
 		free(dead);

@@ -92,10 +92,13 @@ int embedded_redis_start(const char *data_dir, struct embedded_redis *r, char *e
 		 * flushes before it stops redis.  If gatefs dies, redis follows. */
 		setpgid(0, 0);
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* appendfsync always: Redis fsyncs each change before it replies,
+		 * so a COMMIT or FILE_SYNC reply means stable even if the host
+		 * loses power (docs/OPERATIONS.md). */
 		execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", r->socket_path,
-		       "--unixsocketperm", "700", "--dir", redis_dir, "--appendonly", "yes", "--appendfsync",
-		       "everysec", "--maxmemory-policy", "noeviction", "--save", "", "--daemonize", "no", "--logfile",
-		       log_path, (char *)NULL);
+		       "--unixsocketperm", "700", "--dir", redis_dir, "--appendonly", "yes", "--appendfsync", "always",
+		       "--maxmemory-policy", "noeviction", "--save", "", "--daemonize", "no", "--logfile", log_path,
+		       (char *)NULL);
 		fprintf(stderr, "gatefs: cannot run redis-server: %s\n", strerror(errno));
 		_exit(127);
 	}
