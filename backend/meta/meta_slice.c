@@ -154,7 +154,7 @@ int meta_dead_slices(struct meta *m, int64_t min_age_sec, size_t max, struct met
 	int err = 0;
 	char upto[24] = "+inf", limit[24];
 	if (min_age_sec > META_DEAD_ANY_AGE) {
-		int64_t now;
+		int64_t now = 0;
 		err = redis_time(m, &now);
 		if (err < 0)
 			return err;
