@@ -696,6 +696,77 @@ TEST(a_slow_slice_id_reservation_stalls_only_its_writer)
 	volume_teardown(&v);
 }
 
+struct streamer {
+	struct volume *v;
+	struct gfs_ref f;
+	atomic_uint_fast64_t written;
+	uint64_t worst_ms;
+	int rc;
+};
+
+static void *streamer_main(void *p)
+{
+	struct streamer *a = p;
+	uint8_t *buf = malloc(64 * KiB);
+	tl_fill_random(buf, 64 * KiB, 41);
+	for (uint64_t off = 0; off < 24 * MiB && a->rc == 0; off += 64 * KiB) {
+		uint64_t t0 = mono_ms();
+		a->rc = write_all(a->v, a->f, off, buf, 64 * KiB, GFS_UNSTABLE);
+		uint64_t took = mono_ms() - t0;
+		if (took > a->worst_ms)
+			a->worst_ms = took;
+		atomic_store(&a->written, off + 64 * KiB);
+	}
+	free(buf);
+	return NULL;
+}
+
+/* A streaming writer on a tiny budget lives on the flusher committing its
+ * sealed slices as their uploads finish (commit_ready).  A COMMIT of the
+ * same file holds the file's flush lock for a moment; a wake-up that the
+ * flusher consumed meanwhile must not be lost, or the writer waits for
+ * budget until the idle flusher (here: never) or its 60 s limit. */
+TEST(streaming_writer_survives_concurrent_commits)
+{
+	struct volume v;
+	setenv("GATEFS_FLUSH_IDLE_MS", "600000", 1);
+	int rc = volume_setup(&v, 64 * KiB, NULL, 1);
+	REQUIRE_EQ(rc, 0);
+	v.cfg.buffer_bytes = 256 * KiB;
+	rc = volume_reopen(&v);
+	unsetenv("GATEFS_FLUSH_IDLE_MS");
+	REQUIRE_EQ(rc, 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "stream", &f), 0);
+	struct streamer w = {.v = &v, .f = f};
+	pthread_t t;
+	pthread_create(&t, NULL, streamer_main, &w);
+	/* One COMMIT now and then; between them only commit_ready frees budget. */
+	uint64_t rng = 5;
+	while (atomic_load(&w.written) < 24 * MiB && w.rc == 0) {
+		CHECK_EQ(gfs_commit(v.vfs, f, NULL), 0);
+		usleep((useconds_t)(20000 + tl_rand(&rng) % 20000));
+		/* With no COMMIT to help, the writer must keep moving: a stall
+		 * shows up here at once instead of after 60 s. */
+		uint64_t before = atomic_load(&w.written), waited = 0;
+		while (atomic_load(&w.written) == before && before < 24 * MiB && w.rc == 0 && waited < 5000) {
+			usleep(10000);
+			waited += 10;
+		}
+		if (waited >= 5000) {
+			fprintf(stderr, "writer stalled at %llu bytes\n", (unsigned long long)before);
+			CHECK(0);
+			CHECK_EQ(gfs_commit(v.vfs, f, NULL), 0); /* frees it, instead of its 60 s limit */
+			break;
+		}
+	}
+	pthread_join(t, NULL);
+	CHECK_EQ(w.rc, 0);
+	fprintf(stderr, "slowest write %llu ms\n", (unsigned long long)w.worst_ms);
+	REQUIRE_EQ(gfs_commit(v.vfs, f, NULL), 0);
+	volume_teardown(&v);
+}
+
 TEST(disk_tier_serves_a_restarted_gateway_and_stays_bounded)
 {
 	struct volume v;
