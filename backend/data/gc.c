@@ -215,7 +215,7 @@ int gc_delete_dead(struct gfs_vfs *vfs, int64_t delay_sec)
 	for (;;) {
 		struct meta_dead_slice *dead = NULL;
 		size_t n = 0;
-		int rc = meta_dead_slices(vfs->meta, (int64_t)time(NULL) - delay_sec, GC_DELETE_BATCH, &dead, &n);
+		int rc = meta_dead_slices(vfs->meta, delay_sec, GC_DELETE_BATCH, &dead, &n);
 		if (rc < 0)
 			return rc;
 		struct meta_dead_slice *done = calloc(n ? n : 1, sizeof(*done)),
@@ -230,13 +230,12 @@ int gc_delete_dead(struct gfs_vfs *vfs, int64_t delay_sec)
 			retry_attempts(vfs->gc, done[i].id, 0);
 		/* Failing slices step aside: each comes back after its own backoff
 		 * (delay_sec later than that, as the queue time is what moves). */
-		int64_t now = (int64_t)time(NULL);
 		for (size_t i = 0; rc == 0 && i < nfailed; i++) {
 			uint32_t attempts = retry_attempts(vfs->gc, failed[i].id, 1);
 			int64_t backoff = attempts >= 10 ? GC_RETRY_CAP_SEC : (int64_t)1 << (attempts - 1);
 			if (backoff > GC_RETRY_CAP_SEC)
 				backoff = GC_RETRY_CAP_SEC;
-			rc = meta_dead_slices_retry(vfs->meta, &failed[i], 1, now + backoff);
+			rc = meta_dead_slices_retry(vfs->meta, &failed[i], 1, backoff);
 		}
 		if (rc == 0 && nfailed)
 			log_warn("gc: %zu dead slices could not be deleted; retried with backoff", nfailed);
@@ -274,7 +273,7 @@ static void *gc_main(void *arg)
 	while (!g->stopping) {
 		if (g->nqueue == 0) {
 			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
+			clock_gettime(CLOCK_MONOTONIC, &ts); /* g->cond's clock */
 			uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)vfs->tuning.gc_interval_ms * 1000000ull;
 			ts.tv_sec += (time_t)(ns / 1000000000ull);
 			ts.tv_nsec = (long)(ns % 1000000000ull);
@@ -313,7 +312,11 @@ int gc_start(struct gfs_vfs *vfs, struct gc **out)
 		return -ENOMEM;
 	g->vfs = vfs;
 	pthread_mutex_init(&g->lock, NULL);
-	pthread_cond_init(&g->cond, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&g->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	int rc = pthread_create(&g->thread, NULL, gc_main, g);
 	if (rc) {
 		free(g);

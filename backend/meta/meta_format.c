@@ -195,7 +195,11 @@ int meta_usage(struct meta *m, struct meta_usage *u)
 	u->bytes = (int64_t)v[2] < 0 ? 0 : v[2];
 	u->dead_slices = meta_reply_u64(r);
 	freeReplyObject(r);
-	r = meta_command(m, &e, "ZCOUNT %s (%lld +inf", key, (long long)time(NULL));
+	int64_t now = 0;
+	e = meta_redis_time(m, &now);
+	if (e < 0)
+		return e;
+	r = meta_command(m, &e, "ZCOUNT %s (%lld +inf", key, (long long)now);
 	if (!r)
 		return e;
 	u->dead_slices_failing = meta_reply_u64(r);

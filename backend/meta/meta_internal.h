@@ -66,6 +66,14 @@ struct meta {
 	atomic_int redis_down;		/* 1 once a failure was logged, until it comes back */
 	struct meta_cache *cache;	/* inode attributes; NULL = off (meta_cache.h) */
 	struct meta_dentries *dentries; /* names; NULL = off (meta_dentry.c) */
+
+	/* The run id of the Redis process last connected to; every new
+	 * connection checks it, and a change (a restart, a failover: Redis
+	 * may have lost writes it acknowledged) counts in `restarts`. */
+	pthread_mutex_t run_lock;
+	char run_id[48];
+	atomic_uint_fast64_t restarts;
+	int64_t clock_skew_sec; /* GATEFS_TEST_CLOCK_SKEW_SEC, for tests only */
 };
 
 /* meta_conn.c: the URL, the per-thread connections of an engine handle. */
@@ -75,6 +83,8 @@ void meta_conns_fini(struct meta *m);
 /* An error reply as an errno (-ENOSPC for OOM, -EAGAIN for BUSY/LOADING,
  * -EROFS for READONLY, else -EIO, logged). */
 int meta_error_reply(struct meta *m, const redisReply *r);
+/* Redis's clock (TIME), in seconds: the delete queue is scored with it. */
+int meta_redis_time(struct meta *m, int64_t *sec);
 /* meta_script.c: links the embedded scripts; picks FCALL or EVALSHA. */
 int meta_build_scripts(struct meta *m, char *err, size_t errlen);
 void meta_choose_runner(struct meta *m);
