@@ -242,7 +242,6 @@ static int fetch(struct s3_creds *c)
 	default:
 		rc = 0;
 	}
-	c->last_fetch_ms = mono_ms();
 	if (rc == 0)
 		c->refreshes++;
 	return rc;
@@ -338,7 +337,10 @@ static int due(struct s3_creds *c)
 int s3_creds_get(struct s3_creds *c, int force, struct s3_cred_set *out)
 {
 	pthread_mutex_lock(&c->lock);
-	if (s3_creds_refreshable(c) && (due(c) || (force && mono_ms() - c->last_fetch_ms >= FORCED_REFRESH_MIN_MS))) {
+	int forced = force && (!c->last_forced_ms || mono_ms() - c->last_forced_ms >= FORCED_REFRESH_MIN_MS);
+	if (forced)
+		c->last_forced_ms = mono_ms();
+	if (s3_creds_refreshable(c) && (due(c) || forced)) {
 		int rc = fetch(c);
 		if (rc) /* keep the old ones: they may still work, and the call says why not */
 			log_warn("s3: refreshing credentials from the %s failed: %s", source_name(c->source),

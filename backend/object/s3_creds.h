@@ -28,9 +28,9 @@ struct s3_creds {
 	pthread_mutex_t lock;
 	enum s3_creds_source source;
 	char access[256], secret[256], token[4096];
-	int64_t expires;	/* unix seconds; 0: does not expire */
-	int64_t lifetime;	/* seconds between fetch and expiry */
-	uint64_t last_fetch_ms; /* monotonic; limits forced refreshes */
+	int64_t expires;	 /* unix seconds; 0: does not expire */
+	int64_t lifetime;	 /* seconds between fetch and expiry */
+	uint64_t last_forced_ms; /* monotonic; forced refreshes are one a second at most */
 	char file[1024], profile[128];
 	int64_t file_mtime_ns;
 	char url[1024], auth[1024]; /* container endpoint and its token */
