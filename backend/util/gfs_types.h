@@ -167,6 +167,29 @@ struct gfs_dirent {
 /* Return 0 to continue, 1 to stop (the entry was NOT consumed), <0 to abort. */
 typedef int (*gfs_readdir_cb)(void *arg, const struct gfs_dirent *ent);
 
+/* What a volume is, as `gatefs format` recorded it (docs/FORMAT.md,
+ * "setting"): the identity (uuid, secret, block size) never changes after
+ * format. */
+struct gfs_volume_settings {
+	char name[64];
+	char uuid[37];
+	char storage_url[1024];
+	uint32_t block_size;
+	uint32_t chunk_size;
+	uint32_t format_version;
+	uint8_t secret[32];
+	uint64_t capacity_bytes; /* 0 = unlimited (statfs reports a large figure) */
+	uint64_t capacity_inodes;
+	int64_t created_sec;
+};
+
+/* What a volume holds now. */
+struct gfs_volume_usage {
+	uint64_t inodes;
+	uint64_t bytes;
+	uint64_t dead_slices;
+};
+
 /* setxattr flags */
 enum { GFS_XATTR_CREATE = 1, GFS_XATTR_REPLACE = 2 };
 

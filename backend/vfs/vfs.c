@@ -118,7 +118,7 @@ int gfs_vfs_open(const struct gfs_vfs_config *cfg, struct gfs_vfs **out, char *e
 	    .readahead_max = 32u << 20,
 	};
 
-	struct meta_settings st;
+	struct gfs_volume_settings st;
 	int rc = meta_open(cfg->meta_url, &vfs->meta, err, errlen);
 	if (rc == 0)
 		rc = meta_load_settings(vfs->meta, &st, err, errlen);

@@ -20,11 +20,11 @@ allowed() {
 	data) echo "meta object util" ;;
 	vfs) echo "data meta object util" ;;
 	rpc) echo "util" ;;
-	export) echo "rpc vfs data meta object util" ;;
-	config) echo "export rpc vfs data meta object util" ;;
-	mount) echo "export rpc vfs data meta object util" ;;
-	nfs3) echo "export rpc vfs data meta object util" ;;
-	cli) echo "nfs3 mount config export rpc vfs data meta object util" ;;
+	export) echo "rpc vfs util" ;;
+	config) echo "export rpc vfs util" ;;
+	mount) echo "export rpc vfs util" ;;
+	nfs3) echo "export rpc vfs util" ;;
+	cli) echo "nfs3 mount config export rpc vfs util" ;;
 	*) return 1 ;;
 	esac
 }
