@@ -536,6 +536,60 @@ TEST(rpc_drc_replays_retransmitted_mkdir)
 	CHECK(gw_log_count(&gw, "replaying the first reply") >= 1);
 }
 
+TEST(rpc_drc_replays_after_thousands_of_other_mutations)
+{
+	REQUIRE(gateway());
+	uint8_t root[64];
+	size_t root_len = mount_root(root);
+	REQUIRE(root_len > 0);
+
+	struct xb args = {.len = 0};
+	xb_opaque(&args, root, root_len);
+	xb_string(&args, "drc-pressure");
+	xb_u32(&args, 1);
+	xb_u32(&args, 0755);
+	for (int i = 0; i < 5; i++)
+		xb_u32(&args, 0);
+	struct rr_call mkdir_call = call(NFS_PROG, 3, 9);
+	struct rr_reply first, again;
+	int fd = rr_tcp_connect(gw.nfs_port);
+	REQUIRE(fd >= 0);
+	REQUIRE_EQ(rr_call_tcp(fd, &mkdir_call, args.data, args.len, &first), 0);
+	CHECK_EQ(xr_u32(&first.body), 0);
+
+	/* A busy client population: 4400 other non-idempotent calls (REMOVE
+	 * of names that do not exist), pipelined 32 at a time.  A 60 s
+	 * retransmission at 10k calls a second comes after 600k of them;
+	 * this is the same test at a scale a unit run can afford, and more
+	 * than the whole cache of the old default (4096 entries). */
+	enum { OTHERS = 4400, WINDOW = 32 };
+	for (int sent = 0; sent < OTHERS; sent += WINDOW) {
+		for (int k = 0; k < WINDOW; k++) {
+			struct xb rm = {.len = 0}, msg;
+			char name[32];
+			snprintf(name, sizeof(name), "absent-%d", sent + k);
+			xb_opaque(&rm, root, root_len);
+			xb_string(&rm, name);
+			struct rr_call c = call(NFS_PROG, 3, 12); /* REMOVE */
+			rr_build_call(&msg, &c, rm.data, rm.len);
+			REQUIRE_EQ(rr_send_record(fd, msg.data, msg.len), 0);
+		}
+		for (int k = 0; k < WINDOW; k++) {
+			struct rr_reply r;
+			REQUIRE_EQ(rr_recv_record(fd, r.raw, sizeof(r.raw), &r.raw_len, 10000), 0);
+		}
+	}
+	close(fd);
+
+	/* The MKDIR's reply was lost; the retransmission gets it again. */
+	fd = rr_tcp_connect(gw.nfs_port);
+	REQUIRE(fd >= 0);
+	REQUIRE_EQ(rr_call_tcp(fd, &mkdir_call, args.data, args.len, &again), 0);
+	CHECK_EQ(again.raw_len, first.raw_len);
+	CHECK(memcmp(again.raw, first.raw, first.raw_len) == 0);
+	close(fd);
+}
+
 TEST(rpc_clean_shutdown)
 {
 	REQUIRE(gateway());
