@@ -103,6 +103,7 @@ struct meta_cache {
 	uint64_t connection_gen; /* moves with every new or lost subscriber */
 	int ping_wanted;	 /* readers wait for a PING not yet sent */
 	int barrier_poller;	 /* a reader is polling the socket for the rest */
+	int barrier_wake_fd;	 /* eventfd: another thread's drain saw a PONG the poller waits for */
 	redisContext *reader;	 /* re-reads changed inodes (tracking thread) */
 
 	pthread_t thread;
@@ -325,8 +326,16 @@ static int barrier(struct meta_cache *c)
 			c->barrier_poller = 1;
 			int fd = c->subscriber->fd;
 			pthread_mutex_unlock(&c->drain_lock);
-			struct pollfd p = {.fd = fd, .events = POLLIN};
-			int ready = poll(&p, 1, wait_ms);
+			/* The tracking thread may take the PONG off the socket
+			 * first: its drain then wakes us through the eventfd. */
+			struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+					      {.fd = c->barrier_wake_fd, .events = POLLIN}};
+			int ready = poll(p, 2, wait_ms);
+			if (p[1].revents & POLLIN) {
+				uint64_t v;
+				if (read(c->barrier_wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+					log_warn("meta cache: barrier wake read: %s", strerror(errno));
+			}
 			pthread_mutex_lock(&c->drain_lock);
 			c->barrier_poller = 0;
 			pthread_cond_broadcast(&c->barrier_cond); /* another waiter may poll now */
@@ -760,6 +769,7 @@ static int drain_locked(struct meta_cache *c)
 {
 	if (!c->subscriber)
 		return -EIO;
+	uint64_t pongs_before = c->pongs_seen;
 	atomic_store(&c->applying, 1);
 	int rc = 0;
 	char buf[16384];
@@ -797,7 +807,14 @@ static int drain_locked(struct meta_cache *c)
 	}
 	if (rc < 0)
 		lose_tracking(c); /* before applying drops: no reader may trust the cache now */
-	pthread_cond_broadcast(&c->barrier_cond);
+	if (c->pongs_seen != pongs_before || rc < 0) {
+		pthread_cond_broadcast(&c->barrier_cond);
+		if (c->barrier_poller) {
+			uint64_t one = 1;
+			if (write(c->barrier_wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+				log_warn("meta cache: cannot wake a barrier: %s", strerror(errno));
+		}
+	}
 	atomic_store(&c->applying, 0);
 	return rc;
 }
@@ -902,6 +919,7 @@ int meta_cache_start(struct meta *m, uint32_t max_entries, char *err, size_t err
 	}
 	c->m = m;
 	c->wake_fd = -1;
+	c->barrier_wake_fd = -1;
 	c->key_prefix_len = (size_t)snprintf(c->key_prefix, sizeof(c->key_prefix), "%si", m->prefix);
 	atomic_init(&c->tracking_fd, -1);
 	uint32_t per_stripe = max_entries / NSTRIPES > 4 ? max_entries / NSTRIPES : 4;
@@ -930,6 +948,14 @@ int meta_cache_start(struct meta *m, uint32_t max_entries, char *err, size_t err
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->barrier_cond, &ca);
 	pthread_condattr_destroy(&ca);
+	c->barrier_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->barrier_wake_fd < 0) {
+		snprintf(err, errlen, "cannot create an eventfd: %s", strerror(errno));
+		c->wake_fd = -1;
+		m->cache = c;
+		meta_cache_stop(m);
+		return -EIO;
+	}
 	const char *barrier_env = getenv("GATEFS_META_BARRIER");
 	c->use_barrier = !(barrier_env && strcmp(barrier_env, "0") == 0);
 	c->dentries = meta_dentries_new(max_entries);
@@ -988,6 +1014,8 @@ void meta_cache_stop(struct meta *m)
 	pthread_mutex_destroy(&c->queue_lock);
 	pthread_mutex_destroy(&c->drain_lock);
 	pthread_cond_destroy(&c->barrier_cond);
+	if (c->barrier_wake_fd >= 0)
+		close(c->barrier_wake_fd);
 	meta_dentries_free(c->dentries);
 	free(c->queue);
 	free(c);
