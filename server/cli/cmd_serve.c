@@ -376,7 +376,7 @@ static int start(struct serve_state *st)
 	if (rc < 0)
 		return rc;
 
-	st->svc.drc = drc_create(cfg->drc_entries, cfg->drc_bytes);
+	st->svc.drc = drc_create(cfg->drc_entries, cfg->drc_bytes, cfg->drc_retention_s);
 	st->srv.mounts = mount_list_create();
 	if (!st->svc.drc || !st->srv.mounts)
 		return -ENOMEM;

@@ -55,6 +55,7 @@ static const struct config_key config_keys[] = {
     KEY("auth_none", KEY_BOOL, allow_auth_none),
     KEY("drc_entries", KEY_UINT, drc_entries),
     KEY("drc_size", KEY_SIZE, drc_bytes),
+    KEY("drc_retention", KEY_UINT, drc_retention_s),
 };
 
 static const char *const portmapper_names[] = {"auto", "builtin", "rpcbind", "off"};
@@ -72,8 +73,12 @@ void config_defaults(struct gfs_config *cfg)
 	cfg->portmapper = PORTMAPPER_AUTO;
 	cfg->threads = 0; /* chosen from the CPU count (cmd_serve.c) */
 	cfg->attr_cache_entries = 262144;
-	cfg->drc_entries = 4096;
-	cfg->drc_bytes = 16ull << 20;
+	/* 10k non-idempotent calls a second kept for 120 s (twice a TCP
+	 * client's 60 s retransmission timeout), CREATE-sized replies: 1.2M
+	 * entries of drc_footprint(264) = 336 bytes (docs/architecture/server.md). */
+	cfg->drc_entries = 1200000;
+	cfg->drc_bytes = 400ull << 20;
+	cfg->drc_retention_s = 120;
 }
 
 void config_free(struct gfs_config *cfg)

@@ -48,6 +48,7 @@ struct gfs_config {
 	/* duplicate request cache */
 	uint32_t drc_entries;
 	uint64_t drc_bytes;
+	uint32_t drc_retention_s;
 
 	struct export *exports;
 	size_t nexports;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "drc.h"
 #include "fh.h"
 #include "server.h"
 #include "testlib.h"
@@ -35,6 +36,7 @@ static const char good_config[] = "# a full configuration\n"
 				  "auth_none = yes\n"
 				  "drc_entries = 100\n"
 				  "drc_size = 1M\n"
+				  "drc_retention = 90\n"
 				  "\n"
 				  "/hf  10.0.0.0/8(rw,root_squash) 127.0.0.1(rw,no_root_squash,insecure) *(ro)\n"
 				  "/data -dir=/volumes/data,rw,anonuid=1000,anongid=1001 192.168.1.0/24 "
@@ -64,6 +66,7 @@ TEST(config_good_file)
 	CHECK(cfg.allow_auth_none);
 	CHECK_EQ(cfg.drc_entries, 100);
 	CHECK_EQ(cfg.drc_bytes, 1 << 20);
+	CHECK_EQ(cfg.drc_retention_s, 90);
 	REQUIRE_EQ(cfg.nexports, 2);
 
 	const struct export *hf = &cfg.exports[0];
@@ -340,6 +343,21 @@ TEST(export_admit_checks_handles)
 	fh.data[20] ^= 1;
 	CHECK_EQ(export_admit(&c, fh.data, fh.len, &acc), -ESTALE);
 	CHECK_EQ(export_admit(&c, fh.data, 10, &acc), -EBADMSG);
+	config_free(&cfg);
+}
+
+/* The default DRC keeps every reply a TCP client could still ask for again
+ * (it retransmits after 60 s; knfsd keeps 120 s) at 10k non-idempotent
+ * calls a second, CREATE-sized replies (264 bytes, the largest common). */
+TEST(config_default_drc_holds_two_minutes_at_10k_calls_per_second)
+{
+	struct gfs_config cfg;
+
+	config_defaults(&cfg);
+	uint64_t calls = 10000ull * 120;
+	CHECK(cfg.drc_retention_s >= 120);
+	CHECK(cfg.drc_entries >= calls);
+	CHECK(cfg.drc_bytes >= calls * drc_footprint(264));
 	config_free(&cfg);
 }
 
