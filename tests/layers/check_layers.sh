@@ -48,9 +48,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for name in "${!archive[@]}"; do
 	nm -g --defined-only "${archive[$name]}" 2>/dev/null | awk 'NF == 3 {print $3}' | sort -u >"$tmp/$name.def"
-	# recv is defined by rpc/rpc_recordcap.c to bound TCP record sizes; it
-	# interposes libc's recv for the whole process, which is why meta's
-	# calls to recv resolve to it.  Not a call into rpc by intent.
+	# recv is defined by rpc/rpc_recordcap.c to bound TCP record sizes.
+	# It interposes libc's recv for the whole process (so meta's calls
+	# resolve to it) but acts only on calls made from libntirpc's code on
+	# registered RPC sockets; for everyone else it is libc's recv.
 	nm -g --undefined-only "${archive[$name]}" 2>/dev/null | awk '{print $NF}' | grep -vx recv | sort -u >"$tmp/$name.undef"
 done
 
