@@ -56,7 +56,9 @@ struct export_access {
 /* Decodes the handle, finds its export, checks the client address and port
  * against the export's client list and squashes the credentials.
  * Returns 0, -EBADMSG (bad handle), -ESTALE (unknown export, foreign volume,
- * bad MAC) or -EACCES (client not allowed / insecure port). */
+ * bad MAC), -EIO (the MAC could not be computed) or -EACCES (client not
+ * allowed / insecure port).  Whatever it returns, *out is defined: on an
+ * error out->export is NULL and out->ref is {0, 0}. */
 int export_admit(const struct rpc_call *call, const void *fh, size_t fh_len, struct export_access *out);
 
 /* The client entry that admits peer (port not checked), or NULL. */

@@ -316,3 +316,159 @@ TEST(access_modify_of_directory_needs_search)
 	fh_free(&w);
 	fh_free(&d);
 }
+
+/* Forged and malformed handles on every procedure that answers wcc data:
+ * refused with no attributes of any inode (the reply once read the inode
+ * of a handle that never decoded).  Under ASan/UBSan the gateway must stay
+ * clean, which gateway_stops_cleanly checks at the end of the run. */
+static int bad_handle_call(CLIENT *c, uint32_t proc, const nfs_fh3 *bad, const nfs_fh3 *good, int *attrs)
+{
+	union {
+		SETATTR3args setattr;
+		WRITE3args write;
+		CREATE3args create;
+		MKDIR3args mkdir;
+		SYMLINK3args symlink;
+		MKNOD3args mknod;
+		diropargs3 remove;
+		RENAME3args rename;
+		LINK3args link;
+		COMMIT3args commit;
+	} a;
+	union {
+		SETATTR3res setattr;
+		WRITE3res write;
+		CREATE3res create;
+		MKDIR3res mkdir;
+		SYMLINK3res symlink;
+		MKNOD3res mknod;
+		REMOVE3res remove;
+		RENAME3res rename;
+		LINK3res link;
+		COMMIT3res commit;
+	} r;
+	xdrproc_t xa, xr;
+	memset(&a, 0, sizeof(a));
+	memset(&r, 0, sizeof(r));
+	switch (proc) {
+	case NFSPROC3_SETATTR:
+		a.setattr.object = *bad;
+		xa = (xdrproc_t)xdr_SETATTR3args, xr = (xdrproc_t)xdr_SETATTR3res;
+		break;
+	case NFSPROC3_WRITE:
+		a.write.file = *bad;
+		a.write.count = 1;
+		a.write.data.data_len = 1;
+		a.write.data.data_val = (char *)"x";
+		xa = (xdrproc_t)xdr_WRITE3args, xr = (xdrproc_t)xdr_WRITE3res;
+		break;
+	case NFSPROC3_CREATE:
+		a.create.where = (diropargs3){*bad, wname("x")};
+		xa = (xdrproc_t)xdr_CREATE3args, xr = (xdrproc_t)xdr_CREATE3res;
+		break;
+	case NFSPROC3_MKDIR:
+		a.mkdir.where = (diropargs3){*bad, wname("x")};
+		xa = (xdrproc_t)xdr_MKDIR3args, xr = (xdrproc_t)xdr_MKDIR3res;
+		break;
+	case NFSPROC3_SYMLINK:
+		a.symlink.where = (diropargs3){*bad, wname("x")};
+		a.symlink.symlink.symlink_data.nfspath3_len = 1;
+		a.symlink.symlink.symlink_data.nfspath3_val = (char *)"y";
+		xa = (xdrproc_t)xdr_SYMLINK3args, xr = (xdrproc_t)xdr_SYMLINK3res;
+		break;
+	case NFSPROC3_MKNOD:
+		a.mknod.where = (diropargs3){*bad, wname("x")};
+		a.mknod.what.type = NF3FIFO;
+		xa = (xdrproc_t)xdr_MKNOD3args, xr = (xdrproc_t)xdr_MKNOD3res;
+		break;
+	case NFSPROC3_REMOVE:
+	case NFSPROC3_RMDIR:
+		a.remove = (diropargs3){*bad, wname("x")};
+		xa = (xdrproc_t)xdr_diropargs3, xr = (xdrproc_t)xdr_REMOVE3res; /* RMDIR3res: the same shape */
+		break;
+	case NFSPROC3_RENAME:
+		a.rename.from = (diropargs3){*bad, wname("x")};
+		a.rename.to = (diropargs3){*good, wname("y")};
+		xa = (xdrproc_t)xdr_RENAME3args, xr = (xdrproc_t)xdr_RENAME3res;
+		break;
+	case NFSPROC3_LINK:
+		a.link.file = *good;
+		a.link.link = (diropargs3){*bad, wname("x")};
+		xa = (xdrproc_t)xdr_LINK3args, xr = (xdrproc_t)xdr_LINK3res;
+		break;
+	default:
+		a.commit.file = *bad;
+		xa = (xdrproc_t)xdr_COMMIT3args, xr = (xdrproc_t)xdr_COMMIT3res;
+		break;
+	}
+	if (client_call(c, proc, xa, &a, xr, &r) != RPC_SUCCESS)
+		return -1;
+	/* the wcc of the bad handle's side */
+	const wcc_data *w;
+	switch (proc) {
+	case NFSPROC3_SETATTR:
+		w = &r.setattr.SETATTR3res_u.resfail.obj_wcc;
+		break;
+	case NFSPROC3_WRITE:
+		w = &r.write.WRITE3res_u.resfail.file_wcc;
+		break;
+	case NFSPROC3_CREATE:
+		w = &r.create.CREATE3res_u.resfail.dir_wcc;
+		break;
+	case NFSPROC3_MKDIR:
+		w = &r.mkdir.MKDIR3res_u.resfail.dir_wcc;
+		break;
+	case NFSPROC3_SYMLINK:
+		w = &r.symlink.SYMLINK3res_u.resfail.dir_wcc;
+		break;
+	case NFSPROC3_MKNOD:
+		w = &r.mknod.MKNOD3res_u.resfail.dir_wcc;
+		break;
+	case NFSPROC3_REMOVE:
+	case NFSPROC3_RMDIR:
+		w = &r.remove.REMOVE3res_u.resfail.dir_wcc;
+		break;
+	case NFSPROC3_RENAME:
+		w = &r.rename.RENAME3res_u.resfail.fromdir_wcc;
+		break;
+	case NFSPROC3_LINK:
+		w = &r.link.LINK3res_u.resfail.linkdir_wcc;
+		break;
+	default:
+		w = &r.commit.COMMIT3res_u.resfail.file_wcc;
+		break;
+	}
+	*attrs = w->before.attributes_follow || w->after.attributes_follow;
+	int st = (int)r.setattr.status;
+	clnt_freeres(c, xr, (char *)&r);
+	return st;
+}
+
+TEST(bad_handles_on_every_mutating_procedure)
+{
+	FIXTURE();
+	nfs_fh3 d = {{0, NULL}}, forged = {{0, NULL}}, cut = {{0, NULL}};
+	REQUIRE_EQ(fx_testdir("priv_badfh", &d), NFS3_OK);
+	fh_copy(&forged, &d);
+	forged.data.data_val[forged.data.data_len - 1] ^= 0x55; /* the MAC */
+	fh_copy(&cut, &d);
+	cut.data.data_len -= 5;
+	static const uint32_t procs[] = {NFSPROC3_SETATTR, NFSPROC3_WRITE,  NFSPROC3_CREATE, NFSPROC3_MKDIR,
+					 NFSPROC3_SYMLINK, NFSPROC3_MKNOD,  NFSPROC3_REMOVE, NFSPROC3_RMDIR,
+					 NFSPROC3_RENAME,  NFSPROC3_LINK,   NFSPROC3_COMMIT};
+	for (size_t i = 0; i < sizeof(procs) / sizeof(procs[0]); i++) {
+		int attrs = -1;
+		int st = bad_handle_call(c, procs[i], &forged, &d, &attrs);
+		if (st != NFS3ERR_STALE || attrs != 0)
+			tl_fail(__FILE__, __LINE__, "proc %u, forged MAC: status %d, attributes %d", procs[i], st, attrs);
+		st = bad_handle_call(c, procs[i], &cut, &d, &attrs);
+		if (st != NFS3ERR_BADHANDLE || attrs != 0)
+			tl_fail(__FILE__, __LINE__, "proc %u, short handle: status %d, attributes %d", procs[i], st,
+				attrs);
+	}
+	fattr3 a;
+	CHECK_EQ(nfs_getattr(c, &d, &a), NFS3_OK);
+	fh_free(&cut);
+	fh_free(&forged);
+	fh_free(&d);
+}
