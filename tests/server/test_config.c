@@ -136,6 +136,8 @@ static const struct {
     {"/hf host.example.com(rw)", "host names are not supported"},
     {"/hf 10.0.0.0/33(rw)", "bad prefix length"},
     {"/hf 10.0.0.0/(rw)", "bad prefix length"},
+    {"/hf ::ffff:0:0/80(rw)", "only in part"},
+    {"/hf ::/0(rw)", "only in part"},
     {"/hf *(anonuid=x)", "bad anonuid"},
     {"/hf *(anongid=-5)", "bad anongid"},
     {"/hf *(dir=/x)", "dir= applies to the whole export"},
@@ -277,6 +279,35 @@ TEST(export_admission_and_squashing)
 	CHECK_EQ(acc.cred.ngroups, 0);
 	c = make_call("fe80::1", 600, 1234, 1234);
 	CHECK_EQ(export_admit_export(&c, data, &acc), -EACCES);
+	config_free(&cfg);
+}
+
+/* A client written as an IPv4-mapped IPv6 range means those IPv4 peers,
+ * however they arrive (AF_INET, or ::ffff:a.b.c.d on a dual-stack socket). */
+TEST(export_ipv4_mapped_client_spec_matches_ipv4_peers)
+{
+	struct gfs_config cfg;
+	char err[512] = "";
+	struct export_access acc;
+
+	config_defaults(&cfg);
+	REQUIRE_EQ(config_parse_string(&cfg, "/m ::ffff:10.1.0.0/112(rw,insecure) ::ffff:127.0.0.1(ro,insecure)\n",
+				       "m.conf", err, sizeof(err)),
+		   0);
+	const struct export *m = &cfg.exports[0];
+	CHECK_STR(m->clients[0].spec, "::ffff:10.1.0.0/112"); /* shown as written */
+	struct rpc_call c = make_call("10.1.2.3", 40000, 1000, 1000);
+	REQUIRE_EQ(export_admit_export(&c, m, &acc), 0);
+	CHECK(!acc.read_only);
+	c = make_call("::ffff:10.1.200.7", 40000, 1000, 1000);
+	REQUIRE_EQ(export_admit_export(&c, m, &acc), 0);
+	c = make_call("127.0.0.1", 40000, 1000, 1000);
+	REQUIRE_EQ(export_admit_export(&c, m, &acc), 0);
+	CHECK(acc.read_only);
+	c = make_call("10.2.0.1", 40000, 1000, 1000);
+	CHECK_EQ(export_admit_export(&c, m, &acc), -EACCES);
+	c = make_call("::a01:203", 40000, 1000, 1000); /* the same bits, not mapped: IPv6 */
+	CHECK_EQ(export_admit_export(&c, m, &acc), -EACCES);
 	config_free(&cfg);
 }
 
