@@ -108,9 +108,13 @@ enum rpc_disposition nfs3_lookup(struct rpc_call *call, void *args, void *result
 		nfs3_post_op_ref(call->vfs, acc.ref, &r->LOOKUP3res_u.resfail.dir_attributes);
 		return RPC_OK;
 	}
-	/* ".." at the export root is the root itself: a client never walks out
-	 * of its export. */
-	if (strcmp(name, "..") == 0 && export_is_root(acc.export, acc.ref))
+	/* ".." at the export root is the root itself, and a directory that is
+	 * no longer inside the exported tree has no ".." at all: a client never
+	 * walks out of its export. */
+	int dotdot = strcmp(name, "..") == 0 ? export_parent_allowed(call->vfs, acc.export, acc.ref) : 1;
+	if (dotdot < 0)
+		err = dotdot;
+	else if (dotdot == 0)
 		err = gfs_getattr(call->vfs, acc.ref, &attr);
 	else
 		err = gfs_lookup(call->vfs, &acc.cred, acc.ref, name, &attr);

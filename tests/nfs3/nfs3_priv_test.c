@@ -472,3 +472,100 @@ TEST(bad_handles_on_every_mutating_procedure)
 	fh_free(&forged);
 	fh_free(&d);
 }
+
+static int rename_do(CLIENT *c, const nfs_fh3 *from_dir, const char *from, const nfs_fh3 *to_dir, const char *to)
+{
+	RENAME3args a = {{*from_dir, wname(from)}, {*to_dir, wname(to)}};
+	RENAME3res r;
+	memset(&r, 0, sizeof(r));
+	if (CALL(c, RENAME, RENAME3args, a, RENAME3res, r) != RPC_SUCCESS)
+		return -1;
+	int st = r.status;
+	FREE_RES(c, RENAME3res, r);
+	return st;
+}
+
+/* The fileid READDIR shows for "..", or 0. */
+static uint64_t readdir_dotdot(CLIENT *c, const nfs_fh3 *dir)
+{
+	READDIR3args a;
+	memset(&a, 0, sizeof(a));
+	a.dir = *dir;
+	a.count = 8192;
+	READDIR3res r;
+	memset(&r, 0, sizeof(r));
+	if (CALL(c, READDIR, READDIR3args, a, READDIR3res, r) != RPC_SUCCESS)
+		return 0;
+	uint64_t id = 0;
+	if (r.status == NFS3_OK)
+		for (entry3 *e = r.READDIR3res_u.resok.reply.entries; e; e = e->nextentry)
+			if (e->name.filename3_len == 2 && memcmp(e->name.filename3_val, "..", 2) == 0)
+				id = e->fileid;
+	FREE_RES(c, READDIR3res, r);
+	return id;
+}
+
+/* An export of a subdirectory: its directory is renamed away and made again
+ * while gateways run.  A gateway started before serves the old tree, one
+ * started after the new; a handle of the old tree taken to the new gateway
+ * (a client failing over) must not walk ".." up into the volume. */
+TEST(dotdot_never_leaves_a_renamed_or_recreated_export)
+{
+	FIXTURE();
+	static const char box[] = "/box -dir=/box 127.0.0.1(rw,insecure,no_root_squash)";
+	struct gateway old_gw, new_gw;
+	struct client_opts root = {0};
+	nfs_fh3 old_root = {{0, NULL}}, sub = {{0, NULL}}, up = {{0, NULL}}, up2 = {{0, NULL}};
+	nfs_fh3 new_root = {{0, NULL}}, sub2 = {{0, NULL}};
+	fattr3 a, sub_attr, oldroot_attr;
+	REQUIRE_EQ(gw_start_peer(&old_gw, &f->gw, box), 0);
+	REQUIRE_EQ(client_mount(old_gw.mount_port, "/box", &root, &old_root), MNT3_OK);
+	CLIENT *oc = client_connect(old_gw.nfs_port, 100003, 3, &root);
+	REQUIRE(oc != NULL);
+	REQUIRE_EQ(nfs_getattr(oc, &old_root, &oldroot_attr), NFS3_OK);
+	REQUIRE_EQ(nfs_mkdir(oc, &old_root, "sub", 0755, &sub), NFS3_OK);
+	REQUIRE_EQ(nfs_getattr(oc, &sub, &sub_attr), NFS3_OK);
+
+	/* through the volume-wide /hf: /box becomes /box-old, and the new
+	 * gateway makes a fresh /box when it starts */
+	REQUIRE_EQ(rename_do(c, &f->hf, "box", &f->hf, "box-old"), NFS3_OK);
+	REQUIRE_EQ(gw_start_peer(&new_gw, &f->gw, box), 0);
+	REQUIRE_EQ(client_mount(new_gw.mount_port, "/box", &root, &new_root), MNT3_OK);
+	CLIENT *nc = client_connect(new_gw.nfs_port, 100003, 3, &root);
+	REQUIRE(nc != NULL);
+
+	/* the old gateway still serves its tree, confined to it */
+	REQUIRE_EQ(nfs_lookup(oc, &sub, "..", &up, &a), NFS3_OK);
+	CHECK_EQ(a.fileid, oldroot_attr.fileid);
+	CHECK_EQ(nfs_lookup(oc, &up, "..", &up2, &a), NFS3_OK);
+	CHECK_EQ(a.fileid, oldroot_attr.fileid);
+	fh_free(&up2);
+	fh_free(&up);
+
+	/* the old tree's handle at the new gateway: no ".." at all */
+	CHECK_EQ(nfs_lookup(nc, &sub, "..", &up, &a), NFS3ERR_STALE);
+	CHECK_EQ(readdir_dotdot(nc, &sub), sub_attr.fileid);
+	fh_free(&up);
+	/* and the new tree works as ever */
+	REQUIRE_EQ(nfs_mkdir(nc, &new_root, "sub2", 0755, &sub2), NFS3_OK);
+	REQUIRE_EQ(nfs_getattr(nc, &new_root, &a), NFS3_OK);
+	uint64_t new_root_id = a.fileid;
+	CHECK(new_root_id != oldroot_attr.fileid);
+	REQUIRE_EQ(nfs_lookup(nc, &sub2, "..", &up, &a), NFS3_OK);
+	CHECK_EQ(a.fileid, new_root_id);
+	CHECK_EQ(nfs_lookup(nc, &new_root, "..", &up2, &a), NFS3_OK);
+	CHECK_EQ(a.fileid, new_root_id);
+	CHECK_EQ(readdir_dotdot(nc, &sub2), new_root_id);
+	CHECK_EQ(readdir_dotdot(nc, &new_root), new_root_id);
+
+	fh_free(&up2);
+	fh_free(&up);
+	fh_free(&sub2);
+	fh_free(&new_root);
+	fh_free(&sub);
+	fh_free(&old_root);
+	client_destroy(nc);
+	client_destroy(oc);
+	CHECK_EQ(gw_stop(&new_gw), 0);
+	CHECK_EQ(gw_stop(&old_gw), 0);
+}
