@@ -165,8 +165,9 @@ TEST(one_table_through_c_and_lua)
 		snprintf(name, sizeof(name), "row%zu", i);
 		struct gfs_attr a;
 		struct gfs_wcc w;
-		int rc = r->type == GFS_DIR ? meta_mkdir(F.m, &ROOT, F.root, name, 0755, &a, &w)
-					    : meta_create(F.m, &ROOT, F.root, name, 0644, GFS_CREATE_GUARDED, NULL, &a, &w);
+		int rc = r->type == GFS_DIR
+			     ? meta_mkdir(F.m, &ROOT, F.root, name, 0755, &a, &w)
+			     : meta_create(F.m, &ROOT, F.root, name, 0644, GFS_CREATE_GUARDED, NULL, &a, &w);
 		REQUIRE_EQ(rc, 0);
 		struct gfs_ref ref = ref_of(&a);
 		struct gfs_setattr own = {.valid = GFS_SET_UID | GFS_SET_GID, .uid = OWNER, .gid = GROUP};

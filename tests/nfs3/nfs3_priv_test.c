@@ -453,14 +453,15 @@ TEST(bad_handles_on_every_mutating_procedure)
 	forged.data.data_val[forged.data.data_len - 1] ^= 0x55; /* the MAC */
 	fh_copy(&cut, &d);
 	cut.data.data_len -= 5;
-	static const uint32_t procs[] = {NFSPROC3_SETATTR, NFSPROC3_WRITE,  NFSPROC3_CREATE, NFSPROC3_MKDIR,
-					 NFSPROC3_SYMLINK, NFSPROC3_MKNOD,  NFSPROC3_REMOVE, NFSPROC3_RMDIR,
-					 NFSPROC3_RENAME,  NFSPROC3_LINK,   NFSPROC3_COMMIT};
+	static const uint32_t procs[] = {NFSPROC3_SETATTR, NFSPROC3_WRITE, NFSPROC3_CREATE, NFSPROC3_MKDIR,
+					 NFSPROC3_SYMLINK, NFSPROC3_MKNOD, NFSPROC3_REMOVE, NFSPROC3_RMDIR,
+					 NFSPROC3_RENAME,  NFSPROC3_LINK,  NFSPROC3_COMMIT};
 	for (size_t i = 0; i < sizeof(procs) / sizeof(procs[0]); i++) {
 		int attrs = -1;
 		int st = bad_handle_call(c, procs[i], &forged, &d, &attrs);
 		if (st != NFS3ERR_STALE || attrs != 0)
-			tl_fail(__FILE__, __LINE__, "proc %u, forged MAC: status %d, attributes %d", procs[i], st, attrs);
+			tl_fail(__FILE__, __LINE__, "proc %u, forged MAC: status %d, attributes %d", procs[i], st,
+				attrs);
 		st = bad_handle_call(c, procs[i], &cut, &d, &attrs);
 		if (st != NFS3ERR_BADHANDLE || attrs != 0)
 			tl_fail(__FILE__, __LINE__, "proc %u, short handle: status %d, attributes %d", procs[i], st,
