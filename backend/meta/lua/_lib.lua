@@ -183,10 +183,6 @@ local function permit(a, acc)
   return bit.band(acc, MAY_READ_IF_EXEC) ~= 0 and mask == 4 and a.t == REG and bit.band(bits, 1) ~= 0
 end
 
-local function may(a, mask)
-  return permit(a, mask)
-end
-
 -- knfsd's ACCESS maps (meta_access_granted in meta_perm.c): per GFS_ACCESS_*
 -- bit, what it asks of a directory and of anything else (0 = never).
 local ACCESS_MAP = {{1, 4, 4}, {2, 1, 0}, {4, 3, 2}, {8, 3, 2}, {16, 3, 0}, {32, 0, 1}}

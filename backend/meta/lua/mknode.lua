@@ -11,7 +11,7 @@ if not d then
   return {dir}
 end
 local name, t, how, verf = ARGV[A + 2], ARGV[A + 3], ARGV[A + 5], ARGV[A + 6]
-if not may(dir, 1) then
+if not permit(dir, 1) then
   return {-E.ACCES}
 end
 
@@ -36,7 +36,7 @@ end
 -- first, as it would for a caller who may only look.
 local cap = setting('capacity_inodes')
 local denied
-if not may(dir, 3) then
+if not permit(dir, 3) then
   denied = -E.ACCES
 elseif not may_mknod(t) then
   denied = -E.PERM
