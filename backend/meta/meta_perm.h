@@ -35,7 +35,7 @@
 #ifndef GATEFS_META_PERM_H
 #define GATEFS_META_PERM_H
 
-#include "vfs.h"
+#include "gfs_types.h"
 
 enum {
 	META_MAY_EXEC = 1,
