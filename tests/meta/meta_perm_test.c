@@ -231,4 +231,35 @@ TEST(suid_bits_after_write_truncate_chown)
 	fixture_down(&F);
 }
 
+/* Devices: only uid 0 (CAP_MKNOD), after the directory's own checks and the
+ * name's existence; FIFOs and sockets need only the directory rights. */
+TEST(device_nodes_only_for_uid_0)
+{
+	REQUIRE(fixture_up(&F) == 0);
+	struct gfs_attr d, a;
+	struct gfs_wcc w;
+	REQUIRE_EQ(meta_mkdir(F.m, &ROOT, F.root, "dev", 0777, &d, &w), 0);
+	struct gfs_setattr sa = {.valid = GFS_SET_MODE, .mode = 01777};
+	REQUIRE_EQ(meta_setattr(F.m, &ROOT, ref_of(&d), &sa, NULL, &w), 0);
+	const struct gfs_cred *users[] = {&OWNER_C, &SQUASHED_C};
+	for (size_t i = 0; i < 2; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "blk%zu", i);
+		CHECK_EQ(meta_mknod(F.m, users[i], ref_of(&d), name, GFS_BLK, 0666, 8, 0, &a, &w), -EPERM);
+		CHECK_EQ(meta_mknod(F.m, users[i], ref_of(&d), name, GFS_CHR, 0666, 1, 3, &a, &w), -EPERM);
+		CHECK_EQ(meta_lookup(F.m, &ROOT, ref_of(&d), name, &a), -ENOENT);
+		snprintf(name, sizeof(name), "fifo%zu", i);
+		CHECK_EQ(meta_mknod(F.m, users[i], ref_of(&d), name, GFS_FIFO, 0666, 0, 0, &a, &w), 0);
+		CHECK_EQ(meta_mknod(F.m, users[i], ref_of(&d), name, GFS_CHR, 0666, 1, 3, &a, &w), -EEXIST);
+		snprintf(name, sizeof(name), "sock%zu", i);
+		CHECK_EQ(meta_mknod(F.m, users[i], ref_of(&d), name, GFS_SOCK, 0666, 0, 0, &a, &w), 0);
+	}
+	CHECK_EQ(meta_mknod(F.m, &ROOT, ref_of(&d), "root-blk", GFS_BLK, 0600, 8, 0, &a, &w), 0);
+	CHECK_EQ(a.rdev_major, 8);
+	/* no right to create in the directory: that answers first */
+	REQUIRE_EQ(meta_mkdir(F.m, &ROOT, F.root, "closed", 0755, &d, &w), 0);
+	CHECK_EQ(meta_mknod(F.m, &OWNER_C, ref_of(&d), "blk", GFS_BLK, 0666, 8, 0, &a, &w), -EACCES);
+	fixture_down(&F);
+}
+
 TEST_MAIN()
