@@ -97,6 +97,38 @@ static int parse_query(struct meta *m, const char *q, char *err, size_t errlen)
 	return 0;
 }
 
+void meta_url_redact(const char *url, char *out, size_t outlen)
+{
+	size_t o = 0;
+	const char *at = NULL, *auth = NULL, *query = strchr(url, '?');
+
+	if (strncmp(url, "redis://", 8) == 0) {
+		auth = url + 8;
+		/* the last '@' before the path ends the user:password part */
+		for (const char *p = auth; *p && *p != '/' && *p != '?'; p++)
+			if (*p == '@')
+				at = p;
+	}
+	for (const char *p = url; *p && o + 1 < outlen;) {
+		if (at && p == auth) {
+			const char *colon = memchr(auth, ':', (size_t)(at - auth));
+			size_t user = colon ? (size_t)(colon - auth) : 0;
+			o += (size_t)snprintf(out + o, outlen - o, "%.*s:***", (int)user, auth);
+			p = at;
+			continue;
+		}
+		if (query && p > query && strncmp(p, "password=", 9) == 0 && (p[-1] == '?' || p[-1] == '&')) {
+			o += (size_t)snprintf(out + o, outlen - o, "password=***");
+			p += strcspn(p, "&");
+			continue;
+		}
+		out[o++] = *p++;
+	}
+	if (o >= outlen)
+		o = outlen - 1;
+	out[o] = 0;
+}
+
 int meta_parse_url(struct meta *m, const char *url, char *err, size_t errlen)
 {
 	snprintf(m->prefix, sizeof(m->prefix), "gatefs{gfs}:");
