@@ -74,9 +74,4 @@ void meta_dentry_drop(struct meta *m, gfs_ino_t dir, const char *name);
  * forgetting things, never for answering. */
 gfs_ino_t meta_dentry_peek_ino(struct meta *m, gfs_ino_t dir, const char *name);
 
-/* Permission checks on cached attributes; the same rules as may() and
- * access.lua in lua/_lib.lua (mask: 4 read, 2 write, 1 execute/search). */
-int meta_may(const struct gfs_cred *cred, const struct gfs_attr *a, unsigned mask);
-uint32_t meta_access_granted(const struct gfs_cred *cred, const struct gfs_attr *a, uint32_t want);
-
 #endif

@@ -87,6 +87,9 @@ enum {
 	GFS_SET_ATIME_NOW = 1u << 5, /* to server time */
 	GFS_SET_MTIME = 1u << 6,
 	GFS_SET_MTIME_NOW = 1u << 7,
+	/* Drop S_ISUID, and S_ISGID with S_IXGRP, as a write by this caller
+	 * does (nothing for uid 0 or a non-file); gfs_write sends it itself. */
+	GFS_SET_DROP_SUID = 1u << 8,
 };
 
 struct gfs_setattr {

@@ -20,11 +20,12 @@ static void wcc_out(struct gfs_vfs *vfs, const struct gfs_wcc *w, struct gfs_ref
 		nfs3_wcc_ref(vfs, ref, out);
 }
 
-/* wcc data for an error found before the vfs ran; none for bad handles. */
-static void early_wcc(struct gfs_vfs *vfs, nfsstat3 st, const struct export_access *acc, wcc_data *out)
+/* wcc data for an error found before the vfs ran: none unless the handle
+ * was admitted (a refused handle names no inode we may show). */
+static void early_wcc(struct gfs_vfs *vfs, const struct export_access *acc, wcc_data *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (st != NFS3ERR_BADHANDLE && st != NFS3ERR_STALE && st != NFS3ERR_ACCES)
+	if (acc->export)
 		nfs3_wcc_ref(vfs, acc->ref, out);
 }
 
@@ -76,7 +77,7 @@ enum rpc_disposition nfs3_setattr(struct rpc_call *call, void *args, void *resul
 	if (r->status == NFS3_OK)
 		r->status = nfs3_sattr(&a->new_attributes, &sa);
 	if (r->status != NFS3_OK) {
-		early_wcc(call->vfs, r->status, &acc, &r->SETATTR3res_u.resfail.obj_wcc);
+		early_wcc(call->vfs, &acc, &r->SETATTR3res_u.resfail.obj_wcc);
 		return RPC_OK;
 	}
 	if (a->guard.check) {
@@ -107,9 +108,13 @@ enum rpc_disposition nfs3_lookup(struct rpc_call *call, void *args, void *result
 		nfs3_post_op_ref(call->vfs, acc.ref, &r->LOOKUP3res_u.resfail.dir_attributes);
 		return RPC_OK;
 	}
-	/* ".." at the export root is the root itself: a client never walks out
-	 * of its export. */
-	if (strcmp(name, "..") == 0 && export_is_root(acc.export, acc.ref))
+	/* ".." at the export root is the root itself, and a directory that is
+	 * no longer inside the exported tree has no ".." at all: a client never
+	 * walks out of its export. */
+	int dotdot = strcmp(name, "..") == 0 ? export_parent_allowed(call->vfs, acc.export, acc.ref) : 1;
+	if (dotdot < 0)
+		err = dotdot;
+	else if (dotdot == 0)
 		err = gfs_getattr(call->vfs, acc.ref, &attr);
 	else
 		err = gfs_lookup(call->vfs, &acc.cred, acc.ref, name, &attr);
@@ -218,7 +223,7 @@ static nfsstat3 admit_dirop(struct rpc_call *call, const diropargs3 *where, stru
 	if (st == NFS3_OK)
 		st = nfs3_name(&where->name, name);
 	if (st != NFS3_OK)
-		early_wcc(call->vfs, st, acc, fail_wcc);
+		early_wcc(call->vfs, acc, fail_wcc);
 	return st;
 }
 
@@ -259,7 +264,7 @@ enum rpc_disposition nfs3_create(struct rpc_call *call, void *args, void *result
 		break;
 	}
 	if (r->status != NFS3_OK) {
-		early_wcc(call->vfs, r->status, &acc, &r->CREATE3res_u.resfail.dir_wcc);
+		early_wcc(call->vfs, &acc, &r->CREATE3res_u.resfail.dir_wcc);
 		return RPC_OK;
 	}
 	int err = gfs_create(call->vfs, &acc.cred, acc.ref, name, mode, how, verf, &attr, &w);
@@ -284,7 +289,7 @@ enum rpc_disposition nfs3_mkdir(struct rpc_call *call, void *args, void *result)
 		return RPC_OK;
 	r->status = nfs3_sattr(&a->attributes, &sa);
 	if (r->status != NFS3_OK) {
-		early_wcc(call->vfs, r->status, &acc, &r->MKDIR3res_u.resfail.dir_wcc);
+		early_wcc(call->vfs, &acc, &r->MKDIR3res_u.resfail.dir_wcc);
 		return RPC_OK;
 	}
 	uint32_t mode = (sa.valid & GFS_SET_MODE) ? sa.mode : 0755;
@@ -316,7 +321,7 @@ enum rpc_disposition nfs3_symlink(struct rpc_call *call, void *args, void *resul
 	if (r->status == NFS3_OK && target->nfspath3_len >= GFS_PATH_MAX)
 		r->status = NFS3ERR_NAMETOOLONG;
 	if (r->status != NFS3_OK) {
-		early_wcc(call->vfs, r->status, &acc, &r->SYMLINK3res_u.resfail.dir_wcc);
+		early_wcc(call->vfs, &acc, &r->SYMLINK3res_u.resfail.dir_wcc);
 		return RPC_OK;
 	}
 	char path[GFS_PATH_MAX];
@@ -364,7 +369,7 @@ enum rpc_disposition nfs3_mknod(struct rpc_call *call, void *args, void *result)
 		break;
 	}
 	if (r->status != NFS3_OK) {
-		early_wcc(call->vfs, r->status, &acc, &r->MKNOD3res_u.resfail.dir_wcc);
+		early_wcc(call->vfs, &acc, &r->MKNOD3res_u.resfail.dir_wcc);
 		return RPC_OK;
 	}
 	uint32_t mode = (sa.valid & GFS_SET_MODE) ? sa.mode : 0644;
@@ -425,8 +430,8 @@ enum rpc_disposition nfs3_rename(struct rpc_call *call, void *args, void *result
 	r->status = from_st != NFS3_OK ? from_st : to_st;
 	if (r->status == NFS3_OK && from.export != to.export) {
 		r->status = NFS3ERR_XDEV;
-		early_wcc(call->vfs, r->status, &from, from_out);
-		early_wcc(call->vfs, r->status, &to, to_out);
+		early_wcc(call->vfs, &from, from_out);
+		early_wcc(call->vfs, &to, to_out);
 	}
 	if (r->status != NFS3_OK)
 		return RPC_OK;
@@ -457,7 +462,7 @@ enum rpc_disposition nfs3_link(struct rpc_call *call, void *args, void *result)
 	r->status = admit_dirop(call, &a->link, &dir, name, dir_out);
 	if (r->status == NFS3_OK && file.export != dir.export) {
 		r->status = NFS3ERR_XDEV;
-		early_wcc(call->vfs, r->status, &dir, dir_out);
+		early_wcc(call->vfs, &dir, dir_out);
 	}
 	if (r->status != NFS3_OK) {
 		nfs3_post_op_ref(call->vfs, file.ref, file_out);
