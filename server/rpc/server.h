@@ -18,6 +18,7 @@
 
 struct drc;
 struct mount_list;
+struct nfs4_server;
 
 #define SERVER_MAX_PROGRAMS 16
 
@@ -33,6 +34,7 @@ struct server {
 
 	struct drc *drc;
 	struct mount_list *mounts;
+	struct nfs4_server *nfs4; /* NULL unless nfs4 = on (server/nfs4) */
 
 	/* Ports actually bound (after 0 = "any free port"). */
 	int nfs_port;
