@@ -23,11 +23,10 @@ static const uint32_t supported[NWORDS] = {
     BIT(FATTR4_SUPPORTED_ATTRS) | BIT(FATTR4_TYPE) | BIT(FATTR4_FH_EXPIRE_TYPE) | BIT(FATTR4_CHANGE) |
 	BIT(FATTR4_SIZE) | BIT(FATTR4_LINK_SUPPORT) | BIT(FATTR4_SYMLINK_SUPPORT) | BIT(FATTR4_NAMED_ATTR) |
 	BIT(FATTR4_FSID) | BIT(FATTR4_UNIQUE_HANDLES) | BIT(FATTR4_LEASE_TIME) | BIT(FATTR4_RDATTR_ERROR) |
-	BIT(FATTR4_ACLSUPPORT) | BIT(FATTR4_CANSETTIME) | BIT(FATTR4_CASE_INSENSITIVE) |
-	BIT(FATTR4_CASE_PRESERVING) | BIT(FATTR4_CHOWN_RESTRICTED) | BIT(FATTR4_FILEHANDLE) | BIT(FATTR4_FILEID) |
-	BIT(FATTR4_FILES_AVAIL) | BIT(FATTR4_FILES_FREE) | BIT(FATTR4_FILES_TOTAL) | BIT(FATTR4_HOMOGENEOUS) |
-	BIT(FATTR4_MAXFILESIZE) | BIT(FATTR4_MAXLINK) | BIT(FATTR4_MAXNAME) | BIT(FATTR4_MAXREAD) |
-	BIT(FATTR4_MAXWRITE),
+	BIT(FATTR4_ACLSUPPORT) | BIT(FATTR4_CANSETTIME) | BIT(FATTR4_CASE_INSENSITIVE) | BIT(FATTR4_CASE_PRESERVING) |
+	BIT(FATTR4_CHOWN_RESTRICTED) | BIT(FATTR4_FILEHANDLE) | BIT(FATTR4_FILEID) | BIT(FATTR4_FILES_AVAIL) |
+	BIT(FATTR4_FILES_FREE) | BIT(FATTR4_FILES_TOTAL) | BIT(FATTR4_HOMOGENEOUS) | BIT(FATTR4_MAXFILESIZE) |
+	BIT(FATTR4_MAXLINK) | BIT(FATTR4_MAXNAME) | BIT(FATTR4_MAXREAD) | BIT(FATTR4_MAXWRITE),
     BIT(FATTR4_MODE) | BIT(FATTR4_NO_TRUNC) | BIT(FATTR4_NUMLINKS) | BIT(FATTR4_OWNER) | BIT(FATTR4_OWNER_GROUP) |
 	BIT(FATTR4_RAWDEV) | BIT(FATTR4_SPACE_AVAIL) | BIT(FATTR4_SPACE_FREE) | BIT(FATTR4_SPACE_TOTAL) |
 	BIT(FATTR4_SPACE_USED) | BIT(FATTR4_TIME_ACCESS) | BIT(FATTR4_TIME_ACCESS_SET) | BIT(FATTR4_TIME_DELTA) |
@@ -197,7 +196,7 @@ nfsstat4 nfs4_obj_of(struct nfs4_compound *c, const struct nfs4_fh *f, struct nf
 
 static bool wants_statfs(const bitmap4 *req)
 {
-	static const unsigned bits[] = {FATTR4_FILES_AVAIL, FATTR4_FILES_FREE,	FATTR4_FILES_TOTAL,
+	static const unsigned bits[] = {FATTR4_FILES_AVAIL, FATTR4_FILES_FREE, FATTR4_FILES_TOTAL,
 					FATTR4_SPACE_AVAIL, FATTR4_SPACE_FREE, FATTR4_SPACE_TOTAL};
 	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
 		if (bit_set(req, bits[i]))
@@ -528,9 +527,9 @@ static nfsstat4 same_attrs(struct nfs4_compound *c, const fattr4 *theirs, bool *
 		st = nfs4_encode_fattr(c, &o, &theirs->attrmask, &mine);
 	if (st != NFS4_OK)
 		return st;
-	*same = mine.attr_vals.attrlist4_len == theirs->attr_vals.attrlist4_len &&
-		memcmp(mine.attr_vals.attrlist4_val, theirs->attr_vals.attrlist4_val, mine.attr_vals.attrlist4_len) ==
-		    0;
+	*same =
+	    mine.attr_vals.attrlist4_len == theirs->attr_vals.attrlist4_len &&
+	    memcmp(mine.attr_vals.attrlist4_val, theirs->attr_vals.attrlist4_val, mine.attr_vals.attrlist4_len) == 0;
 	xdr_free(NFS4_XDRPROC(xdr_fattr4), &mine);
 	return NFS4_OK;
 }

@@ -63,8 +63,7 @@ bool nfs4_xdr_compound_args(XDR *xdrs, void *obj)
 	if (xdrs->x_op != XDR_DECODE)
 		return false;
 	u_int start = XDR_GETPOS(xdrs);
-	if (!xdr_utf8str_cs(xdrs, &a->tag) || !xdr_u_int32_t(xdrs, &a->minorversion) ||
-	    !xdr_u_int32_t(xdrs, &a->nops))
+	if (!xdr_utf8str_cs(xdrs, &a->tag) || !xdr_u_int32_t(xdrs, &a->minorversion) || !xdr_u_int32_t(xdrs, &a->nops))
 		return false;
 	if (a->minorversion != 1 && a->minorversion != 2)
 		a->stop_status = NFS4ERR_MINOR_VERS_MISMATCH;

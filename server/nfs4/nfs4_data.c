@@ -76,8 +76,8 @@ static nfsstat4 open_create(struct nfs4_compound *c, const OPEN4args *a, const c
 		sa.valid &= GFS_SET_SIZE; /* an existing file: only O_TRUNC applies */
 	if (sa.valid) {
 		struct gfs_wcc fw;
-		rc = gfs_setattr(c->call->vfs, &c->cur.acc.cred, (struct gfs_ref){attr->ino, attr->gen}, &sa, NULL,
-				 &fw);
+		rc =
+		    gfs_setattr(c->call->vfs, &c->cur.acc.cred, (struct gfs_ref){attr->ino, attr->gen}, &sa, NULL, &fw);
 		if (rc < 0)
 			return nfs4_status(rc);
 		attr->size = fw.has_post ? fw.post.size : attr->size;
@@ -194,8 +194,8 @@ NFS4_HANDLER(nfs4_op_open_downgrade)
 
 	if (st != NFS4_OK)
 		return st;
-	st = nfs4_open_downgrade(c->nfs4->state, c->clientid, resolve_stateid(c, &a->open_stateid),
-				 c->cur.acc.ref.ino, a->share_access & OPEN4_SHARE_ACCESS_BOTH, a->share_deny,
+	st = nfs4_open_downgrade(c->nfs4->state, c->clientid, resolve_stateid(c, &a->open_stateid), c->cur.acc.ref.ino,
+				 a->share_access & OPEN4_SHARE_ACCESS_BOTH, a->share_deny,
 				 &r->OPEN_DOWNGRADE4res_u.resok4.open_stateid);
 	if (st == NFS4_OK)
 		set_cur_stateid(c, &r->OPEN_DOWNGRADE4res_u.resok4.open_stateid);

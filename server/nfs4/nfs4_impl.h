@@ -40,7 +40,7 @@ enum nfs4_fh_kind { NFS4_FH_NONE = 0, NFS4_FH_PSEUDO, NFS4_FH_EXPORT };
 
 struct nfs4_fh {
 	enum nfs4_fh_kind kind;
-	int pseudo;		   /* index into nfs4_server.pseudo */
+	int pseudo;		  /* index into nfs4_server.pseudo */
 	struct export_access acc; /* NFS4_FH_EXPORT: export, inode, squashed cred */
 };
 

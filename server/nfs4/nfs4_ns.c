@@ -9,8 +9,7 @@
 
 #include "nfs4_impl.h"
 
-#define ALL_ACCESS                                                                                                     \
-	(ACCESS4_READ | ACCESS4_LOOKUP | ACCESS4_MODIFY | ACCESS4_EXTEND | ACCESS4_DELETE | ACCESS4_EXECUTE)
+#define ALL_ACCESS (ACCESS4_READ | ACCESS4_LOOKUP | ACCESS4_MODIFY | ACCESS4_EXTEND | ACCESS4_DELETE | ACCESS4_EXECUTE)
 
 NFS4_HANDLER(nfs4_op_access)
 {

@@ -7,8 +7,14 @@
 #include "nfs4_impl.h"
 
 #define XDR_FN(fn) ((rpc_xdr_fn)(void (*)(void))(fn))
-#define OP(name, args, res, handler, flags) {name, XDR_FN(xdr_##args), XDR_FN(xdr_##res), handler, flags}
-#define OP_NOARGS(name, res, handler, flags) {name, NULL, XDR_FN(xdr_##res), handler, flags}
+#define OP(name, args, res, handler, flags)                                                                            \
+	{                                                                                                              \
+		name, XDR_FN(xdr_##args), XDR_FN(xdr_##res), handler, flags                                            \
+	}
+#define OP_NOARGS(name, res, handler, flags)                                                                           \
+	{                                                                                                              \
+		name, NULL, XDR_FN(xdr_##res), handler, flags                                                          \
+	}
 
 #define FH NFS4_OP_NEED_FH
 #define NOSESS NFS4_OP_NO_SESSION
@@ -44,13 +50,11 @@ static const struct nfs4_op ops[] = {
     [OP_BIND_CONN_TO_SESSION] = OP("BIND_CONN_TO_SESSION", BIND_CONN_TO_SESSION4args, BIND_CONN_TO_SESSION4res,
 				   nfs4_op_bind_conn_to_session, NOSESS),
     [OP_EXCHANGE_ID] = OP("EXCHANGE_ID", EXCHANGE_ID4args, EXCHANGE_ID4res, nfs4_op_exchange_id, NOSESS),
-    [OP_CREATE_SESSION] =
-	OP("CREATE_SESSION", CREATE_SESSION4args, CREATE_SESSION4res, nfs4_op_create_session, NOSESS),
+    [OP_CREATE_SESSION] = OP("CREATE_SESSION", CREATE_SESSION4args, CREATE_SESSION4res, nfs4_op_create_session, NOSESS),
     [OP_DESTROY_SESSION] =
 	OP("DESTROY_SESSION", DESTROY_SESSION4args, DESTROY_SESSION4res, nfs4_op_destroy_session, NOSESS),
     [OP_FREE_STATEID] = OP("FREE_STATEID", FREE_STATEID4args, FREE_STATEID4res, nfs4_op_free_stateid, 0),
-    [OP_SECINFO_NO_NAME] =
-	OP("SECINFO_NO_NAME", SECINFO_NO_NAME4args, SECINFO4res, nfs4_op_secinfo_no_name, FH),
+    [OP_SECINFO_NO_NAME] = OP("SECINFO_NO_NAME", SECINFO_NO_NAME4args, SECINFO4res, nfs4_op_secinfo_no_name, FH),
     [OP_SEQUENCE] = OP("SEQUENCE", SEQUENCE4args, SEQUENCE4res, nfs4_op_sequence, 0),
     [OP_TEST_STATEID] = OP("TEST_STATEID", TEST_STATEID4args, TEST_STATEID4res, nfs4_op_test_stateid, 0),
     [OP_DESTROY_CLIENTID] =

@@ -160,9 +160,9 @@ NFS4_HANDLER(nfs4_op_readdir)
 		if (hint > MAX_ENTRIES)
 			hint = MAX_ENTRIES;
 		/* cookie 0 starts over whatever the verifier says */
-		int rc = gfs_readdir(c->call->vfs, &c->cur.acc.cred, c->cur.acc.ref, a->cookie,
-				     a->cookie ? verifier : 0, 1, hint + 2, fill_entry, &f, &veof, &verifier,
-				     &dir_attr);
+		int rc =
+		    gfs_readdir(c->call->vfs, &c->cur.acc.cred, c->cur.acc.ref, a->cookie, a->cookie ? verifier : 0, 1,
+				hint + 2, fill_entry, &f, &veof, &verifier, &dir_attr);
 		if (rc < 0)
 			return f.error != NFS4_OK ? f.error : nfs4_status(rc);
 		eof = veof && !f.stopped;

@@ -143,8 +143,8 @@ NFS4_HANDLER(nfs4_op_sequence)
 	SEQUENCE4res *r = res;
 	SEQUENCE4resok *ok = &r->SEQUENCE4res_u.sr_resok4;
 	struct nfs4_slot_grant g;
-	nfsstat4 st = nfs4_slot_begin(c->nfs4->state, (const uint8_t *)a->sa_sessionid, a->sa_slotid,
-				      a->sa_sequenceid, &g);
+	nfsstat4 st =
+	    nfs4_slot_begin(c->nfs4->state, (const uint8_t *)a->sa_sessionid, a->sa_slotid, a->sa_sequenceid, &g);
 
 	if (st != NFS4_OK)
 		return st;
@@ -237,7 +237,7 @@ NFS4_HANDLER(nfs4_op_test_stateid)
 	for (u_int i = 0; i < n; i++) {
 		const stateid4 *sid = &a->ts_stateids.ts_stateids_val[i];
 		codes[i] = nfs4_stateid_special(sid) ? NFS4ERR_BAD_STATEID
-						      : nfs4_stateid_test(c->nfs4->state, c->clientid, sid);
+						     : nfs4_stateid_test(c->nfs4->state, c->clientid, sid);
 	}
 	r->TEST_STATEID4res_u.tsr_resok4.tsr_status_codes.tsr_status_codes_val = codes;
 	r->TEST_STATEID4res_u.tsr_resok4.tsr_status_codes.tsr_status_codes_len = n;

@@ -93,8 +93,8 @@ void nfs4_slot_finish(struct nfs4_state *st, const uint8_t sessionid[NFS4_SESSIO
  * OPEN by an owner that already has the file open upgrades that open and
  * returns its stateid with the next seqid.  NFS4ERR_SHARE_DENIED when
  * access meets another open's deny or deny meets another open's access. */
-nfsstat4 nfs4_open_acquire(struct nfs4_state *st, clientid4 clientid, const void *owner, size_t owner_len,
-			   uint64_t ino, uint32_t access, uint32_t deny, stateid4 *out);
+nfsstat4 nfs4_open_acquire(struct nfs4_state *st, clientid4 clientid, const void *owner, size_t owner_len, uint64_t ino,
+			   uint32_t access, uint32_t deny, stateid4 *out);
 /* Checks a non-special stateid for I/O on ino by clientid: BAD_STATEID
  * (forged, another client's, closed, another file), OLD_STATEID (an
  * earlier seqid), OPENMODE (want is not covered by the open's access;

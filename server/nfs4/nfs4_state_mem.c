@@ -457,8 +457,8 @@ static nfsstat4 check_seqid(const struct open *o, const stateid4 *sid)
 	return sid->seqid < o->seqid ? NFS4ERR_OLD_STATEID : NFS4ERR_BAD_STATEID;
 }
 
-nfsstat4 nfs4_open_acquire(struct nfs4_state *st, clientid4 clientid, const void *owner, size_t owner_len,
-			   uint64_t ino, uint32_t access, uint32_t deny, stateid4 *out)
+nfsstat4 nfs4_open_acquire(struct nfs4_state *st, clientid4 clientid, const void *owner, size_t owner_len, uint64_t ino,
+			   uint32_t access, uint32_t deny, stateid4 *out)
 {
 	nfsstat4 status = NFS4_OK;
 
@@ -477,8 +477,8 @@ nfsstat4 nfs4_open_acquire(struct nfs4_state *st, clientid4 clientid, const void
 			for (struct open *o = c->opens; o; o = o->next) {
 				if (o->ino != ino)
 					continue;
-				bool same_owner = c == me && o->owner_len == owner_len &&
-						  memcmp(o->owner, owner, owner_len) == 0;
+				bool same_owner =
+				    c == me && o->owner_len == owner_len && memcmp(o->owner, owner, owner_len) == 0;
 				if (same_owner) {
 					mine = o;
 					continue;

@@ -112,8 +112,8 @@ void nfs4_cinfo(const struct gfs_wcc *w, change_info4 *out)
 
 bool nfs4_stateid_special(const stateid4 *sid)
 {
-	static const char zeros[NFS4_OTHER_SIZE], ones[NFS4_OTHER_SIZE] = {-1, -1, -1, -1, -1, -1,
-									    -1, -1, -1, -1, -1, -1};
+	static const char zeros[NFS4_OTHER_SIZE],
+	    ones[NFS4_OTHER_SIZE] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 	if (sid->seqid == 0 && memcmp(sid->other, zeros, sizeof(zeros)) == 0)
 		return true;
 	return sid->seqid == 0xffffffffu && memcmp(sid->other, ones, sizeof(ones)) == 0;
