@@ -156,7 +156,9 @@ NFS4_HANDLER(nfs4_op_readdir)
 			verifier = verifier << 8 | (uint8_t)a->cookieverf[i];
 		struct gfs_attr dir_attr;
 		int veof = 0;
-		uint32_t hint = f.max_bytes / 64;
+		/* at least one entry past "." and "..": a reply too small for
+		 * it is TOOSMALL, never an empty page that does not advance */
+		uint32_t hint = f.max_bytes / 64 ? f.max_bytes / 64 : 1;
 		if (hint > MAX_ENTRIES)
 			hint = MAX_ENTRIES;
 		/* cookie 0 starts over whatever the verifier says */
