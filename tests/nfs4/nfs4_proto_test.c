@@ -311,7 +311,7 @@ TEST(slot_replay_is_cached)
 	/* the same request again, same slot and sequence id */
 	REQUIRE_EQ(v4_send(&s), RPC_SUCCESS);
 	CHECK_EQ(v4_status(&s, 0), NFS4_OK);
-	CHECK_EQ(v4_status(&s, 2), NFS4_OK); /* a second mkdir would be EXIST */
+	REQUIRE_EQ(v4_status(&s, 2), NFS4_OK); /* a second mkdir would be EXIST */
 	CHECK_EQ(s.res.resarray.resarray_val[2].nfs_resop4_u.opcreate.CREATE4res_u.resok4.cinfo.after, after);
 
 	/* the next sequence id runs it again: now it exists */
