@@ -188,6 +188,10 @@ static enum rpc_disposition nfs4_compound(struct rpc_call *call, void *args, voi
 		status = a->stop_status;
 	for (uint32_t i = 0; status == NFS4_OK && i < a->ndecoded; i++) {
 		status = run_op(&c, a, i, &res[i]);
+		if (status != NFS4_OK) {
+			const struct nfs4_op *op = nfs4_op_find(res[i].resop);
+			log_debug("nfs4: xid %08x op %u %s: status %d", call->xid, i, op ? op->name : "?", (int)status);
+		}
 		/* Every result type starts with its status. */
 		res[i].nfs_resop4_u.opillegal.status = status;
 		nres = i + 1;
