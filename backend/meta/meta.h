@@ -13,7 +13,7 @@
 #ifndef GATEFS_META_H
 #define GATEFS_META_H
 
-#include "vfs.h"
+#include "gfs_types.h"
 
 #define META_FORMAT_VERSION 1
 #define META_DEFAULT_BLOCK_SIZE (4u << 20)
@@ -34,6 +34,9 @@ struct meta_settings {
 	int64_t created_sec;
 };
 
+/* url with any password replaced by "***" (redis://user:***@host,
+ * ?password=***), for messages: a password is never printed. */
+void meta_url_redact(const char *url, char *out, size_t outlen);
 /* Connects (per-thread connections are made lazily inside), checks
  * maxmemory-policy (refuses anything that evicts) and warns if neither AOF
  * nor RDB persistence is on.  Does not need a formatted volume. */
@@ -115,6 +118,9 @@ struct meta_slice {
 
 /* Reserves count consecutive slice ids; returns the first. */
 int meta_new_slice_ids(struct meta *m, uint32_t count, uint64_t *first);
+/* The last slice id handed out so far (0: none).  Every later reservation
+ * returns larger ids, so gc spares ids above a value read before its scan. */
+int meta_last_slice_id(struct meta *m, uint64_t *last);
 /* Caller frees *out with free(). */
 int meta_read_chunk(struct meta *m, gfs_ino_t ino, uint32_t chunk_index, struct meta_slice **out, size_t *n);
 /* Appends one slice record to a chunk, and atomically raises the file size

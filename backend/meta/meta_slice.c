@@ -30,6 +30,24 @@ int meta_new_slice_ids(struct meta *m, uint32_t count, uint64_t *first)
 	return 0;
 }
 
+int meta_last_slice_id(struct meta *m, uint64_t *last)
+{
+	char key[META_KEY_MAX];
+	meta_key(m, key, sizeof(key), "nextslice");
+	int err = 0;
+	redisReply *r = meta_command(m, &err, "GET %s", key);
+	if (!r)
+		return err;
+	int rc = 0;
+	char *end = NULL;
+	if (r->type == REDIS_REPLY_STRING)
+		*last = strtoull(r->str, &end, 10);
+	if (r->type != REDIS_REPLY_STRING || end == r->str || *end)
+		rc = -EIO; /* a formatted volume always has the counter */
+	freeReplyObject(r);
+	return rc;
+}
+
 int meta_read_chunk(struct meta *m, gfs_ino_t ino, uint32_t chunk_index, struct meta_slice **out, size_t *n)
 {
 	char key[META_KEY_MAX];

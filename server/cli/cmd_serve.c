@@ -17,6 +17,7 @@
 #include "log.h"
 #include "commands.h"
 #include "config.h"
+#include "data_dir.h"
 #include "drc.h"
 #include "mount.h"
 #include "pmap.h"
@@ -48,7 +49,8 @@ static const char serve_help[] = "NAME\n"
 				 "    named in FILE (docs/CONFIG.md).  Without a meta_url, runs the embedded\n"
 				 "    default: a private redis-server under the data directory, objects in\n"
 				 "    DATA/objects, the volume formatted on first start, and /hf exported\n"
-				 "    read-write to 127.0.0.1 and ::1 only.\n"
+				 "    read-write to 127.0.0.1 and ::1 only.  One gatefs at a time runs\n"
+				 "    on a data directory (it holds DATA/lock); a second one exits 1.\n"
 				 "\n"
 				 "    SIGTERM or SIGINT stops accepting calls, uploads everything buffered\n"
 				 "    and exits 0.\n"
@@ -76,10 +78,13 @@ struct serve_state {
 	struct embedded_redis redis;
 	struct gfs_vfs *vfs;
 	struct server srv;
+	struct rpc_service svc;
+	int nfs_port, mount_port, portmap_port; /* as bound */
 	struct pmap_mapping maps[16];
 	size_t nmaps;
 	bool registered_with_rpcbind;
 	bool transport_started;
+	int data_dir_lock; /* -1, or held while the embedded redis may run */
 };
 
 static int parse_port_arg(const char *text, int *out)
@@ -276,15 +281,15 @@ static int start_portmapper(struct serve_state *st)
 		log_error("cannot listen on portmapper port %d: %s", cfg->portmap_port, strerror(-rc));
 		return rc;
 	}
-	st->srv.portmap_port = port;
+	st->portmap_port = port;
 	for (uint32_t vers = 2; vers <= 4; vers++) {
 		add_mapping(st, PMAP_PROGRAM, vers, PMAP_PROTO_TCP, port);
 		add_mapping(st, PMAP_PROGRAM, vers, PMAP_PROTO_UDP, port);
 	}
 	pmap_set_table(st->maps, st->nmaps);
-	server_add_program(&st->srv, &pmap2_program);
-	server_add_program(&st->srv, &rpcb3_program);
-	server_add_program(&st->srv, &rpcb4_program);
+	rpc_service_add(&st->svc, &pmap2_program);
+	rpc_service_add(&st->svc, &rpcb3_program);
+	rpc_service_add(&st->svc, &rpcb4_program);
 	return 0;
 }
 
@@ -311,7 +316,30 @@ static int start(struct serve_state *st)
 	int rc;
 
 	if (!cfg->meta_url[0]) {
-		rc = embedded_redis_start(cfg->data_dir, &st->redis, err, sizeof(err));
+		char abs[sizeof(cfg->data_dir)];
+		int holder;
+		/* The volume records DATA/objects, and redis runs with its own
+		 * working directory: a relative path would name other places. */
+		rc = data_dir_absolute(cfg->data_dir, abs, sizeof(abs));
+		if (rc < 0) {
+			log_error("data directory %s: %s", cfg->data_dir, strerror(-rc));
+			return rc;
+		}
+		memcpy(cfg->data_dir, abs, sizeof(abs));
+		/* Before the socket, the redis-server or an object is touched:
+		 * two gateways on one directory would run two redis-servers on
+		 * one AOF and hand out the same slice ids. */
+		rc = data_dir_lock(cfg->data_dir, &holder, err, sizeof(err));
+		if (rc == -EBUSY) {
+			log_error("%s; refusing to start a second instance on it", err);
+			return rc;
+		}
+		if (rc < 0) {
+			log_error("%s", err);
+			return rc;
+		}
+		st->data_dir_lock = rc;
+		rc = embedded_redis_start(cfg->data_dir, st->data_dir_lock, &st->redis, err, sizeof(err));
 		if (rc == 0)
 			rc = embedded_volume_prepare(st->redis.meta_url, cfg->data_dir, err, sizeof(err));
 		if (rc < 0) {
@@ -341,48 +369,51 @@ static int start(struct serve_state *st)
 	}
 	st->srv.vfs = st->vfs;
 	st->srv.vol = gfs_vfs_info(st->vfs);
-	st->srv.cfg = cfg;
+	st->srv.allow_auth_none = cfg->allow_auth_none;
+	st->svc.nfs_auth_none = cfg->allow_auth_none;
+	st->svc.vfs = st->vfs;
+	st->svc.server = &st->srv;
 	rc = resolve_exports(st);
 	if (rc < 0)
 		return rc;
 
-	st->srv.drc = drc_create(cfg->drc_entries, cfg->drc_bytes);
+	st->svc.drc = drc_create(cfg->drc_entries, cfg->drc_bytes);
 	st->srv.mounts = mount_list_create();
-	if (!st->srv.drc || !st->srv.mounts)
+	if (!st->svc.drc || !st->srv.mounts)
 		return -ENOMEM;
 #ifdef GATEFS_HAVE_NFS3
-	server_add_program(&st->srv, &nfs3_program);
+	rpc_service_add(&st->svc, &nfs3_program);
 #else
 	log_warn("this build has no NFSv3 program; serving MOUNT only");
 #endif
 	if (cfg->nfs4) {
-		rc = nfs4_start(&st->srv);
+		rc = nfs4_start(&st->srv, cfg->nfs4_lease_seconds);
 		if (rc < 0)
 			return rc;
-		server_add_program(&st->srv, &nfs4_program);
+		rpc_service_add(&st->svc, &nfs4_program);
 		log_warn("nfs4 = on: NFSv4.1/4.2 is not complete yet (no locks; state is per gateway)");
 	}
-	server_add_program(&st->srv, &mount3_program);
+	rpc_service_add(&st->svc, &mount3_program);
 
-	rc = rpc_transport_start(&st->srv, cfg->threads ? cfg->threads : default_rpc_threads());
+	rc = rpc_transport_start(&st->svc, cfg->threads ? cfg->threads : default_rpc_threads());
 	if (rc < 0)
 		return rc;
 	st->transport_started = true;
-	rc = rpc_listen(cfg->listen_addr, cfg->nfs_port, false, &st->srv.nfs_port);
+	rc = rpc_listen(cfg->listen_addr, cfg->nfs_port, false, &st->nfs_port);
 	if (rc < 0) {
 		log_error("cannot listen on %s port %d (nfs): %s", cfg->listen_addr, cfg->nfs_port, strerror(-rc));
 		return rc;
 	}
-	rc = rpc_listen(cfg->listen_addr, cfg->mount_port, true, &st->srv.mount_port);
+	rc = rpc_listen(cfg->listen_addr, cfg->mount_port, true, &st->mount_port);
 	if (rc < 0) {
 		log_error("cannot listen on %s port %d (mount): %s", cfg->listen_addr, cfg->mount_port, strerror(-rc));
 		return rc;
 	}
-	add_mapping(st, NFS_PROGRAM, 3, PMAP_PROTO_TCP, st->srv.nfs_port);
+	add_mapping(st, NFS_PROGRAM, 3, PMAP_PROTO_TCP, st->nfs_port);
 	if (cfg->nfs4)
-		add_mapping(st, NFS_PROGRAM, 4, PMAP_PROTO_TCP, st->srv.nfs_port);
-	add_mapping(st, MOUNT_PROGRAM_NUMBER, 3, PMAP_PROTO_TCP, st->srv.mount_port);
-	add_mapping(st, MOUNT_PROGRAM_NUMBER, 3, PMAP_PROTO_UDP, st->srv.mount_port);
+		add_mapping(st, NFS_PROGRAM, 4, PMAP_PROTO_TCP, st->nfs_port);
+	add_mapping(st, MOUNT_PROGRAM_NUMBER, 3, PMAP_PROTO_TCP, st->mount_port);
+	add_mapping(st, MOUNT_PROGRAM_NUMBER, 3, PMAP_PROTO_UDP, st->mount_port);
 	return start_portmapper(st);
 }
 
@@ -398,9 +429,11 @@ static void stop(struct serve_state *st)
 			log_error("flushing the volume at stop failed: %s", gfs_strerror(rc));
 	}
 	nfs4_stop(&st->srv);
-	drc_destroy(st->srv.drc);
+	drc_destroy(st->svc.drc);
 	mount_list_destroy(st->srv.mounts);
 	embedded_redis_stop(&st->redis);
+	if (st->data_dir_lock >= 0)
+		close(st->data_dir_lock);
 	config_free(&st->cfg);
 }
 
@@ -413,6 +446,7 @@ int cmd_serve(int argc, char **argv)
 	if (!st)
 		return 1;
 	st->redis.pid = -1;
+	st->data_dir_lock = -1;
 	rc = parse_args(argc, argv, &st->cfg);
 	if (rc != 0) {
 		config_free(&st->cfg);
@@ -449,13 +483,13 @@ int cmd_serve(int argc, char **argv)
 	char pmap_desc[64];
 	if (st->registered_with_rpcbind)
 		snprintf(pmap_desc, sizeof(pmap_desc), "registered with rpcbind");
-	else if (st->srv.portmap_port)
-		snprintf(pmap_desc, sizeof(pmap_desc), "builtin on port %d", st->srv.portmap_port);
+	else if (st->portmap_port)
+		snprintf(pmap_desc, sizeof(pmap_desc), "builtin on port %d", st->portmap_port);
 	else
 		snprintf(pmap_desc, sizeof(pmap_desc), "off");
 	log_info("gatefs serving volume %s (%s) on %s: nfs port %d, mount port %d, portmapper %s, %zu export(s)",
-		 st->srv.vol->name, st->srv.vol->uuid, st->cfg.listen_addr, st->srv.nfs_port, st->srv.mount_port,
-		 pmap_desc, st->srv.nexports);
+		 st->srv.vol->name, st->srv.vol->uuid, st->cfg.listen_addr, st->nfs_port, st->mount_port, pmap_desc,
+		 st->srv.nexports);
 
 	sigwait(&stop_signals, &sig);
 	log_info("gatefs stopping on %s: flushing buffered data", strsignal(sig));

@@ -238,11 +238,11 @@ const struct rpc_program nfs4_program = {
     .procs = nfs4_procs,
 };
 
-int nfs4_start(struct server *srv)
+int nfs4_start(struct server *srv, uint32_t lease_seconds)
 {
 	struct nfs4_server *n = calloc(1, sizeof(*n));
 	struct nfs4_state_config sc = {
-	    .lease_seconds = srv->cfg && srv->cfg->nfs4_lease_seconds ? srv->cfg->nfs4_lease_seconds : 90,
+	    .lease_seconds = lease_seconds ? lease_seconds : 90,
 	    .max_slots = 64,
 	};
 	struct timespec ts;

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "nfs4_impl.h"
-#include "rpc_transport.h"
 #include "server.h"
 
 #define MAX_SLOTS 64

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,6 +38,7 @@ static pid_t spawn(char *const args[], const char *log, const char *data_dir_env
 	}
 	if (data_dir_env)
 		setenv("GATEFS_DATA_DIR", data_dir_env, 1);
+	prctl(PR_SET_PDEATHSIG, SIGKILL); /* a test that dies takes its gateway along */
 	char *argv[16];
 	int n = 0;
 	argv[n++] = (char *)gw_binary();
