@@ -798,6 +798,46 @@ TEST(readdir_pages)
 	v4_close(&s);
 }
 
+/* A client silent for two leases loses its opens to a client that needs
+ * the file, and then its session (nfs4_lease_time = 1). */
+TEST(expired_lease_yields)
+{
+	struct gateway short_lease;
+	REQUIRE(gw_start(&short_lease, "nfs4 = on\nnfs4_lease_time = 1\n/hf 127.0.0.1(rw,insecure,no_root_squash)\n") ==
+		0);
+	struct v4 a, b;
+	nfs_fh4 hf, f;
+	stateid4 sa, sb;
+	int ok = v4_open_session(&a, short_lease.nfs_port, 0, 0, "lease-a") == 0 &&
+		 v4_open_session(&b, short_lease.nfs_port, 0, 0, "lease-b") == 0 && v4_export_fh(&a, "hf", &hf) == 0;
+	CHECK(ok);
+	if (ok) {
+		REQUIRE_EQ(
+		    v4_open(&a, &hf, "oa", "leased", OPEN4_SHARE_ACCESS_READ, OPEN4_SHARE_DENY_WRITE, true, &sa, &f),
+		    0);
+		CHECK_EQ(v4_open(&b, &hf, "ob", "leased", OPEN4_SHARE_ACCESS_WRITE, 0, false, &sb, NULL),
+			 NFS4ERR_SHARE_DENIED);
+		/* b keeps renewing; a stays silent past two leases */
+		for (int i = 0; i < 5; i++) {
+			usleep(600 * 1000);
+			v4_begin(&b);
+			v4_seq(&b, 0);
+			CHECK_EQ(v4_send(&b), RPC_SUCCESS);
+			CHECK_EQ(v4_status(&b, 0), NFS4_OK);
+		}
+		CHECK_EQ(v4_open(&b, &hf, "ob", "leased", OPEN4_SHARE_ACCESS_WRITE, 0, false, &sb, NULL), 0);
+		v4_begin(&a);
+		v4_seq(&a, 0);
+		CHECK_EQ(v4_send(&a), RPC_SUCCESS);
+		CHECK_EQ(v4_status(&a, 0), NFS4ERR_BADSESSION);
+		free(f.nfs_fh4_val);
+		free(hf.nfs_fh4_val);
+	}
+	v4_close(&a);
+	v4_close(&b);
+	CHECK_EQ(gw_stop(&short_lease), 0);
+}
+
 TEST(gateway_stops_cleanly)
 {
 	if (gw_state != 1)
