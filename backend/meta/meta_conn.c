@@ -231,6 +231,9 @@ void meta_conns_init(struct meta *m)
 {
 	pthread_key_create(&m->conn_key, conn_free);
 	pthread_mutex_init(&m->conns_lock, NULL);
+	pthread_mutex_init(&m->run_lock, NULL);
+	const char *skew = getenv("GATEFS_TEST_CLOCK_SKEW_SEC");
+	m->clock_skew_sec = skew ? strtoll(skew, NULL, 10) : 0;
 }
 
 void meta_conns_fini(struct meta *m)
@@ -248,6 +251,7 @@ void meta_conns_fini(struct meta *m)
 		c = next;
 	}
 	pthread_mutex_destroy(&m->conns_lock);
+	pthread_mutex_destroy(&m->run_lock);
 }
 
 static void note_down(struct meta *m, const char *why)
@@ -255,6 +259,40 @@ static void note_down(struct meta *m, const char *why)
 	if (atomic_exchange(&m->redis_down, 1) == 0)
 		log_error("meta: redis %s unreachable (%s); operations return EAGAIN until it is back", m->url_for_log,
 			  why);
+}
+
+/* Reads the server's run id on a new connection and counts a change: the
+ * process behind the address is another one (restarted, failed over) and
+ * may have lost writes it had acknowledged.  Every connection does this
+ * before its first command, so nothing is read from a new Redis before the
+ * change is counted.  An ACL that forbids INFO leaves the check off. */
+static void note_run_id(struct meta *m, redisContext *c)
+{
+	redisReply *r = redisCommand(c, "INFO server");
+	if (!r)
+		return;
+	const char *p = r->type == REDIS_REPLY_STRING ? strstr(r->str, "run_id:") : NULL;
+	char id[48] = "";
+	if (p) {
+		p += 7;
+		size_t n = strcspn(p, "\r\n");
+		if (n < sizeof(id)) {
+			memcpy(id, p, n);
+			id[n] = 0;
+		}
+	}
+	freeReplyObject(r);
+	if (!id[0])
+		return;
+	pthread_mutex_lock(&m->run_lock);
+	if (m->run_id[0] && strcmp(m->run_id, id) != 0) {
+		atomic_fetch_add(&m->restarts, 1);
+		log_warn("meta: redis %s is another process now (run id %s, was %s): it may have lost recent writes; "
+			 "the write verifier changes so that clients resend what they did not commit",
+			 m->url_for_log, id, m->run_id);
+	}
+	snprintf(m->run_id, sizeof(m->run_id), "%s", id);
+	pthread_mutex_unlock(&m->run_lock);
 }
 
 redisContext *meta_connect(struct meta *m, char *why, size_t whylen)
@@ -284,6 +322,7 @@ redisContext *meta_connect(struct meta *m, char *why, size_t whylen)
 			return NULL;
 		}
 	}
+	note_run_id(m, c);
 	if (m->db) {
 		redisReply *r = redisCommand(c, "SELECT %d", m->db);
 		int bad = !r || r->type == REDIS_REPLY_ERROR;
@@ -358,6 +397,21 @@ void meta_conn_failed(struct meta *m, redisContext *ctx)
 		c->ctx = NULL;
 		c->next_try_ms = 0; /* the first reconnect is immediate; failures back off */
 	}
+}
+
+uint64_t meta_redis_restarts(struct meta *m)
+{
+	return atomic_load(&m->restarts);
+}
+
+int meta_ping(struct meta *m)
+{
+	int err = 0;
+	redisReply *r = meta_command(m, &err, "PING");
+	if (!r)
+		return err;
+	freeReplyObject(r);
+	return 0;
 }
 
 /* Maps an error reply to an errno; logs what is not expected. */

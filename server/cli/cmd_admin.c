@@ -525,8 +525,9 @@ static void print_problem(void *arg, const char *line)
 static void block_key(const struct meta_settings *s, uint64_t slice_id, uint32_t index, uint32_t len, char *out,
 		      size_t outlen)
 {
-	snprintf(out, outlen, "%s/chunks/%" PRIu64 "/%" PRIu64 "/%" PRIu64 "_%u_%u", s->uuid, slice_id / 1000000,
-		 slice_id / 1000, slice_id, index, len);
+	uint64_t dir = meta_slice_counter(slice_id);
+	snprintf(out, outlen, "%s/chunks/%" PRIu64 "/%" PRIu64 "/%" PRIu64 "_%u_%u", s->uuid, dir / 1000000, dir / 1000,
+		 slice_id, index, len);
 }
 
 struct object_check {
@@ -663,7 +664,7 @@ struct gc_walk {
  */
 static bool gc_may_take(const struct gc_walk *w, uint64_t id, const struct object_info *info)
 {
-	if (id >= w->last_id_before_scan)
+	if (meta_slice_counter(id) >= w->last_id_before_scan) /* the counter: ids carry a tag (meta.h) */
 		return false;
 	if (w->min_age_sec == 0)
 		return true;
@@ -728,7 +729,7 @@ static int gc_body(struct admin_opts o, int first, int argc, char **argv)
 		struct meta_dead_slice *dead = NULL;
 		size_t ndead = 0;
 		if (rc == 0)
-			rc = meta_dead_slices(m, INT64_MAX, SIZE_MAX, &dead, &ndead);
+			rc = meta_dead_slices(m, META_DEAD_ANY_AGE, SIZE_MAX, &dead, &ndead);
 		for (size_t i = 0; rc == 0 && i < ndead; i++)
 			rc = collect_id(&live, dead[i].id, dead[i].size);
 		free(dead);

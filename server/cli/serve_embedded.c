@@ -104,10 +104,13 @@ int embedded_redis_start(const char *data_dir, int lock_fd, struct embedded_redi
 		 * exited, no other gatefs starts one on the same files. */
 		if (lock_fd >= 0 && data_dir_lock_inherit(lock_fd) < 0)
 			_exit(1);
+		/* appendfsync always: Redis fsyncs each change before it replies,
+		 * so a COMMIT or FILE_SYNC reply means stable even if the host
+		 * loses power (docs/OPERATIONS.md). */
 		execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", r->socket_path,
-		       "--unixsocketperm", "700", "--dir", redis_dir, "--appendonly", "yes", "--appendfsync",
-		       "everysec", "--maxmemory-policy", "noeviction", "--save", "", "--daemonize", "no", "--logfile",
-		       log_path, (char *)NULL);
+		       "--unixsocketperm", "700", "--dir", redis_dir, "--appendonly", "yes", "--appendfsync", "always",
+		       "--maxmemory-policy", "noeviction", "--save", "", "--daemonize", "no", "--logfile", log_path,
+		       (char *)NULL);
 		fprintf(stderr, "gatefs: cannot run redis-server: %s\n", strerror(errno));
 		_exit(127);
 	}

@@ -236,6 +236,10 @@ TEST(serve_embedded_default)
 	CHECK(stat(path, &st) == 0 || stat(path2, &st) == 0); /* AOF is on */
 	pid_t redis_pid = logged_redis_pid(log);
 	CHECK(redis_pid > 0 && kill(redis_pid, 0) == 0);
+	/* Every change is fsynced before Redis replies: COMMIT means stable. */
+	char cmd[800];
+	snprintf(cmd, sizeof(cmd), "redis-cli -s %s/redis.sock CONFIG GET appendfsync | grep -qx always", data);
+	CHECK_EQ(system(cmd), 0);
 	CHECK_EQ(count_in_file(log, "formatted embedded volume"), 1);
 
 	kill(pid, SIGTERM);
