@@ -10,9 +10,11 @@
 
 #include "nfs4_impl.h"
 
+/* The vfs's write verifier: new at every start and whenever Redis may have
+ * lost committed metadata, so that clients resend what was not committed. */
 static void put_verifier(const struct nfs4_compound *c, char out[NFS4_VERIFIER_SIZE])
 {
-	uint64_t v = gfs_vfs_info(c->call->vfs)->write_verifier;
+	uint64_t v = gfs_write_verifier(c->call->vfs);
 	for (int i = 0; i < NFS4_VERIFIER_SIZE; i++)
 		out[i] = (char)(v >> (56 - 8 * i));
 }
