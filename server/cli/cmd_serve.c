@@ -27,6 +27,7 @@
 #ifdef GATEFS_HAVE_NFS3
 #include "nfs3.h"
 #endif
+#include "nfs4.h"
 
 #define NFS_PROGRAM 100003
 #define MOUNT_PROGRAM_NUMBER 100005
@@ -385,6 +386,13 @@ static int start(struct serve_state *st)
 #else
 	log_warn("this build has no NFSv3 program; serving MOUNT only");
 #endif
+	if (cfg->nfs4) {
+		rc = nfs4_start(&st->srv, cfg->nfs4_lease_seconds);
+		if (rc < 0)
+			return rc;
+		rpc_service_add(&st->svc, &nfs4_program);
+		log_warn("nfs4 = on: NFSv4.1/4.2 is not complete yet (no locks; state is per gateway)");
+	}
 	rpc_service_add(&st->svc, &mount3_program);
 
 	rc = rpc_transport_start(&st->svc, cfg->threads ? cfg->threads : default_rpc_threads());
@@ -402,6 +410,8 @@ static int start(struct serve_state *st)
 		return rc;
 	}
 	add_mapping(st, NFS_PROGRAM, 3, PMAP_PROTO_TCP, st->nfs_port);
+	if (cfg->nfs4)
+		add_mapping(st, NFS_PROGRAM, 4, PMAP_PROTO_TCP, st->nfs_port);
 	add_mapping(st, MOUNT_PROGRAM_NUMBER, 3, PMAP_PROTO_TCP, st->mount_port);
 	add_mapping(st, MOUNT_PROGRAM_NUMBER, 3, PMAP_PROTO_UDP, st->mount_port);
 	return start_portmapper(st);
@@ -418,6 +428,7 @@ static void stop(struct serve_state *st)
 		if (rc < 0)
 			log_error("flushing the volume at stop failed: %s", gfs_strerror(rc));
 	}
+	nfs4_stop(&st->srv);
 	drc_destroy(st->svc.drc);
 	mount_list_destroy(st->srv.mounts);
 	embedded_redis_stop(&st->redis);

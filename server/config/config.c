@@ -53,6 +53,8 @@ static const struct config_key config_keys[] = {
     KEY("portmapper", KEY_PORTMAPPER, portmapper),
     KEY("threads", KEY_UINT, threads),
     KEY("auth_none", KEY_BOOL, allow_auth_none),
+    KEY("nfs4", KEY_BOOL, nfs4),
+    KEY("nfs4_lease_time", KEY_UINT, nfs4_lease_seconds),
     KEY("drc_entries", KEY_UINT, drc_entries),
     KEY("drc_size", KEY_SIZE, drc_bytes),
     KEY("drc_retention", KEY_UINT, drc_retention_s),
@@ -73,6 +75,7 @@ void config_defaults(struct gfs_config *cfg)
 	cfg->portmapper = PORTMAPPER_AUTO;
 	cfg->threads = 0; /* chosen from the CPU count (cmd_serve.c) */
 	cfg->attr_cache_entries = 262144;
+	cfg->nfs4_lease_seconds = 90;
 	/* 10k non-idempotent calls a second kept for 120 s (twice a TCP
 	 * client's 60 s retransmission timeout), CREATE-sized replies: 1.2M
 	 * entries of drc_footprint(264) = 336 bytes (docs/architecture/server.md). */

@@ -44,6 +44,8 @@ struct gfs_config {
 	enum portmapper_mode portmapper;
 	uint32_t threads;     /* RPC worker threads; 0: from the CPU count */
 	bool allow_auth_none; /* offer AUTH_NONE in MNT replies and accept it */
+	bool nfs4;	      /* serve NFSv4.1/4.2 (not complete yet: docs/CONFIG.md) */
+	uint32_t nfs4_lease_seconds;
 
 	/* duplicate request cache */
 	uint32_t drc_entries;

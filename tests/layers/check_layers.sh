@@ -24,7 +24,8 @@ allowed() {
 	config) echo "export rpc vfs util" ;;
 	mount) echo "export rpc vfs util" ;;
 	nfs3) echo "export rpc vfs util" ;;
-	cli) echo "nfs3 mount config export rpc vfs util" ;;
+	nfs4) echo "export rpc vfs util" ;;
+	cli) echo "nfs3 nfs4 mount config export rpc vfs util" ;;
 	*) return 1 ;;
 	esac
 }
