@@ -16,6 +16,7 @@
 #include "log.h"
 #include "meta_cache.h"
 #include "meta_internal.h"
+#include "meta_metrics.h"
 
 #define CONNECT_TIMEOUT_MS 2000
 #define COMMAND_TIMEOUT_MS 10000
@@ -341,7 +342,9 @@ redisReply *meta_command_argv(struct meta *m, int *err, int argc, const char **a
 	redisContext *c = meta_ctx(m, err);
 	if (!c)
 		return NULL;
+	uint64_t started = metric_now_ns();
 	redisReply *r = redisCommandArgv(c, argc, argv, argvlen);
+	meta_metrics_round_trip(started, !r || r->type == REDIS_REPLY_ERROR);
 	if (!r) {
 		meta_conn_failed(m, c);
 		*err = -EAGAIN;
@@ -362,7 +365,9 @@ redisReply *meta_command(struct meta *m, int *err, const char *fmt, ...)
 		return NULL;
 	va_list ap;
 	va_start(ap, fmt);
+	uint64_t started = metric_now_ns();
 	redisReply *r = redisvCommand(c, fmt, ap);
+	meta_metrics_round_trip(started, !r || r->type == REDIS_REPLY_ERROR);
 	va_end(ap);
 	if (!r) {
 		meta_conn_failed(m, c);
@@ -422,7 +427,9 @@ redisReply *meta_eval(struct meta *m, enum meta_script_id id, const struct gfs_c
 	if (!c)
 		return NULL;
 	for (int attempt = 0; attempt < 2; attempt++) {
+		uint64_t started = metric_now_ns();
 		redisReply *r = redisCommandArgv(c, FIXED + argc, av, al);
+		meta_metrics_round_trip(started, !r || r->type == REDIS_REPLY_ERROR);
 		if (!r) {
 			meta_conn_failed(m, c);
 			*err = -EAGAIN;
@@ -763,6 +770,7 @@ static int check_redis(struct meta *m, char *err, size_t errlen)
 
 int meta_open(const char *url, struct meta **out, char *err, size_t errlen)
 {
+	meta_metrics_register();
 	struct meta *m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
@@ -786,6 +794,30 @@ int meta_open(const char *url, struct meta **out, char *err, size_t errlen)
 	choose_runner(m);
 	*out = m;
 	return 0;
+}
+
+int meta_ping(const char *url, char *err, size_t errlen)
+{
+	struct meta *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	int rc = parse_url(m, url, err, errlen);
+	redisContext *c = rc == 0 ? meta_connect(m, err, errlen) : NULL;
+	if (rc == 0 && !c)
+		rc = -EAGAIN;
+	if (c) {
+		redisReply *r = redisCommand(c, "PING");
+		if (!r || r->type != REDIS_REPLY_STATUS || strcmp(r->str, "PONG") != 0) {
+			snprintf(err, errlen, "PING: %s",
+				 !r ? c->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+			rc = r ? -EIO : -EAGAIN;
+		}
+		if (r)
+			freeReplyObject(r);
+		redisFree(c);
+	}
+	free(m);
+	return rc;
 }
 
 void meta_close(struct meta *m)

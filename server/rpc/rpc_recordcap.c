@@ -43,10 +43,9 @@ void rpc_recordcap_track(int fd, uint32_t max_record)
 	atomic_store(&cap_of_fd[fd], max_record);
 }
 
-void rpc_recordcap_untrack(int fd)
+bool rpc_recordcap_untrack(int fd)
 {
-	if (fd >= 0 && fd < RECORDCAP_MAX_FDS)
-		atomic_store(&cap_of_fd[fd], 0);
+	return fd >= 0 && fd < RECORDCAP_MAX_FDS && atomic_exchange(&cap_of_fd[fd], 0) != 0;
 }
 
 uint64_t rpc_recordcap_rejected(void)

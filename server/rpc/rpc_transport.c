@@ -19,6 +19,7 @@
 #include <rpc/svc_rqst.h>
 
 #include "log.h"
+#include "rpc_metrics.h"
 #include "rpc_transport.h"
 
 /* One call in flight: ntirpc's request with our context around it. */
@@ -75,7 +76,8 @@ static void request_free(struct svc_req *req, enum xprt_stat stat)
 
 static enum xprt_stat connection_closed(SVCXPRT *xprt)
 {
-	rpc_recordcap_untrack(xprt->xp_fd);
+	if (rpc_recordcap_untrack(xprt->xp_fd))
+		rpc_metrics_connection(-1);
 	return XPRT_DESTROYED;
 }
 
@@ -91,6 +93,7 @@ static enum xprt_stat process_call(struct svc_req *req)
 static enum xprt_stat connection_accepted(SVCXPRT *xprt)
 {
 	rpc_recordcap_track(xprt->xp_fd, RPC_MAX_RECORD);
+	rpc_metrics_connection(1);
 	xprt->xp_dispatch.process_cb = process_call;
 	return XPRT_IDLE;
 }

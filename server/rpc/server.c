@@ -3,12 +3,15 @@
  */
 #include <errno.h>
 
+#include "rpc_metrics.h"
 #include "server.h"
 
 int server_add_program(struct server *srv, const struct rpc_program *prog)
 {
 	if (srv->nprograms >= SERVER_MAX_PROGRAMS)
 		return -ENOSPC;
+	if (!rpc_metrics_program(prog))
+		return -ENOMEM;
 	srv->programs[srv->nprograms++] = prog;
 	return 0;
 }
