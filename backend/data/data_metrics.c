@@ -16,8 +16,7 @@ static void register_all(void)
 	metrics_register(METRIC_COUNTER, "gatefs_block_cache_misses_total",
 			 "Block reads that had to fetch the block (disk tier or object store).", "", &d->cache_misses);
 	metrics_register(METRIC_COUNTER, "gatefs_block_cache_shared_fetches_total",
-			 "Block reads that waited for another reader's fetch of the same block.", "",
-			 &d->cache_waits);
+			 "Block reads that waited for another reader's fetch of the same block.", "", &d->cache_waits);
 	metrics_register(METRIC_GAUGE, "gatefs_block_cache_bytes", "Bytes held in the memory block cache.", "",
 			 &d->cache_bytes);
 	metrics_register(METRIC_GAUGE, "gatefs_write_buffer_bytes", "Write buffer bytes in use by buffered writes.", "",

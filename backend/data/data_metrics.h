@@ -16,8 +16,8 @@ struct data_metrics {
 	struct metric_gauge cache_bytes;    /* memory tier, now */
 	struct metric_gauge writebuf_bytes; /* budget reserved by buffered writes, now */
 	struct metric_gauge writebuf_budget;
-	struct metric_gauge writebuf_waiters;	  /* writers waiting for budget, now */
-	struct metric_counter writebuf_waits;	  /* times a writer had to wait */
+	struct metric_gauge writebuf_waiters; /* writers waiting for budget, now */
+	struct metric_counter writebuf_waits; /* times a writer had to wait */
 };
 
 extern struct data_metrics data_metrics;

@@ -809,7 +809,9 @@ int meta_ping(const char *url, char *err, size_t errlen)
 		redisReply *r = redisCommand(c, "PING");
 		if (!r || r->type != REDIS_REPLY_STATUS || strcmp(r->str, "PONG") != 0) {
 			snprintf(err, errlen, "PING: %s",
-				 !r ? c->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+				 !r				? c->errstr
+				 : r->type == REDIS_REPLY_ERROR ? r->str
+								: "unexpected reply");
 			rc = r ? -EIO : -EAGAIN;
 		}
 		if (r)

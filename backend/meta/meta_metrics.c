@@ -22,8 +22,8 @@ static void register_all(void)
 			 &m->latency);
 	metrics_register(METRIC_COUNTER, "gatefs_attr_cache_hits_total",
 			 "Attribute lookups answered from the attribute cache.", "", &m->cache_hits);
-	metrics_register(METRIC_COUNTER, "gatefs_attr_cache_misses_total",
-			 "Attribute lookups that had to ask Redis.", "", &m->cache_misses);
+	metrics_register(METRIC_COUNTER, "gatefs_attr_cache_misses_total", "Attribute lookups that had to ask Redis.",
+			 "", &m->cache_misses);
 	metrics_register(METRIC_COUNTER, "gatefs_attr_cache_invalidations_total",
 			 "Inode invalidations received from Redis (changes by any gateway).", "",
 			 &m->cache_invalidations);

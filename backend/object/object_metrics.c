@@ -38,8 +38,7 @@ static void register_all(void)
 				 "Attempts repeated after a retryable failure (S3 5xx, timeouts, resets).", labels,
 				 &ops[i].retries);
 		metrics_register(METRIC_HISTOGRAM, "gatefs_object_request_seconds",
-				 "Latency of one object store operation, retries included.", labels,
-				 &ops[i].latency);
+				 "Latency of one object store operation, retries included.", labels, &ops[i].latency);
 	}
 	metrics_register(METRIC_COUNTER, "gatefs_object_bytes_total", "Bytes moved to or from the object store.",
 			 "operation=\"put\"", &ops[OP_PUT].bytes);

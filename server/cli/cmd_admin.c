@@ -41,8 +41,11 @@ static const char format_help[] = "usage: gatefs format --meta URL --storage URL
 				  "AWS_REGION.  Exit status: 0 formatted, 1 error, 2 usage.\n";
 
 static const char status_help[] = "usage: gatefs status [--meta URL]\n"
+				  "       gatefs status --watch [--metrics HOST:PORT | --config FILE]\n"
 				  "\n"
 				  "Prints the volume's settings (without its secret), usage and counts.\n"
+				  "With --watch, shows a running gateway's live figures instead (see\n"
+				  "'gatefs status --watch --help').\n"
 				  "Exit status: 0 ok, 1 error, 2 usage.\n";
 
 static const char fsck_help[] = "usage: gatefs fsck [--meta URL] [--objects]\n"
@@ -278,6 +281,9 @@ int cmd_format(int argc, char **argv)
 
 int cmd_status(int argc, char **argv)
 {
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--watch") == 0)
+			return cmd_status_watch(argc, argv);
 	struct admin_opts o;
 	int first = parse_admin_opts(argc, argv, status_help, &o);
 	if (first < 0)

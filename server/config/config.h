@@ -43,8 +43,8 @@ struct gfs_config {
 	int mount_port;
 	int portmap_port;
 	enum portmapper_mode portmapper;
-	uint32_t threads;     /* RPC worker threads; 0: from the CPU count */
-	bool allow_auth_none; /* offer AUTH_NONE in MNT replies and accept it */
+	uint32_t threads;	  /* RPC worker threads; 0: from the CPU count */
+	bool allow_auth_none;	  /* offer AUTH_NONE in MNT replies and accept it */
 	char metrics_listen[128]; /* "ADDR:PORT" of the Prometheus endpoint; empty: off */
 
 	/* duplicate request cache */

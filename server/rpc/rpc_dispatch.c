@@ -126,7 +126,8 @@ static void send_disposition(struct svc_req *req, enum rpc_disposition d)
 
 /* A non-idempotent call: consult the DRC, run, keep the encoded reply.
  * Returns what became of the call (a replay is RPC_OK). */
-static enum rpc_disposition run_cached(struct server *srv, struct rpc_call *call, const struct rpc_proc *p, void *args, void *result)
+static enum rpc_disposition run_cached(struct server *srv, struct rpc_call *call, const struct rpc_proc *p, void *args,
+				       void *result)
 {
 	struct svc_req *req = call->req;
 	struct drc_key key;

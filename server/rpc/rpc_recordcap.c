@@ -43,9 +43,10 @@ void rpc_recordcap_track(int fd, uint32_t max_record)
 	atomic_store(&cap_of_fd[fd], max_record);
 }
 
-bool rpc_recordcap_untrack(int fd)
+void rpc_recordcap_untrack(int fd)
 {
-	return fd >= 0 && fd < RECORDCAP_MAX_FDS && atomic_exchange(&cap_of_fd[fd], 0) != 0;
+	if (fd >= 0 && fd < RECORDCAP_MAX_FDS)
+		atomic_store(&cap_of_fd[fd], 0);
 }
 
 uint64_t rpc_recordcap_rejected(void)

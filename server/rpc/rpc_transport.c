@@ -76,8 +76,22 @@ static void request_free(struct svc_req *req, enum xprt_stat stat)
 
 static enum xprt_stat connection_closed(SVCXPRT *xprt)
 {
-	if (rpc_recordcap_untrack(xprt->xp_fd))
+	rpc_recordcap_untrack(xprt->xp_fd);
+	return XPRT_DESTROYED;
+}
+
+/* Marks the transports of accepted connections (xp_u2), so that only they
+ * are counted out. */
+static char accepted_connection;
+
+/* ntirpc 4.3 calls this as it frees a transport (the socket is closed by
+ * then); unlike disconnect_cb, it runs for every accepted connection. */
+static enum xprt_stat connection_freed(SVCXPRT *xprt)
+{
+	if (xprt->xp_u2 == &accepted_connection) {
+		xprt->xp_u2 = NULL;
 		rpc_metrics_connection(-1);
+	}
 	return XPRT_DESTROYED;
 }
 
@@ -93,7 +107,9 @@ static enum xprt_stat process_call(struct svc_req *req)
 static enum xprt_stat connection_accepted(SVCXPRT *xprt)
 {
 	rpc_recordcap_track(xprt->xp_fd, RPC_MAX_RECORD);
+	xprt->xp_u2 = &accepted_connection;
 	rpc_metrics_connection(1);
+	SVC_CONTROL(xprt, SVCSET_XP_FREE_USER_DATA, (void *)connection_freed);
 	xprt->xp_dispatch.process_cb = process_call;
 	return XPRT_IDLE;
 }

@@ -35,8 +35,7 @@ void rpc_borrowed_reply_end(void);
 
 /* rpc_recordcap.c: the record size bound on TCP connections. */
 void rpc_recordcap_track(int fd, uint32_t max_record);
-/* Forgets fd; true if it was tracked (an accepted connection). */
-bool rpc_recordcap_untrack(int fd);
+void rpc_recordcap_untrack(int fd);
 uint64_t rpc_recordcap_rejected(void);
 
 /* rpc_dispatch.c: handles one decoded call header (ntirpc process_cb). */
