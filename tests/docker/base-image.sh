@@ -24,5 +24,8 @@ debootstrap --variant=minbase bookworm "$root" "$mirror" >"$root.log" 2>&1 || {
 	exit 1
 }
 rm -f "$root.log"
+# What debootstrap downloaded and the package lists (80 MB) are of no use
+# in an image: every Dockerfile runs apt-get update itself.
+rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/*
 tar -C "$root" -c . | podman import --change 'CMD ["/bin/bash"]' - "$image" >/dev/null
 echo "base-image.sh: imported $image"

@@ -136,7 +136,7 @@ static int start_gateways(void)
 	if (gw_start(&gw) != 0)
 		return -1;
 	metrics_port = tl_free_port();
-	snprintf(extra, sizeof(extra), "metrics_listen = 127.0.0.1:%d", metrics_port);
+	snprintf(extra, sizeof(extra), "metrics_listen = 127.0.0.1:%d\nlog_format = json", metrics_port);
 	if (gw_start_peer(&peer, &gw, extra) != 0)
 		return -1;
 	for (int i = 0; i < 100; i++) {
@@ -342,6 +342,16 @@ TEST(health_follows_redis)
 		rc = run_quiet(cmd, out, sizeof(out));
 	}
 	CHECK_EQ(rc, 0);
+
+	/* log_format = json: every line the peer logged (the Redis outage
+	 * included) is one JSON object with time, level and msg. */
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "python3 -c 'import json,sys\nfor l in open(sys.argv[1]):\n d=json.loads(l); d[\"time\"]; d[\"level\"]; "
+	    "d[\"msg\"]' %s",
+	    peer.log);
+	CHECK_EQ(run_quiet(cmd, out, sizeof(out)), 0);
+	CHECK_EQ(gw_log_count(&peer, "\"level\":\"info\",\"msg\":\"gatefs serving volume"), 1);
 
 	/* And the NFS side: a stopped gateway is unhealthy too. */
 	CHECK_EQ(gw_stop(&peer), 0);
