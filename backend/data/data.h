@@ -15,7 +15,7 @@
 
 #include "meta.h"
 #include "object.h"
-#include "vfs.h"
+#include "gfs_types.h"
 
 struct writebuf;
 struct block_cache;

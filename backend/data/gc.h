@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "vfs.h"
+#include "gfs_types.h"
 
 struct gfs_vfs;
 struct gc;

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "slice_view.h"
-#include "vfs.h"
+#include "gfs_types.h"
 
 struct gfs_vfs;
 struct writebuf;

@@ -13,7 +13,7 @@
 #ifndef GATEFS_META_H
 #define GATEFS_META_H
 
-#include "vfs.h"
+#include "gfs_types.h"
 
 #define META_FORMAT_VERSION 1
 #define META_DEFAULT_BLOCK_SIZE (4u << 20)

@@ -1,8 +1,9 @@
 /*
  * meta_cache.c - the inode attribute cache (see meta_cache.h for why it is
- * coherent): a striped hash table with per-stripe LRU, the draining of
- * Redis invalidations (by readers and by the tracking thread), and the
- * tracking thread's re-reads of changed inodes.
+ * coherent): entries in a striped LRU table (util/lru_table.h) with an
+ * epoch per stripe, the draining of Redis invalidations (by readers and by
+ * the tracking thread), and the tracking thread's re-reads of changed
+ * inodes.
  *
  * Each stripe has an epoch, bumped under its lock by every invalidation of
  * one of its inodes.  A value read from Redis is stored as fresh only if
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "lru_table.h"
 #include "meta_cache.h"
 #include "meta_internal.h"
 #include "meta_metrics.h"
@@ -45,21 +47,16 @@
 #define DRAIN_GAP_MS 1
 
 struct cache_entry {
+	struct lru_node node; /* first: an lru_node is its entry */
 	struct gfs_attr attr;
 	int fresh;
 	int own_change_pending; /* the next invalidation is this gateway's create of it */
 	uint64_t invalidated;	/* invalidations applied to it: a re-read sent before the last one is stale */
-	struct cache_entry *hash_next;
-	struct cache_entry *lru_prev, *lru_next;
 };
 
-struct stripe {
-	pthread_mutex_t lock;
+/* What the cache keeps per stripe of its table, under that stripe's lock. */
+struct stripe_state {
 	atomic_uint_fast64_t epoch;
-	struct cache_entry **buckets;
-	uint32_t bucket_mask;
-	uint32_t count, capacity;
-	struct cache_entry lru; /* sentinel: lru.lru_next is the most recent */
 	/* The latest invalidations of inodes that were not cached, with how
 	 * many each had: lets a new inode whose create was reported before
 	 * its put still be cached (meta_cache_put_new). */
@@ -70,10 +67,17 @@ struct stripe {
 	uint32_t uncached_next;
 } __attribute__((aligned(64)));
 
+/* One stripe of the cache: the table's part and the cache's own. */
+struct stripe {
+	struct lru_stripe *t;
+	struct stripe_state *st;
+	uint32_t index;
+};
+
 struct meta_cache {
 	struct meta *m;
-	struct stripe stripes[NSTRIPES];
-	struct meta_dentries *dentries;
+	struct lru_table table;
+	struct stripe_state stripes[NSTRIPES];
 	char key_prefix[META_KEY_MAX]; /* "gatefs{V}:i" */
 	size_t key_prefix_len;
 
@@ -107,89 +111,70 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint64_t mix(gfs_ino_t ino)
+static uint64_t hash_of(gfs_ino_t ino)
 {
 	return ino * 0x9E3779B97F4A7C15ULL;
 }
 
-static struct stripe *stripe_of(struct meta_cache *c, gfs_ino_t ino)
+/* The stripe of ino, locked. */
+static struct stripe lock_stripe(struct meta_cache *c, gfs_ino_t ino)
 {
-	return &c->stripes[mix(ino) >> 56];
+	uint64_t h = hash_of(ino);
+	uint32_t i = lru_stripe_index(&c->table, h);
+	struct stripe s = {.t = &c->table.stripes[i], .st = &c->stripes[i], .index = i};
+	pthread_mutex_lock(&s.t->lock);
+	return s;
 }
 
-static struct cache_entry **bucket_of(struct stripe *s, gfs_ino_t ino)
+static void unlock_stripe(struct stripe s)
 {
-	return &s->buckets[(mix(ino) >> 24) & s->bucket_mask];
+	pthread_mutex_unlock(&s.t->lock);
 }
 
-static struct cache_entry *find(struct stripe *s, gfs_ino_t ino)
+static struct cache_entry *find(struct stripe s, gfs_ino_t ino)
 {
-	for (struct cache_entry *e = *bucket_of(s, ino); e; e = e->hash_next)
-		if (e->attr.ino == ino)
-			return e;
+	for (struct lru_node *n = lru_stripe_bucket(s.t, hash_of(ino)); n; n = n->hash_next)
+		if (((struct cache_entry *)n)->attr.ino == ino)
+			return (struct cache_entry *)n;
 	return NULL;
 }
 
-static void lru_unlink(struct cache_entry *e)
+static void remove_entry(struct stripe s, struct cache_entry *e)
 {
-	e->lru_prev->lru_next = e->lru_next;
-	e->lru_next->lru_prev = e->lru_prev;
-}
-
-static void lru_push_front(struct stripe *s, struct cache_entry *e)
-{
-	e->lru_next = s->lru.lru_next;
-	e->lru_prev = &s->lru;
-	s->lru.lru_next->lru_prev = e;
-	s->lru.lru_next = e;
-}
-
-static void hash_unlink(struct stripe *s, struct cache_entry *e)
-{
-	for (struct cache_entry **pp = bucket_of(s, e->attr.ino); *pp; pp = &(*pp)->hash_next)
-		if (*pp == e) {
-			*pp = e->hash_next;
-			return;
-		}
-}
-
-static void remove_entry(struct stripe *s, struct cache_entry *e)
-{
-	hash_unlink(s, e);
-	lru_unlink(e);
-	s->count--;
+	lru_stripe_remove(s.t, &e->node);
 	free(e);
+}
+
+static void free_node(struct lru_node *n)
+{
+	free(n);
 }
 
 /* An entry for ino, new or recycled from the least recently used; NULL
  * only when out of memory.  The caller fills attr and fresh. */
-static struct cache_entry *entry_for(struct stripe *s, gfs_ino_t ino)
+static struct cache_entry *entry_for(struct stripe s, gfs_ino_t ino)
 {
 	struct cache_entry *e = find(s, ino);
 	if (e) {
-		lru_unlink(e);
-		lru_push_front(s, e);
+		lru_stripe_touch(s.t, &e->node);
 		return e;
 	}
-	if (s->count >= s->capacity && s->lru.lru_prev != &s->lru) {
-		e = s->lru.lru_prev;
-		hash_unlink(s, e);
-		lru_unlink(e);
+	struct lru_node *victim = lru_stripe_victim(s.t);
+	if (victim) {
+		lru_stripe_remove(s.t, victim);
+		e = (struct cache_entry *)victim;
 	} else {
 		e = malloc(sizeof(*e));
 		if (!e)
 			return NULL;
-		s->count++;
 	}
 	e->attr.ino = ino;
-	struct cache_entry **b = bucket_of(s, ino);
-	e->hash_next = *b;
-	*b = e;
-	lru_push_front(s, e);
+	e->node.hash = hash_of(ino);
+	lru_stripe_insert(s.t, &e->node);
 	return e;
 }
 
-static void note_uncached(struct stripe *s, gfs_ino_t ino)
+static void note_uncached(struct stripe_state *s, gfs_ino_t ino)
 {
 	for (int i = 0; i < RECENT_UNCACHED; i++)
 		if (s->uncached[i].ino == ino) {
@@ -203,7 +188,7 @@ static void note_uncached(struct stripe *s, gfs_ino_t ino)
 
 /* How many invalidations of ino, not cached, the stripe remembers; -1 if
  * it does not remember ino. */
-static int uncached_count(const struct stripe *s, gfs_ino_t ino)
+static int uncached_count(const struct stripe_state *s, gfs_ino_t ino)
 {
 	for (int i = 0; i < RECENT_UNCACHED; i++)
 		if (s->uncached[i].ino == ino)
@@ -216,12 +201,12 @@ static int uncached_count(const struct stripe *s, gfs_ino_t ino)
 static void flush_all(struct meta_cache *c)
 {
 	for (int i = 0; i < NSTRIPES; i++) {
-		struct stripe *s = &c->stripes[i];
-		pthread_mutex_lock(&s->lock);
-		atomic_fetch_add(&s->epoch, 1);
-		while (s->lru.lru_next != &s->lru)
-			remove_entry(s, s->lru.lru_next);
-		pthread_mutex_unlock(&s->lock);
+		struct stripe s = {.t = &c->table.stripes[i], .st = &c->stripes[i], .index = (uint32_t)i};
+		pthread_mutex_lock(&s.t->lock);
+		atomic_fetch_add(&s.st->epoch, 1);
+		for (struct lru_node *n; (n = lru_stripe_oldest(s.t));)
+			remove_entry(s, (struct cache_entry *)n);
+		pthread_mutex_unlock(&s.t->lock);
 	}
 }
 
@@ -256,17 +241,15 @@ int meta_cache_usable(struct meta *m)
 int meta_cache_peek(struct meta *m, gfs_ino_t ino, struct gfs_attr *out)
 {
 	struct meta_cache *c = m->cache;
-	struct stripe *s = stripe_of(c, ino);
 	int rc = -ENOENT;
-	pthread_mutex_lock(&s->lock);
+	struct stripe s = lock_stripe(c, ino);
 	struct cache_entry *e = find(s, ino);
 	if (e && e->fresh) {
 		*out = e->attr;
-		lru_unlink(e);
-		lru_push_front(s, e);
+		lru_stripe_touch(s.t, &e->node);
 		rc = 0;
 	}
-	pthread_mutex_unlock(&s->lock);
+	unlock_stripe(s);
 	atomic_fetch_add_explicit(rc == 0 ? &c->hits : &c->misses, 1, memory_order_relaxed);
 	metric_inc(rc == 0 ? &meta_metrics.cache_hits : &meta_metrics.cache_misses);
 	return rc;
@@ -284,15 +267,10 @@ int meta_cache_get(struct meta *m, gfs_ino_t ino, struct gfs_attr *out)
 	return meta_cache_peek(m, ino, out);
 }
 
-struct meta_dentries *meta_cache_dentries(struct meta *m)
-{
-	return m->cache ? m->cache->dentries : NULL;
-}
-
 uint64_t meta_cache_token(struct meta *m, gfs_ino_t ino)
 {
 	struct meta_cache *c = m->cache;
-	return c ? atomic_load(&stripe_of(c, ino)->epoch) : 0;
+	return c ? atomic_load(&c->stripes[lru_stripe_index(&c->table, hash_of(ino))].epoch) : 0;
 }
 
 static void queue_refresh(struct meta_cache *c, gfs_ino_t ino)
@@ -323,16 +301,15 @@ void meta_cache_put(struct meta *m, const struct gfs_attr *attr, uint64_t token)
 	struct meta_cache *c = m->cache;
 	if (!c || !attr->ino || !atomic_load(&c->tracking))
 		return;
-	struct stripe *s = stripe_of(c, attr->ino);
-	pthread_mutex_lock(&s->lock);
-	int fresh = atomic_load(&s->epoch) == token;
+	struct stripe s = lock_stripe(c, attr->ino);
+	int fresh = atomic_load(&s.st->epoch) == token;
 	struct cache_entry *e = entry_for(s, attr->ino);
 	if (e) {
 		e->attr = *attr;
 		e->fresh = fresh;
 		e->own_change_pending = 0;
 	}
-	pthread_mutex_unlock(&s->lock);
+	unlock_stripe(s);
 	if (e && !fresh)
 		queue_refresh(c, attr->ino);
 }
@@ -358,20 +335,19 @@ void meta_cache_put_new(struct meta *m, const struct gfs_attr *attr, const struc
 	struct meta_cache *c = m->cache;
 	if (!c || !attr->ino || !atomic_load(&c->tracking))
 		return;
-	struct stripe *s = stripe_of(c, attr->ino);
-	pthread_mutex_lock(&s->lock);
-	uint64_t since = atomic_load(&s->epoch) - snap->epochs[s - c->stripes];
+	struct stripe s = lock_stripe(c, attr->ino);
+	uint64_t since = atomic_load(&s.st->epoch) - snap->epochs[s.index];
 	int unseen = since == 0;
 	/* The ring holds every invalidation since the snapshot only if no more
 	 * than its size happened; the inode did not exist before it. */
-	int fresh = unseen || (since <= RECENT_UNCACHED && uncached_count(s, attr->ino) == 1);
+	int fresh = unseen || (since <= RECENT_UNCACHED && uncached_count(s.st, attr->ino) == 1);
 	struct cache_entry *e = entry_for(s, attr->ino);
 	if (e) {
 		e->attr = *attr;
 		e->fresh = fresh;
 		e->own_change_pending = unseen;
 	}
-	pthread_mutex_unlock(&s->lock);
+	unlock_stripe(s);
 	atomic_fetch_add_explicit(fresh ? &c->new_fresh : &c->new_reread, 1, memory_order_relaxed);
 	if (e && !fresh)
 		queue_refresh(c, attr->ino);
@@ -382,12 +358,11 @@ void meta_cache_forget(struct meta *m, gfs_ino_t ino)
 	struct meta_cache *c = m->cache;
 	if (!c)
 		return;
-	struct stripe *s = stripe_of(c, ino);
-	pthread_mutex_lock(&s->lock);
+	struct stripe s = lock_stripe(c, ino);
 	struct cache_entry *e = find(s, ino);
 	if (e)
 		remove_entry(s, e);
-	pthread_mutex_unlock(&s->lock);
+	unlock_stripe(s);
 }
 
 void meta_cache_stats(struct meta *m, struct meta_cache_stats *out)
@@ -404,9 +379,9 @@ void meta_cache_stats(struct meta *m, struct meta_cache_stats *out)
 	out->new_reread = atomic_load(&c->new_reread);
 	out->tracking = atomic_load(&c->tracking);
 	for (int i = 0; i < NSTRIPES; i++) {
-		pthread_mutex_lock(&c->stripes[i].lock);
-		out->entries += c->stripes[i].count;
-		pthread_mutex_unlock(&c->stripes[i].lock);
+		pthread_mutex_lock(&c->table.stripes[i].lock);
+		out->entries += c->table.stripes[i].count;
+		pthread_mutex_unlock(&c->table.stripes[i].lock);
 	}
 }
 
@@ -435,13 +410,12 @@ static int list_add(struct ino_list *l, gfs_ino_t ino)
  * queued already). */
 static void invalidate(struct meta_cache *c, gfs_ino_t ino)
 {
-	struct stripe *s = stripe_of(c, ino);
-	pthread_mutex_lock(&s->lock);
-	atomic_fetch_add(&s->epoch, 1);
+	struct stripe s = lock_stripe(c, ino);
+	atomic_fetch_add(&s.st->epoch, 1);
 	struct cache_entry *e = find(s, ino);
 	int queue = 0;
 	if (!e) {
-		note_uncached(s, ino);
+		note_uncached(s.st, ino);
 	} else if (e->own_change_pending) {
 		e->own_change_pending = 0; /* our own create: what we hold is what it wrote */
 	} else {
@@ -449,7 +423,7 @@ static void invalidate(struct meta_cache *c, gfs_ino_t ino)
 		queue = e->fresh;
 		e->fresh = 0;
 	}
-	pthread_mutex_unlock(&s->lock);
+	unlock_stripe(s);
 	if (queue)
 		queue_refresh(c, ino);
 	atomic_fetch_add_explicit(&c->invalidations, 1, memory_order_relaxed);
@@ -500,8 +474,7 @@ static void apply_reread(struct meta_cache *c, gfs_ino_t ino, uint64_t invalidat
 {
 	struct gfs_attr a;
 	int rc = meta_parse_attr(r, &a);
-	struct stripe *s = stripe_of(c, ino);
-	pthread_mutex_lock(&s->lock);
+	struct stripe s = lock_stripe(c, ino);
 	struct cache_entry *e = find(s, ino);
 	if (e && !e->fresh && e->invalidated == invalidated) {
 		if (rc == 0 && a.ino == ino) {
@@ -511,7 +484,7 @@ static void apply_reread(struct meta_cache *c, gfs_ino_t ino, uint64_t invalidat
 			remove_entry(s, e); /* gone (or unreadable): nothing to cache */
 		}
 	}
-	pthread_mutex_unlock(&s->lock);
+	unlock_stripe(s);
 }
 
 /* Re-reads the listed inodes with one pipelined HGETALL each.  Each
@@ -522,11 +495,10 @@ static int reread(struct meta_cache *c, const gfs_ino_t *inos, size_t n)
 	for (size_t done = 0; done < n;) {
 		size_t batch = n - done < REFRESH_BATCH ? n - done : REFRESH_BATCH;
 		for (size_t i = 0; i < batch; i++) {
-			struct stripe *s = stripe_of(c, inos[done + i]);
-			pthread_mutex_lock(&s->lock);
+			struct stripe s = lock_stripe(c, inos[done + i]);
 			struct cache_entry *e = find(s, inos[done + i]);
 			seen[i] = e ? e->invalidated : UINT64_MAX;
-			pthread_mutex_unlock(&s->lock);
+			unlock_stripe(s);
 			if (!e)
 				continue; /* dropped meanwhile (removed, evicted): nothing to refresh */
 			char key[META_KEY_MAX];
@@ -761,7 +733,7 @@ static void *tracking_main(void *arg)
 	return NULL;
 }
 
-int meta_cache_start(struct meta *m, uint32_t max_entries, char *err, size_t errlen)
+int meta_attr_cache_start(struct meta *m, uint32_t max_entries, char *err, size_t errlen)
 {
 	struct meta_cache *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -772,35 +744,15 @@ int meta_cache_start(struct meta *m, uint32_t max_entries, char *err, size_t err
 	c->wake_fd = -1;
 	c->key_prefix_len = (size_t)snprintf(c->key_prefix, sizeof(c->key_prefix), "%si", m->prefix);
 	atomic_init(&c->tracking_fd, -1);
-	uint32_t per_stripe = max_entries / NSTRIPES > 4 ? max_entries / NSTRIPES : 4;
-	uint32_t nbuckets = 4;
-	while (nbuckets < per_stripe)
-		nbuckets <<= 1;
-	for (int i = 0; i < NSTRIPES; i++) {
-		struct stripe *s = &c->stripes[i];
-		pthread_mutex_init(&s->lock, NULL);
-		atomic_init(&s->epoch, 1); /* token 0 never matches: "read before anything was known" */
-		s->lru.lru_next = s->lru.lru_prev = &s->lru;
-		s->capacity = per_stripe;
-		s->bucket_mask = nbuckets - 1;
-		s->buckets = calloc(nbuckets, sizeof(*s->buckets));
-		if (!s->buckets) {
-			snprintf(err, errlen, "out of memory");
-			m->cache = c;
-			meta_cache_stop(m);
-			return -ENOMEM;
-		}
+	for (int i = 0; i < NSTRIPES; i++)
+		atomic_init(&c->stripes[i].epoch, 1); /* token 0 never matches: "read before anything was known" */
+	if (lru_table_init(&c->table, NSTRIPES, max_entries) < 0) {
+		snprintf(err, errlen, "out of memory");
+		free(c);
+		return -ENOMEM;
 	}
 	pthread_mutex_init(&c->queue_lock, NULL);
 	pthread_mutex_init(&c->drain_lock, NULL);
-	c->dentries = meta_dentries_new(max_entries);
-	if (!c->dentries) {
-		snprintf(err, errlen, "out of memory");
-		c->wake_fd = -1;
-		m->cache = c;
-		meta_cache_stop(m);
-		return -ENOMEM;
-	}
 	c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (c->wake_fd < 0 || pthread_create(&c->thread, NULL, tracking_main, c) != 0) {
 		snprintf(err, errlen, "cannot start the cache thread: %s", strerror(errno));
@@ -837,18 +789,9 @@ void meta_cache_stop(struct meta *m)
 		close(c->wake_fd);
 	}
 	m->cache = NULL;
-	for (int i = 0; i < NSTRIPES; i++) {
-		struct stripe *s = &c->stripes[i];
-		if (s->buckets) {
-			while (s->lru.lru_next != &s->lru)
-				remove_entry(s, s->lru.lru_next);
-			free(s->buckets);
-		}
-		pthread_mutex_destroy(&s->lock);
-	}
+	lru_table_fini(&c->table, free_node);
 	pthread_mutex_destroy(&c->queue_lock);
 	pthread_mutex_destroy(&c->drain_lock);
-	meta_dentries_free(c->dentries);
 	free(c->queue);
 	free(c);
 }

@@ -19,11 +19,14 @@
 
 #include <stdint.h>
 
-#include "vfs.h"
+#include "gfs_types.h"
 
 struct meta;
 struct meta_cache;
 
+/* The attribute cache alone; meta_cache_start (meta.h) starts it with the
+ * name cache. */
+int meta_attr_cache_start(struct meta *m, uint32_t max_entries, char *err, size_t errlen);
 void meta_cache_stop(struct meta *m);
 
 /* Take a token before reading an inode from Redis, and pass it to
@@ -54,15 +57,14 @@ int meta_cache_get(struct meta *m, gfs_ino_t ino, struct gfs_attr *out);
 int meta_cache_usable(struct meta *m);
 int meta_cache_peek(struct meta *m, gfs_ino_t ino, struct gfs_attr *out);
 
-/* The directory-entry cache (meta_dentry.c), owned by the attribute cache.
- * meta_dentry_get answers only from fresh attributes (the caller has
- * checked meta_cache_usable): 0 and the child's attributes, or -ENOENT
+/* The directory-entry cache (meta_dentry.c), which rests on the attribute
+ * cache: meta_dentry_get answers only from fresh attributes (the caller
+ * has checked meta_cache_usable): 0 and the child's attributes, or -ENOENT
  * when it does not know.  Put only what a script returned: the name and
- * the inode's change counter read atomically. */
-struct meta_dentries;
-struct meta_dentries *meta_dentries_new(uint32_t max_entries);
-void meta_dentries_free(struct meta_dentries *t);
-struct meta_dentries *meta_cache_dentries(struct meta *m);
+ * the inode's change counter read atomically.  Started and stopped with
+ * the attribute cache (meta_engine.c). */
+int meta_dentries_start(struct meta *m, uint32_t max_entries);
+void meta_dentries_stop(struct meta *m);
 void meta_dentry_put(struct meta *m, gfs_ino_t dir, const char *name, const struct gfs_attr *child);
 int meta_dentry_get(struct meta *m, gfs_ino_t dir, const char *name, struct gfs_attr *child);
 void meta_dentry_drop(struct meta *m, gfs_ino_t dir, const char *name);

@@ -62,10 +62,22 @@ struct meta {
 
 	pthread_key_t conn_key;
 	pthread_mutex_t conns_lock;
-	struct meta_conn *conns;  /* every connection, for meta_close */
-	atomic_int redis_down;	  /* 1 once a failure was logged, until it comes back */
-	struct meta_cache *cache; /* inode attributes; NULL = off (meta_cache.h) */
+	struct meta_conn *conns;	/* every connection, for meta_close */
+	atomic_int redis_down;		/* 1 once a failure was logged, until it comes back */
+	struct meta_cache *cache;	/* inode attributes; NULL = off (meta_cache.h) */
+	struct meta_dentries *dentries; /* names; NULL = off (meta_dentry.c) */
 };
+
+/* meta_conn.c: the URL, the per-thread connections of an engine handle. */
+int meta_parse_url(struct meta *m, const char *url, char *err, size_t errlen);
+void meta_conns_init(struct meta *m);
+void meta_conns_fini(struct meta *m);
+/* An error reply as an errno (-ENOSPC for OOM, -EAGAIN for BUSY/LOADING,
+ * -EROFS for READONLY, else -EIO, logged). */
+int meta_error_reply(struct meta *m, const redisReply *r);
+/* meta_script.c: links the embedded scripts; picks FCALL or EVALSHA. */
+int meta_build_scripts(struct meta *m, char *err, size_t errlen);
+void meta_choose_runner(struct meta *m);
 
 /* A new connection (authenticated, database selected) that the caller owns;
  * NULL with *why set when Redis cannot be reached. */

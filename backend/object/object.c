@@ -2,7 +2,8 @@
  * object.c - the front of the object layer: parses store URLs, opens the
  * right driver, and probes a store end to end (object_store_probe) so that a
  * misconfiguration is reported at startup in words, not as the first failed
- * write.  Also keeps the per-thread "last failure cause" the drivers fill.
+ * write.  The drivers sit below it: each fills a struct object_ops table
+ * (object.h), and every call goes through that table.
  */
 #include "object_driver.h"
 
@@ -15,21 +16,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static __thread char last_cause[512];
-
-void object_set_cause(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(last_cause, sizeof(last_cause), fmt, ap);
-	va_end(ap);
-}
-
-const char *object_last_cause(void)
-{
-	return last_cause;
-}
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...)

@@ -1,7 +1,13 @@
 /*
  * object_driver.h - private to the object layer: what object.c (URL parsing,
  * dispatch, probe) and the drivers (object_file.c, object_s3.c) share.
- * Nothing outside backend/object*.c includes this.
+ * Nothing outside backend/object/ includes this.
+ *
+ * The layer is a driver table, like the kernel's file_operations: object.c
+ * picks a driver by URL scheme and calls its open function; the driver
+ * returns a store whose ops table (object.h) every later call goes through.
+ * Calls run one way only: object.c -> drivers -> object_cause.c and
+ * sigv4.c.  A driver never calls object.c.
  */
 #ifndef GATEFS_OBJECT_DRIVER_H
 #define GATEFS_OBJECT_DRIVER_H
@@ -29,7 +35,7 @@ int object_s3_open(const struct object_s3_config *cfg, const struct object_crede
 		   char *err, size_t errlen);
 
 /*
- * The cause of the last failure on this thread, in words ("access denied
+ * object_cause.c: the cause of the last failure on this thread, in words ("access denied
  * (SignatureDoesNotMatch)", "connection refused"), so object_store_probe can
  * explain a failure without the interface carrying error strings.
  */

@@ -31,142 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GFS_NAME_MAX 255
-#define GFS_PATH_MAX 4096
-#define GFS_MAX_GROUPS 16
-#define GFS_ROOT_INO 1ULL
-#define GFS_XATTR_NAME_MAX 255
-#define GFS_XATTR_SIZE_MAX 65536
-
-/* Not Linux errnos; chosen above the errno range used by the kernel. */
-#define EBADCOOKIE 10003
-#define GFS_ENOTSYNC 10002
-
-typedef uint64_t gfs_ino_t;
-
-struct gfs_ref {
-	gfs_ino_t ino;
-	uint32_t gen;
-};
-
-enum gfs_ftype {
-	GFS_REG = 1,
-	GFS_DIR = 2,
-	GFS_LNK = 3,
-	GFS_BLK = 4,
-	GFS_CHR = 5,
-	GFS_SOCK = 6,
-	GFS_FIFO = 7,
-};
-
-struct gfs_time {
-	int64_t sec;
-	uint32_t nsec;
-};
-
-struct gfs_attr {
-	gfs_ino_t ino;
-	uint32_t gen;
-	enum gfs_ftype type;
-	uint32_t mode; /* permission bits only: 07777 */
-	uint32_t nlink;
-	uint32_t uid;
-	uint32_t gid;
-	uint64_t size;
-	uint64_t used; /* bytes of storage charged to the file */
-	uint32_t rdev_major;
-	uint32_t rdev_minor;
-	struct gfs_time atime;
-	struct gfs_time mtime;
-	struct gfs_time ctime;
-	uint64_t change;  /* bumped by every change of this inode */
-	gfs_ino_t parent; /* directories only: the parent directory; root's is itself */
-};
-
-/* Credentials after export squashing.  uid 0 is the superuser. */
-struct gfs_cred {
-	uint32_t uid;
-	uint32_t gid;
-	uint32_t ngroups;
-	uint32_t groups[GFS_MAX_GROUPS];
-};
-
-enum {
-	GFS_SET_MODE = 1u << 0,
-	GFS_SET_UID = 1u << 1,
-	GFS_SET_GID = 1u << 2,
-	GFS_SET_SIZE = 1u << 3,
-	GFS_SET_ATIME = 1u << 4,     /* to sa.atime */
-	GFS_SET_ATIME_NOW = 1u << 5, /* to server time */
-	GFS_SET_MTIME = 1u << 6,
-	GFS_SET_MTIME_NOW = 1u << 7,
-};
-
-struct gfs_setattr {
-	uint32_t valid; /* GFS_SET_* */
-	uint32_t mode;
-	uint32_t uid;
-	uint32_t gid;
-	uint64_t size;
-	struct gfs_time atime;
-	struct gfs_time mtime;
-};
-
-/* Weak cache consistency data for the directory (or file) that a mutation
- * changed: attributes just before and just after, taken atomically with it. */
-struct gfs_wcc {
-	int has_pre;
-	uint64_t pre_size;
-	struct gfs_time pre_mtime;
-	struct gfs_time pre_ctime;
-	uint64_t pre_change;
-	int has_post;
-	struct gfs_attr post;
-};
-
-/* Access bits, the NFSv3/v4 ACCESS set. */
-enum {
-	GFS_ACCESS_READ = 0x01,
-	GFS_ACCESS_LOOKUP = 0x02,
-	GFS_ACCESS_MODIFY = 0x04,
-	GFS_ACCESS_EXTEND = 0x08,
-	GFS_ACCESS_DELETE = 0x10,
-	GFS_ACCESS_EXECUTE = 0x20,
-};
-
-enum gfs_create_how {
-	GFS_CREATE_UNCHECKED = 0, /* an existing regular file is opened (and truncated if sa says so) */
-	GFS_CREATE_GUARDED = 1,	  /* -EEXIST if the name exists */
-	GFS_CREATE_EXCLUSIVE = 2, /* verifier kept; a retry with the same verifier succeeds */
-};
-
-enum gfs_stable {
-	GFS_UNSTABLE = 0,
-	GFS_DATA_SYNC = 1,
-	GFS_FILE_SYNC = 2,
-};
-
-struct gfs_statfs {
-	uint64_t total_bytes;
-	uint64_t free_bytes;
-	uint64_t avail_bytes;
-	uint64_t total_files;
-	uint64_t free_files;
-	uint64_t used_bytes;
-	uint64_t used_files;
-};
-
-/* Volume facts a front end needs (handles, verifiers, limits). */
-struct gfs_volume_info {
-	char name[64];
-	char uuid[37];
-	uint64_t volume_id; /* stable 64-bit id derived from the uuid */
-	uint8_t secret[32]; /* per-volume key for handle MACs */
-	uint32_t block_size;
-	uint32_t chunk_size;
-	uint32_t format_version;
-	uint64_t write_verifier; /* new at every process start */
-};
+#include "gfs_types.h"
 
 struct gfs_vfs_config {
 	const char *meta_url;	  /* redis://HOST:PORT/DB or unix:///path/sock?db=N */
@@ -233,16 +98,6 @@ int gfs_rename(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref 
  * 1 and 2.  cookie 0 starts at the beginning.  The verifier changes only if
  * cookies of this directory could have become invalid (never, today, except
  * when the directory is recreated). */
-struct gfs_dirent {
-	const char *name; /* valid only during the callback */
-	gfs_ino_t ino;
-	uint32_t gen;
-	enum gfs_ftype type;
-	uint64_t cookie;
-	const struct gfs_attr *attr; /* non-NULL only for readdirplus */
-};
-/* Return 0 to continue, 1 to stop (the entry was NOT consumed), <0 to abort. */
-typedef int (*gfs_readdir_cb)(void *arg, const struct gfs_dirent *ent);
 /* max_entries: the most entries (counting "." and "..") cb can take, 0 = no
  * hint.  Entries are read from the metadata store in batches of that size,
  * so a caller that knows its reply's room should say it: each entry read
@@ -271,7 +126,6 @@ int gfs_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref r
 int gfs_commit(struct gfs_vfs *vfs, struct gfs_ref ref, struct gfs_attr *attr);
 
 /* Extended attributes (user namespace semantics; names up to 255 bytes). */
-enum { GFS_XATTR_CREATE = 1, GFS_XATTR_REPLACE = 2 };
 int gfs_getxattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, const char *name, void *buf,
 		 size_t bufsize, size_t *len);
 int gfs_setxattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, const char *name,

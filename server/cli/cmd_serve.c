@@ -80,6 +80,8 @@ struct serve_state {
 	struct embedded_redis redis;
 	struct gfs_vfs *vfs;
 	struct server srv;
+	struct rpc_service svc;
+	int nfs_port, mount_port, portmap_port; /* as bound */
 	struct pmap_mapping maps[16];
 	size_t nmaps;
 	bool registered_with_rpcbind;
@@ -292,15 +294,15 @@ static int start_portmapper(struct serve_state *st)
 		log_error("cannot listen on portmapper port %d: %s", cfg->portmap_port, strerror(-rc));
 		return rc;
 	}
-	st->srv.portmap_port = port;
+	st->portmap_port = port;
 	for (uint32_t vers = 2; vers <= 4; vers++) {
 		add_mapping(st, PMAP_PROGRAM, vers, PMAP_PROTO_TCP, port);
 		add_mapping(st, PMAP_PROGRAM, vers, PMAP_PROTO_UDP, port);
 	}
 	pmap_set_table(st->maps, st->nmaps);
-	server_add_program(&st->srv, &pmap2_program);
-	server_add_program(&st->srv, &rpcb3_program);
-	server_add_program(&st->srv, &rpcb4_program);
+	rpc_service_add(&st->svc, &pmap2_program);
+	rpc_service_add(&st->svc, &rpcb3_program);
+	rpc_service_add(&st->svc, &rpcb4_program);
 	return 0;
 }
 
@@ -357,32 +359,35 @@ static int start(struct serve_state *st)
 	}
 	st->srv.vfs = st->vfs;
 	st->srv.vol = gfs_vfs_info(st->vfs);
-	st->srv.cfg = cfg;
+	st->srv.allow_auth_none = cfg->allow_auth_none;
+	st->svc.nfs_auth_none = cfg->allow_auth_none;
+	st->svc.vfs = st->vfs;
+	st->svc.server = &st->srv;
 	rc = resolve_exports(st);
 	if (rc < 0)
 		return rc;
 
-	st->srv.drc = drc_create(cfg->drc_entries, cfg->drc_bytes);
+	st->svc.drc = drc_create(cfg->drc_entries, cfg->drc_bytes);
 	st->srv.mounts = mount_list_create();
-	if (!st->srv.drc || !st->srv.mounts)
+	if (!st->svc.drc || !st->srv.mounts)
 		return -ENOMEM;
 #ifdef GATEFS_HAVE_NFS3
-	server_add_program(&st->srv, &nfs3_program);
+	rpc_service_add(&st->svc, &nfs3_program);
 #else
 	log_warn("this build has no NFSv3 program; serving MOUNT only");
 #endif
-	server_add_program(&st->srv, &mount3_program);
+	rpc_service_add(&st->svc, &mount3_program);
 
-	rc = rpc_transport_start(&st->srv, cfg->threads ? cfg->threads : default_rpc_threads());
+	rc = rpc_transport_start(&st->svc, cfg->threads ? cfg->threads : default_rpc_threads());
 	if (rc < 0)
 		return rc;
 	st->transport_started = true;
-	rc = rpc_listen(cfg->listen_addr, cfg->nfs_port, false, &st->srv.nfs_port);
+	rc = rpc_listen(cfg->listen_addr, cfg->nfs_port, false, &st->nfs_port);
 	if (rc < 0) {
 		log_error("cannot listen on %s port %d (nfs): %s", cfg->listen_addr, cfg->nfs_port, strerror(-rc));
 		return rc;
 	}
-	rc = rpc_listen(cfg->listen_addr, cfg->mount_port, true, &st->srv.mount_port);
+	rc = rpc_listen(cfg->listen_addr, cfg->mount_port, true, &st->mount_port);
 	if (rc < 0) {
 		log_error("cannot listen on %s port %d (mount): %s", cfg->listen_addr, cfg->mount_port, strerror(-rc));
 		return rc;
@@ -396,9 +401,9 @@ static int start(struct serve_state *st)
 		}
 		log_info("metrics served at /metrics on port %d (metrics_listen %s)", port, cfg->metrics_listen);
 	}
-	add_mapping(st, NFS_PROGRAM, 3, PMAP_PROTO_TCP, st->srv.nfs_port);
-	add_mapping(st, MOUNT_PROGRAM_NUMBER, 3, PMAP_PROTO_TCP, st->srv.mount_port);
-	add_mapping(st, MOUNT_PROGRAM_NUMBER, 3, PMAP_PROTO_UDP, st->srv.mount_port);
+	add_mapping(st, NFS_PROGRAM, 3, PMAP_PROTO_TCP, st->nfs_port);
+	add_mapping(st, MOUNT_PROGRAM_NUMBER, 3, PMAP_PROTO_TCP, st->mount_port);
+	add_mapping(st, MOUNT_PROGRAM_NUMBER, 3, PMAP_PROTO_UDP, st->mount_port);
 	return start_portmapper(st);
 }
 
@@ -414,7 +419,7 @@ static void stop(struct serve_state *st)
 		if (rc < 0)
 			log_error("flushing the volume at stop failed: %s", gfs_strerror(rc));
 	}
-	drc_destroy(st->srv.drc);
+	drc_destroy(st->svc.drc);
 	mount_list_destroy(st->srv.mounts);
 	embedded_redis_stop(&st->redis);
 	config_free(&st->cfg);
@@ -466,13 +471,13 @@ int cmd_serve(int argc, char **argv)
 	char pmap_desc[64];
 	if (st->registered_with_rpcbind)
 		snprintf(pmap_desc, sizeof(pmap_desc), "registered with rpcbind");
-	else if (st->srv.portmap_port)
-		snprintf(pmap_desc, sizeof(pmap_desc), "builtin on port %d", st->srv.portmap_port);
+	else if (st->portmap_port)
+		snprintf(pmap_desc, sizeof(pmap_desc), "builtin on port %d", st->portmap_port);
 	else
 		snprintf(pmap_desc, sizeof(pmap_desc), "off");
 	log_info("gatefs serving volume %s (%s) on %s: nfs port %d, mount port %d, portmapper %s, %zu export(s)",
-		 st->srv.vol->name, st->srv.vol->uuid, st->cfg.listen_addr, st->srv.nfs_port, st->srv.mount_port,
-		 pmap_desc, st->srv.nexports);
+		 st->srv.vol->name, st->srv.vol->uuid, st->cfg.listen_addr, st->nfs_port, st->mount_port, pmap_desc,
+		 st->srv.nexports);
 
 	sigwait(&stop_signals, &sig);
 	log_info("gatefs stopping on %s: flushing buffered data", strsignal(sig));

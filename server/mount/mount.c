@@ -219,7 +219,7 @@ static enum rpc_disposition mnt3_mnt(struct rpc_call *call, void *args, void *re
 	ok->fhandle.mnt3_fhandle_len = fh.len;
 	ok->auth_flavors.auth_flavors_val[0] = AUTH_SYS;
 	ok->auth_flavors.auth_flavors_len = 1;
-	if (srv->cfg && srv->cfg->allow_auth_none)
+	if (srv->allow_auth_none)
 		ok->auth_flavors.auth_flavors_val[ok->auth_flavors.auth_flavors_len++] = AUTH_NONE;
 	res->fhs_status = MNT3_OK;
 	mount_list_add(srv->mounts, host, path);

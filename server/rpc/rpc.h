@@ -19,9 +19,10 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "vfs.h"
+#include "gfs_types.h"
 
-struct export;
+struct gfs_vfs;
+struct server; /* the programs' shared context (server/export/server.h) */
 struct svc_req;
 struct __rpc_xdr;
 typedef bool (*rpc_xdr_fn)(struct __rpc_xdr *, void *);
@@ -36,7 +37,7 @@ struct rpc_call {
 	struct gfs_cred raw_cred; /* as sent by the client (AUTH_SYS), before squashing */
 	uint32_t xid;
 	struct gfs_vfs *vfs;
-	struct server *server;
+	struct server *server; /* never looked into by the transport */
 };
 
 enum rpc_proc_flags {

@@ -1,6 +1,6 @@
 /*
  * rpc_dispatch.c - runs one RPC call against the program tables of
- * server.h: authentication flavor, program/version/procedure lookup with the
+ * rpc_service.h: authentication flavor, program/version/procedure lookup with the
  * exact RFC 5531 errors, argument decoding, the duplicate request cache for
  * non-idempotent procedures, the handler, the reply, and freeing.
  */
@@ -126,8 +126,8 @@ static void send_disposition(struct svc_req *req, enum rpc_disposition d)
 
 /* A non-idempotent call: consult the DRC, run, keep the encoded reply.
  * Returns what became of the call (a replay is RPC_OK). */
-static enum rpc_disposition run_cached(struct server *srv, struct rpc_call *call, const struct rpc_proc *p, void *args,
-				       void *result)
+static enum rpc_disposition run_cached(struct rpc_service *svc, struct rpc_call *call, const struct rpc_proc *p,
+				       void *args, void *result)
 {
 	struct svc_req *req = call->req;
 	struct drc_key key;
@@ -146,7 +146,7 @@ static enum rpc_disposition run_cached(struct server *srv, struct rpc_call *call
 		free(enc.data);
 	}
 
-	switch (drc_begin(srv->drc, &key, &replay, &replay_len)) {
+	switch (drc_begin(svc->drc, &key, &replay, &replay_len)) {
 	case DRC_IN_PROGRESS:
 		log_debug("rpc: xid %08x %s retransmitted while in progress; dropped", call->xid, p->name);
 		return RPC_DROP;
@@ -163,31 +163,31 @@ static enum rpc_disposition run_cached(struct server *srv, struct rpc_call *call
 
 	enum rpc_disposition d = p->handler(call, args, result);
 	if (d != RPC_OK) {
-		drc_abandon(srv->drc, &key);
+		drc_abandon(svc->drc, &key);
 		send_disposition(req, d);
 		return d;
 	}
 	if (encode_to_memory(p->encode_result, result, &enc) < 0) {
-		drc_abandon(srv->drc, &key);
+		drc_abandon(svc->drc, &key);
 		svcerr_systemerr(req);
 		return RPC_SYSTEM_ERR;
 	}
-	drc_finish(srv->drc, &key, enc.data, enc.len);
+	drc_finish(svc->drc, &key, enc.data, enc.len);
 	send_result(req, xdr_encoded, &enc);
 	free(enc.data);
 	return RPC_OK;
 }
 
-static bool auth_flavor_allowed(const struct server *srv, uint32_t prog, uint32_t proc, uint32_t flavor)
+static bool auth_flavor_allowed(const struct rpc_service *svc, uint32_t prog, uint32_t proc, uint32_t flavor)
 {
 	if (flavor == AUTH_SYS)
 		return true;
 	/* AUTH_NONE: always fine for NULL, MOUNT and the portmapper; for NFS
 	 * only when the configuration offers it. */
-	return proc == 0 || prog != NFS_PROGRAM_NUMBER || (srv->cfg && srv->cfg->allow_auth_none);
+	return proc == 0 || prog != NFS_PROGRAM_NUMBER || svc->nfs_auth_none;
 }
 
-int rpc_dispatch(struct server *srv, struct svc_req *req)
+int rpc_dispatch(struct rpc_service *svc, struct svc_req *req)
 {
 	struct rpc_msg *msg = &req->rq_msg;
 	uint32_t flavor = msg->cb_cred.oa_flavor;
@@ -210,8 +210,8 @@ int rpc_dispatch(struct server *srv, struct svc_req *req)
 	call.req = req;
 	call.xid = msg->rm_xid;
 	call.auth_flavor = flavor;
-	call.vfs = srv->vfs;
-	call.server = srv;
+	call.vfs = svc->vfs;
+	call.server = svc->server;
 	call.peer_len = req->rq_xprt->xp_remote.nb.len;
 	if (call.peer_len > sizeof(call.peer))
 		call.peer_len = sizeof(call.peer);
@@ -226,7 +226,7 @@ int rpc_dispatch(struct server *srv, struct svc_req *req)
 
 	bool prog_known;
 	uint32_t low, high;
-	const struct rpc_program *prog = server_find_program(srv, msg->cb_prog, msg->cb_vers, &prog_known, &low, &high);
+	const struct rpc_program *prog = rpc_service_find(svc, msg->cb_prog, msg->cb_vers, &prog_known, &low, &high);
 	if (!prog) {
 		if (prog_known)
 			svcerr_progvers(req, low, high);
@@ -238,7 +238,7 @@ int rpc_dispatch(struct server *srv, struct svc_req *req)
 		svcerr_noproc(req);
 		return 0;
 	}
-	if (!auth_flavor_allowed(srv, msg->cb_prog, msg->cb_proc, flavor)) {
+	if (!auth_flavor_allowed(svc, msg->cb_prog, msg->cb_proc, flavor)) {
 		svcerr_auth(req, AUTH_TOOWEAK);
 		return 0;
 	}
@@ -261,7 +261,7 @@ int rpc_dispatch(struct server *srv, struct svc_req *req)
 		log_debug("rpc: xid %08x %s.%s: garbage arguments", call.xid, prog->name, p->name);
 		svcerr_decode(req);
 	} else if (p->flags & RPC_PROC_NONIDEMPOTENT) {
-		d = run_cached(srv, &call, p, args, result);
+		d = run_cached(svc, &call, p, args, result);
 	} else {
 		d = p->handler(&call, args, result);
 		if (d == RPC_OK)

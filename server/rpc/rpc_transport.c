@@ -29,7 +29,7 @@ struct rpc_request {
 
 #define MAX_LISTENERS 8
 
-static struct server *the_server;
+static struct rpc_service *the_service;
 static uint32_t event_channel;
 static SVCXPRT *listeners[MAX_LISTENERS];
 static size_t nlisteners;
@@ -99,7 +99,7 @@ static enum xprt_stat process_call(struct svc_req *req)
 {
 	atomic_fetch_add(&in_flight, 1);
 	if (!atomic_load(&stopping))
-		rpc_dispatch(the_server, req);
+		rpc_dispatch(the_service, req);
 	atomic_fetch_sub(&in_flight, 1);
 	return XPRT_IDLE;
 }
@@ -122,11 +122,11 @@ static enum xprt_stat datagram_arrived(SVCXPRT *xprt)
 	return SVC_RECV(xprt);
 }
 
-int rpc_transport_start(struct server *srv, uint32_t threads)
+int rpc_transport_start(struct rpc_service *svc, uint32_t threads)
 {
 	struct svc_init_params params;
 
-	the_server = srv;
+	the_service = svc;
 	memset(&params, 0, sizeof(params));
 	params.disconnect_cb = connection_closed;
 	params.alloc_cb = request_alloc;

@@ -2,7 +2,7 @@
  * rpc_transport.h - the RPC transport on libntirpc: listeners for TCP
  * (record marking, one connection per client, requests run concurrently on
  * ntirpc's threads) and UDP, all dispatched to the programs of one struct
- * server (rpc_dispatch.c).
+ * service (rpc_service.h, rpc_dispatch.c).
  */
 #ifndef GATEFS_RPC_TRANSPORT_H
 #define GATEFS_RPC_TRANSPORT_H
@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "server.h"
+#include "rpc_service.h"
 
 /* Largest RPC record accepted on TCP: a 1 MiB READ/WRITE payload plus
  * headers fits with room to spare.  A client announcing more is
@@ -19,7 +19,7 @@
 
 /* Starts ntirpc (threads, event channel).  Call once, with SIGPIPE, SIGINT
  * and SIGTERM already blocked so that ntirpc's threads inherit the mask. */
-int rpc_transport_start(struct server *srv, uint32_t threads);
+int rpc_transport_start(struct rpc_service *svc, uint32_t threads);
 /* Binds addr:port over TCP (and UDP if udp is set) and starts serving.
  * port 0 picks a free port, the same for both; *bound_port receives it. */
 int rpc_listen(const char *addr, int port, bool udp, int *bound_port);
@@ -40,6 +40,6 @@ uint64_t rpc_recordcap_rejected(void);
 
 /* rpc_dispatch.c: handles one decoded call header (ntirpc process_cb). */
 struct svc_req;
-int rpc_dispatch(struct server *srv, struct svc_req *req);
+int rpc_dispatch(struct rpc_service *svc, struct svc_req *req);
 
 #endif

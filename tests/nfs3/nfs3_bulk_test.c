@@ -18,7 +18,7 @@
 #include <nfsc/libnfs-raw-nfs.h>
 #include <openssl/evp.h>
 
-#include "harness.h"
+#include "gateway.h"
 
 /* 1 GiB; NFS3_BULK_MIB overrides it (e.g. for a quick run). */
 static uint64_t bulk_bytes(void)
@@ -374,7 +374,7 @@ static int read_hash(struct rpc_context *rpc, nfs_fh3 *fh, uint64_t bytes, unsig
 TEST(large_file_unstable_commit_sha256)
 {
 	struct gateway gw;
-	REQUIRE(gw_start(&gw) == 0);
+	REQUIRE(gw_start(&gw, NULL) == 0);
 	nfs_fh3 root = {{0, NULL}}, fh = {{0, NULL}};
 	struct rpc_context *rpc = NULL;
 	if (mount_root(&gw, &root) != 0 || !(rpc = connect_to(gw.nfs_port, NFS_PROGRAM, NFS_V3))) {
@@ -402,7 +402,7 @@ TEST(large_file_unstable_commit_sha256)
 TEST(crash_before_commit_changes_verifier)
 {
 	struct gateway gw;
-	REQUIRE(gw_start(&gw) == 0);
+	REQUIRE(gw_start(&gw, NULL) == 0);
 	nfs_fh3 root = {{0, NULL}}, a = {{0, NULL}}, b = {{0, NULL}}, c = {{0, NULL}};
 	struct rpc_context *rpc = NULL;
 	if (mount_root(&gw, &root) != 0 || !(rpc = connect_to(gw.nfs_port, NFS_PROGRAM, NFS_V3))) {
@@ -457,7 +457,7 @@ TEST(crash_before_commit_changes_verifier)
 TEST(libnfs_posix_api_round_trip)
 {
 	struct gateway gw;
-	REQUIRE(gw_start(&gw) == 0);
+	REQUIRE(gw_start(&gw, NULL) == 0);
 	struct nfs_context *nfs = nfs_init_context();
 	REQUIRE(nfs != NULL);
 	char url[256];
@@ -540,7 +540,7 @@ static void getattr_cb(struct rpc_context *rpc, int status, void *data, void *pr
 TEST(redis_down_gives_jukebox)
 {
 	struct gateway gw;
-	REQUIRE(gw_start(&gw) == 0);
+	REQUIRE(gw_start(&gw, NULL) == 0);
 	nfs_fh3 root = {{0, NULL}}, fh = {{0, NULL}};
 	struct rpc_context *rpc = NULL;
 	if (mount_root(&gw, &root) != 0 || !(rpc = connect_to(gw.nfs_port, NFS_PROGRAM, NFS_V3))) {

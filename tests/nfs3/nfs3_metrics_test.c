@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "harness.h"
+#include "gateway.h"
 
 #define MIB (1u << 20)
 
@@ -133,7 +133,7 @@ static int metrics_port;
 static int start_gateways(void)
 {
 	char extra[128];
-	if (gw_start(&gw) != 0)
+	if (gw_start(&gw, NULL) != 0)
 		return -1;
 	metrics_port = tl_free_port();
 	snprintf(extra, sizeof(extra), "metrics_listen = 127.0.0.1:%d\nlog_format = json", metrics_port);
@@ -355,6 +355,8 @@ TEST(health_follows_redis)
 
 	/* And the NFS side: a stopped gateway is unhealthy too. */
 	CHECK_EQ(gw_stop(&peer), 0);
+	snprintf(cmd, sizeof(cmd), "%s health --nfs 127.0.0.1:%d --meta %s --timeout 5", gw_binary(), peer.nfs_port,
+		 gw.redis.url);
 	CHECK_EQ(run_quiet(cmd, out, sizeof(out)), 1);
 	CHECK(strstr(out, "unhealthy: NULL call") != NULL);
 	CHECK_EQ(gw_stop(&gw), 0);

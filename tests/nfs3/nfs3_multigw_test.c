@@ -14,7 +14,7 @@
 
 #include <openssl/evp.h>
 
-#include "harness.h"
+#include "gateway.h"
 #include "rawnfs.h"
 
 struct pair {
@@ -26,7 +26,7 @@ struct pair {
 static int pair_start_with(struct pair *p, const char *b_config)
 {
 	memset(p, 0, sizeof(*p));
-	if (gw_start(&p->ga) != 0)
+	if (gw_start(&p->ga, NULL) != 0)
 		return -1;
 	if (gw_start_peer(&p->gb, &p->ga, b_config) != 0) {
 		gw_stop(&p->ga);

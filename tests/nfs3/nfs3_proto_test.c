@@ -44,7 +44,7 @@ struct fixture *fx(void)
 	if (tried)
 		return f->ok ? f : NULL;
 	tried = 1;
-	if (gw_start(&f->gw) != 0)
+	if (gw_start(&f->gw, NULL) != 0)
 		return NULL;
 	atexit(fixture_stop);
 	struct client_opts root = {0};
@@ -840,8 +840,8 @@ TEST(root_squash_creates_as_anonuid)
 	REQUIRE_EQ(fx_testdir("squash", &d), NFS3_OK);
 	REQUIRE_EQ(nfs_lookup(c, &f->sq, "squash", &sd, NULL), NFS3_OK);
 	REQUIRE_EQ(nfs_create(c, &sd, "mine", GUARDED, 0644, NULL, NULL, &a), NFS3_OK);
-	CHECK_EQ(a.uid, HARNESS_ANONUID);
-	CHECK_EQ(a.gid, HARNESS_ANONGID);
+	CHECK_EQ(a.uid, GW_ANONUID);
+	CHECK_EQ(a.gid, GW_ANONGID);
 	/* no_root_squash on /hf: owner is root */
 	REQUIRE_EQ(nfs_create(c, &d, "rootfile", GUARDED, 0600, NULL, NULL, &a), NFS3_OK);
 	CHECK_EQ(a.uid, 0);

@@ -7,7 +7,7 @@
 #define GATEFS_TEST_NFS3_PROTO_H
 
 #include "client.h"
-#include "harness.h"
+#include "gateway.h"
 
 struct fixture {
 	struct gateway gw;

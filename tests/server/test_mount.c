@@ -23,7 +23,8 @@ static uint32_t next_xid = 0x5000;
 static int gateway(void)
 {
 	if (gw_state == 0)
-		gw_state = gw_start(&gw, "/hf -dir=/ 127.0.0.1(rw,insecure,no_root_squash)\n"
+		gw_state = gw_start(&gw, "log_level = debug\n"
+					 "/hf -dir=/ 127.0.0.1(rw,insecure,no_root_squash)\n"
 					 "/deny -dir=/ 10.9.9.9(rw,insecure)\n"
 					 "/sub 127.0.0.1(rw,insecure) *(ro)\n"
 					 "/sec -dir=/ 127.0.0.1(rw)\n") == 0

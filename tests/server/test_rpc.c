@@ -27,7 +27,9 @@ static uint32_t next_xid = 0x1000;
 static int gateway(void)
 {
 	if (gw_state == 0)
-		gw_state = gw_start(&gw, "/hf -dir=/ 127.0.0.1(rw,insecure,no_root_squash)\n") == 0 ? 1 : -1;
+		gw_state = gw_start(&gw, "log_level = debug\n/hf -dir=/ 127.0.0.1(rw,insecure,no_root_squash)\n") == 0
+			       ? 1
+			       : -1;
 	return gw_state == 1;
 }
 

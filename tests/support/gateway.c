@@ -1,10 +1,11 @@
 /*
- * harness.c - starts and stops the real gateway for the NFSv3 tests; see
- * harness.h.  The gateway's stderr goes to a log file in the temp dir,
- * which is printed when the gateway does not come up.
+ * gateway.c - starts and stops a real gateway for the protocol tests; see
+ * gateway.h.  The gateway's stdout and stderr go to a log file in its temp
+ * dir, which is printed when the gateway does not come up or stop cleanly.
  */
+#include "gateway.h"
+
 #include <arpa/inet.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -18,8 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "harness.h"
-
 #ifndef GATEFS_BIN
 #error "GATEFS_BIN must be defined by CMake"
 #endif
@@ -30,7 +29,14 @@ const char *gw_binary(void)
 	return env && *env ? env : GATEFS_BIN;
 }
 
-static int run(char *const argv[], const char *log)
+static void sleep_50ms(void)
+{
+	struct timespec ts = {0, 50 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+}
+
+/* Runs argv with its output appended to log; its exit status or -1. */
+static int run_logged(char *const argv[], const char *log)
 {
 	pid_t pid = fork();
 	if (pid < 0)
@@ -45,21 +51,26 @@ static int run(char *const argv[], const char *log)
 		_exit(127);
 	}
 	int st;
-	if (waitpid(pid, &st, 0) < 0)
+	if (waitpid(pid, &st, 0) != pid)
 		return -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void print_log(const char *log)
+void gw_print_log(const struct gateway *gw)
 {
-	FILE *f = fopen(log, "r");
-	char line[512];
+	FILE *f = fopen(gw->log, "r");
+	char line[1024];
 	if (!f)
 		return;
-	fprintf(stderr, "---- %s ----\n", log);
+	fprintf(stderr, "---- %s ----\n", gw->log);
 	while (fgets(line, sizeof(line), f))
 		fputs(line, stderr);
 	fclose(f);
+}
+
+int gw_log_count(const struct gateway *gw, const char *text)
+{
+	return tl_count_lines(gw->log, &text, 1);
 }
 
 static int port_open(int port)
@@ -73,28 +84,37 @@ static int port_open(int port)
 	return ok;
 }
 
-static int write_config(struct gateway *gw, const char *extra)
+/* Names the temp dir's files and picks ports no other gateway of this
+ * test got (tl_free_port never hands out one port twice). */
+static int prepare(struct gateway *gw, const char *tag)
+{
+	if (tl_tmpdir(tag, gw->dir, sizeof(gw->dir)) != 0)
+		return -1;
+	snprintf(gw->config, sizeof(gw->config), "%s/gatefs.conf", gw->dir);
+	snprintf(gw->log, sizeof(gw->log), "%s/gatefs.log", gw->dir);
+	gw->nfs_port = tl_free_port();
+	gw->mount_port = tl_free_port();
+	gw->pmap_port = tl_free_port();
+	return 0;
+}
+
+static int write_config(const struct gateway *gw, const char *extra)
 {
 	FILE *f = fopen(gw->config, "w");
 	if (!f)
 		return -1;
-	if (extra)
-		fprintf(f, "%s\n", extra);
 	fprintf(f,
 		"meta_url = %s\n"
 		"data_dir = %s\n"
 		"listen = 127.0.0.1\n"
 		"nfs_port = %d\n"
 		"mount_port = %d\n"
-		"portmapper = off\n"
+		"portmap_port = %d\n"
+		"portmapper = builtin\n"
 		"threads = 4\n"
 		"buffer_size = 128M\n"
-		"/hf -dir=/ 127.0.0.1(rw,insecure,no_root_squash)\n"
-		"/sq -dir=/ 127.0.0.1(rw,insecure,root_squash,anonuid=%d,anongid=%d)\n"
-		"/ro -dir=/ 127.0.0.1(ro,insecure,no_root_squash)\n"
-		"/only2 -dir=/ 127.0.0.2(rw,insecure,no_root_squash)\n"
-		"/sec -dir=/ 127.0.0.1(rw,secure,no_root_squash)\n",
-		gw->redis.url, gw->dir, gw->nfs_port, gw->mount_port, HARNESS_ANONUID, HARNESS_ANONGID);
+		"%s\n",
+		gw->redis.url, gw->dir, gw->nfs_port, gw->mount_port, gw->pmap_port, extra);
 	return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -120,41 +140,34 @@ int gw_spawn(struct gateway *gw)
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			gw->pid = 0;
 			fprintf(stderr, "gateway exited during start\n");
-			print_log(gw->log);
+			gw_print_log(gw);
 			return -1;
 		}
-		if (port_open(gw->nfs_port) && port_open(gw->mount_port))
+		if (port_open(gw->nfs_port) && port_open(gw->mount_port) && port_open(gw->pmap_port))
 			return 0;
-		struct timespec ts = {0, 50 * 1000 * 1000};
-		nanosleep(&ts, NULL);
+		sleep_50ms();
 	}
 	fprintf(stderr, "gateway did not listen within 30 s\n");
-	print_log(gw->log);
+	gw_print_log(gw);
 	gw_kill(gw);
 	return -1;
 }
 
-int gw_start(struct gateway *gw)
+int gw_start(struct gateway *gw, const char *extra)
 {
 	memset(gw, 0, sizeof(*gw));
-	if (tl_redis_start(&gw->redis) != 0)
+	if (tl_redis_start(&gw->redis) != 0 || prepare(gw, "gw") != 0)
 		return -1;
-	if (tl_tmpdir("nfs3", gw->dir, sizeof(gw->dir)) != 0)
-		return -1;
-	snprintf(gw->config, sizeof(gw->config), "%s/gatefs.conf", gw->dir);
-	snprintf(gw->log, sizeof(gw->log), "%s/gatefs.log", gw->dir);
 	char objects[400], storage[450];
 	snprintf(objects, sizeof(objects), "%s/objects", gw->dir);
 	mkdir(objects, 0755);
 	snprintf(storage, sizeof(storage), "file://%s", objects);
-	gw->nfs_port = tl_free_port();
-	gw->mount_port = tl_free_port(); /* never the same port twice */
-	if (write_config(gw, NULL) != 0)
+	if (write_config(gw, extra ? extra : GW_TEST_EXPORTS) != 0)
 		return -1;
 	char *fmt[] = {(char *)gw_binary(), "format", "--meta", gw->redis.url, "--storage", storage, "test", NULL};
-	if (run(fmt, gw->log) != 0) {
+	if (run_logged(fmt, gw->log) != 0) {
 		fprintf(stderr, "gatefs format failed\n");
-		print_log(gw->log);
+		gw_print_log(gw);
 		return -1;
 	}
 	return gw_spawn(gw);
@@ -167,18 +180,11 @@ int gw_start_peer(struct gateway *peer, const struct gateway *gw, const char *ex
 	peer->redis = gw->redis;
 	peer->redis.pid = 0;
 	peer->redis.dir[0] = 0;
-	if (tl_tmpdir("nfs3peer", peer->dir, sizeof(peer->dir)) != 0)
+	if (prepare(peer, "gwpeer") != 0)
 		return -1;
-	snprintf(peer->config, sizeof(peer->config), "%s/gatefs.conf", peer->dir);
-	snprintf(peer->log, sizeof(peer->log), "%s/gatefs.log", peer->dir);
-	peer->nfs_port = tl_free_port();
-	peer->mount_port = tl_free_port();
-	while (peer->mount_port == peer->nfs_port || peer->nfs_port == gw->nfs_port || peer->nfs_port == gw->mount_port)
-		peer->nfs_port = tl_free_port();
-	while (peer->mount_port == peer->nfs_port || peer->mount_port == gw->nfs_port ||
-	       peer->mount_port == gw->mount_port)
-		peer->mount_port = tl_free_port();
-	if (write_config(peer, extra) != 0)
+	char config[2048];
+	snprintf(config, sizeof(config), "%s\n%s", extra ? extra : "", GW_TEST_EXPORTS);
+	if (write_config(peer, config) != 0)
 		return -1;
 	return gw_spawn(peer);
 }
@@ -192,16 +198,17 @@ void gw_kill(struct gateway *gw)
 	}
 }
 
+int gw_alive(struct gateway *gw)
+{
+	int st;
+	return gw->pid > 0 && waitpid(gw->pid, &st, WNOHANG) == 0;
+}
+
 /* Counts sanitizer reports in the gateway log (ASan, LSan, UBSan). */
 static int sanitizer_reports(const char *log)
 {
 	static const char *const reports[] = {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"};
 	return tl_count_lines(log, reports, 3);
-}
-
-int gw_log_count(const struct gateway *gw, const char *text)
-{
-	return tl_count_lines(gw->log, &text, 1);
 }
 
 int gw_stop(struct gateway *gw)
@@ -211,12 +218,10 @@ int gw_stop(struct gateway *gw)
 		kill(gw->pid, SIGTERM);
 		int st = 0, exited = 0;
 		for (int i = 0; i < 400 && !exited; i++) {
-			if (waitpid(gw->pid, &st, WNOHANG) == gw->pid) {
+			if (waitpid(gw->pid, &st, WNOHANG) == gw->pid)
 				exited = 1;
-				break;
-			}
-			struct timespec ts = {0, 50 * 1000 * 1000};
-			nanosleep(&ts, NULL);
+			else
+				sleep_50ms();
 		}
 		if (exited) {
 			gw->pid = 0;
@@ -232,9 +237,10 @@ int gw_stop(struct gateway *gw)
 	}
 	if (gw->log[0] && sanitizer_reports(gw->log) > 0) {
 		fprintf(stderr, "sanitizer reports in the gateway log:\n");
-		print_log(gw->log);
 		rc = -1;
 	}
+	if (rc != 0 && gw->log[0])
+		gw_print_log(gw);
 	tl_redis_stop(&gw->redis);
 	if (gw->dir[0] && !getenv("GATEFS_KEEP_TMP"))
 		tl_rm_rf(gw->dir);

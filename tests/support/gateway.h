@@ -1,0 +1,72 @@
+/*
+ * gateway.h - runs a real `gatefs serve` for the protocol tests: a private
+ * redis-server, a file:// volume made by `gatefs format`, a config file
+ * and free loopback ports for NFS, MOUNT and the builtin portmapper; and
+ * more gateways of the same volume (gw_start_peer).  Knows nothing about
+ * RPC, so that the libtirpc, the libnfs and the raw-RPC test programs can
+ * all use it.
+ *
+ * The standard exports (GW_TEST_EXPORTS, used when a test names none), all
+ * on the volume root so that no directory has to exist first:
+ *   /hf     127.0.0.1 rw, insecure, no_root_squash
+ *   /sq     127.0.0.1 rw, insecure, root_squash anonuid=4242 anongid=4243
+ *   /ro     127.0.0.1 ro, insecure
+ *   /only2  127.0.0.2 rw, insecure      (127.0.0.1 is refused)
+ *   /sec    127.0.0.1 rw, secure        (source port must be < 1024)
+ */
+#ifndef GATEFS_TEST_GATEWAY_H
+#define GATEFS_TEST_GATEWAY_H
+
+#include <sys/types.h>
+
+#include "testlib.h"
+
+#define GW_ANONUID 4242
+#define GW_ANONGID 4243
+
+#define GW_TEST_EXPORTS                                                                                                \
+	"/hf -dir=/ 127.0.0.1(rw,insecure,no_root_squash)\n"                                                           \
+	"/sq -dir=/ 127.0.0.1(rw,insecure,root_squash,anonuid=4242,anongid=4243)\n"                                    \
+	"/ro -dir=/ 127.0.0.1(ro,insecure,no_root_squash)\n"                                                           \
+	"/only2 -dir=/ 127.0.0.2(rw,insecure,no_root_squash)\n"                                                        \
+	"/sec -dir=/ 127.0.0.1(rw,secure,no_root_squash)\n"
+
+struct gateway {
+	struct tl_redis redis;
+	char dir[256]; /* temp dir: objects, config, log */
+	char config[512];
+	char log[512];
+	int nfs_port;
+	int mount_port;
+	int pmap_port; /* the builtin portmapper's */
+	pid_t pid;
+};
+
+/* Starts redis, formats the volume and starts the gateway; 0 or -1 (the
+ * log is printed).  extra: configuration lines written after the generated
+ * ones: settings and exports; NULL = GW_TEST_EXPORTS. */
+int gw_start(struct gateway *gw, const char *extra);
+/* Starts another gateway process of gw's volume: the same redis-server
+ * and object store (the volume records it), its own ports, config, log and
+ * temp dir, and the standard exports.  extra (may be NULL): more
+ * configuration lines, e.g. "attr_cache = 1024".  gw_stop(peer) stops only
+ * that process; stop it before gw. */
+int gw_start_peer(struct gateway *peer, const struct gateway *gw, const char *extra);
+/* Starts (again) only the gateway process, on the same ports. */
+int gw_spawn(struct gateway *gw);
+/* SIGKILL the gateway (no flush) and reap it. */
+void gw_kill(struct gateway *gw);
+/* True while the gateway process is alive. */
+int gw_alive(struct gateway *gw);
+/* SIGTERM and wait; then stop redis (if this gateway started it) and
+ * remove the temp dir.  0 if the gateway exited 0 and its log holds no
+ * sanitizer report, else -1 (the log is printed). */
+int gw_stop(struct gateway *gw);
+/* Prints the gateway's log to stderr (after a failure). */
+void gw_print_log(const struct gateway *gw);
+/* How many lines of the gateway's log contain text. */
+int gw_log_count(const struct gateway *gw, const char *text);
+/* Path of the gatefs binary ($GATEFS_BIN, else GATEFS_BIN from CMake). */
+const char *gw_binary(void);
+
+#endif
