@@ -26,6 +26,11 @@
 #       read from /proc by nfsbench -p around each workload; best round shown
 # Environment: GATEFS_EXTRA_CONF, lines appended to gatefs.conf (e.g.
 # "threads = 4"), to compare settings against the same ganesha legs.
+# GATEFS_BENCH_REDIS, the persistence arguments of gatefs's redis-server
+# (default "--appendonly no"; e.g. "--appendonly yes --appendfsync always"
+# to measure what the embedded default costs), and GATEFS_BENCH_REDIS_DIR,
+# a directory on a real disk for its files (default: the tmpfs work dir,
+# where an fsync costs nothing).
 # Every process started here is stopped by PID on exit.
 set -euo pipefail
 
@@ -210,8 +215,11 @@ gatefs_leg() {
 	rport=$(free_port)
 	nport=$(free_port)
 	mport=$(free_port)
-	mkdir -p "$dir/redis" "$dir/objects" "$dir/data"
-	redis-server --bind 127.0.0.1 --port "$rport" --dir "$dir/redis" --save '' --appendonly no \
+	local redis_dir=$dir/redis
+	[ -n "${GATEFS_BENCH_REDIS_DIR:-}" ] && redis_dir=$(mktemp -d "$GATEFS_BENCH_REDIS_DIR/gatefs-bench-redis.XXXXXX")
+	mkdir -p "$redis_dir" "$dir/objects" "$dir/data"
+	# shellcheck disable=SC2086 # word splitting of the arguments is wanted
+	redis-server --bind 127.0.0.1 --port "$rport" --dir "$redis_dir" --save '' ${GATEFS_BENCH_REDIS:---appendonly no} \
 		--maxmemory-policy noeviction --slowlog-log-slower-than 1000 >"$dir/redis.log" 2>&1 &
 	local redis=$!
 	PIDS+=("$redis")
@@ -275,7 +283,7 @@ CONF
 		stop_pid "$timepid"
 	fi
 	stop_pid "$redis"
-	rm -rf "$dir/objects" "$dir/redis"
+	rm -rf "$dir/objects" "$dir/redis" "$redis_dir"
 	return $rc
 }
 

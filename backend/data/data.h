@@ -71,9 +71,16 @@ struct gfs_vfs {
 	struct data_pool *fetch_pool;
 	struct gc *gc;
 
-	/* Slice ids are reserved from Redis in batches. */
+	/* Slice ids are reserved from Redis in tagged batches (meta.h), the
+	 * next one ahead of need (vfs.c).  ids[0] is drawn from, ids[1] is the
+	 * batch reserved ahead; counters [next, end). */
 	pthread_mutex_t id_lock;
-	uint64_t next_id, end_id;
+	pthread_cond_t id_cond; /* a reservation finished */
+	struct {
+		uint64_t next, end;
+		uint32_t tag;
+	} ids[2];
+	int id_reserving;
 
 	atomic_uint_fast64_t n_puts, n_deletes, n_commits, n_compactions;
 	/* Bumped after every local commit or truncate, before the committed
@@ -82,7 +89,14 @@ struct gfs_vfs {
 	atomic_uint_fast64_t commit_epoch;
 };
 
-/* Next unused slice id (reserves a batch from Redis when needed). */
+/* Makes sure slice ids are at hand: reserves the next batch from Redis when
+ * the current one is half used.  Call it holding no lock: it may wait for
+ * Redis. */
+int data_reserve_slice_ids(struct gfs_vfs *vfs);
+/* Takes a reserved slice id without waiting; -EAGAIN if none is at hand
+ * (then reserve, holding no lock, and take again). */
+int data_take_slice_id(struct gfs_vfs *vfs, uint64_t *id);
+/* Both: the next unused slice id.  Holding no lock. */
 int data_new_slice_id(struct gfs_vfs *vfs, uint64_t *id);
 
 /* Uploads one block of a slice under its key; counts it. */

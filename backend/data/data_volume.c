@@ -1,12 +1,14 @@
 /*
  * data_volume.c - what the data layer does with an opened volume as a
- * whole: hands out slice ids (reserved from Redis in batches), writes and
+ * whole: hands out slice ids (reserved from Redis in tagged batches, ahead
+ * of need), writes and
  * deletes the block objects of one slice, and reports its counters and
  * runs its background work on demand (for tools, benchmarks and tests).
  * The write buffer, the read path and gc call these; vfs.c only opens and
  * closes the volume.
  */
 #include <stdlib.h>
+#include <sys/random.h>
 
 #include "blockbuf.h"
 #include "cache.h"
@@ -17,22 +19,84 @@
 
 #define SLICE_ID_BATCH 64
 
-int data_new_slice_id(struct gfs_vfs *vfs, uint64_t *id)
+/*
+ * Slice ids come from Redis in batches of SLICE_ID_BATCH counter values,
+ * each batch with a random tag (meta.h: ids stay unique if Redis hands
+ * counter values out twice).  The next batch is reserved when the current
+ * one is half used, by the caller that notices, before it takes any write
+ * buffer lock: a slow Redis then delays that writer alone, never a file
+ * lock or id_lock that GETATTR, LOOKUP and other files' writers wait on.
+ */
+int data_reserve_slice_ids(struct gfs_vfs *vfs)
 {
 	int rc = 0;
 	pthread_mutex_lock(&vfs->id_lock);
-	if (vfs->next_id == vfs->end_id) {
-		uint64_t first;
-		rc = meta_new_slice_ids(vfs->meta, SLICE_ID_BATCH, &first);
-		if (rc == 0) {
-			vfs->next_id = first;
-			vfs->end_id = first + SLICE_ID_BATCH;
+	for (;;) {
+		uint64_t left = vfs->ids[0].end - vfs->ids[0].next;
+		int ahead = vfs->ids[1].end > vfs->ids[1].next;
+		if (left == 0 && ahead) {
+			vfs->ids[0] = vfs->ids[1];
+			vfs->ids[1].next = vfs->ids[1].end = 0;
+			continue;
 		}
+		if (ahead || left > SLICE_ID_BATCH / 2)
+			break;
+		if (vfs->id_reserving) {
+			if (left > 0)
+				break; /* another caller is reserving ahead */
+			pthread_cond_wait(&vfs->id_cond, &vfs->id_lock);
+			continue;
+		}
+		vfs->id_reserving = 1;
+		pthread_mutex_unlock(&vfs->id_lock);
+		uint64_t first = 0;
+		uint32_t tag = 0;
+		rc = meta_new_slice_ids(vfs->meta, SLICE_ID_BATCH, &first);
+		if (rc == 0 && getrandom(&tag, sizeof(tag), 0) != sizeof(tag))
+			rc = -EIO;
+		pthread_mutex_lock(&vfs->id_lock);
+		vfs->id_reserving = 0;
+		pthread_cond_broadcast(&vfs->id_cond);
+		if (rc == 0) {
+			vfs->ids[1].next = first;
+			vfs->ids[1].end = first + SLICE_ID_BATCH;
+			vfs->ids[1].tag = tag;
+			continue;
+		}
+		if (left > 0)
+			rc = 0; /* ids are at hand; the next call tries again */
+		break;
 	}
-	if (rc == 0)
-		*id = vfs->next_id++;
 	pthread_mutex_unlock(&vfs->id_lock);
 	return rc;
+}
+
+int data_take_slice_id(struct gfs_vfs *vfs, uint64_t *id)
+{
+	int rc = 0;
+	pthread_mutex_lock(&vfs->id_lock);
+	if (vfs->ids[0].next == vfs->ids[0].end && vfs->ids[1].next < vfs->ids[1].end) {
+		vfs->ids[0] = vfs->ids[1];
+		vfs->ids[1].next = vfs->ids[1].end = 0;
+	}
+	if (vfs->ids[0].next < vfs->ids[0].end)
+		*id = meta_slice_id_make(vfs->ids[0].tag, vfs->ids[0].next++);
+	else
+		rc = -EAGAIN;
+	pthread_mutex_unlock(&vfs->id_lock);
+	return rc;
+}
+
+int data_new_slice_id(struct gfs_vfs *vfs, uint64_t *id)
+{
+	for (;;) {
+		int rc = data_take_slice_id(vfs, id);
+		if (rc != -EAGAIN)
+			return rc;
+		rc = data_reserve_slice_ids(vfs);
+		if (rc < 0)
+			return rc;
+	}
 }
 
 int data_put_block(struct gfs_vfs *vfs, uint64_t id, uint32_t idx, const void *buf, uint32_t len)

@@ -127,7 +127,7 @@ int gc_delete_dead(struct gfs_vfs *vfs, int64_t delay_sec)
 	for (;;) {
 		struct meta_dead_slice *dead = NULL;
 		size_t n = 0;
-		int rc = meta_dead_slices(vfs->meta, (int64_t)time(NULL) - delay_sec, 256, &dead, &n);
+		int rc = meta_dead_slices(vfs->meta, delay_sec, 256, &dead, &n);
 		if (rc < 0)
 			return rc;
 		if (n == 0) {
@@ -176,7 +176,7 @@ static void *gc_main(void *arg)
 	while (!g->stopping) {
 		if (g->nqueue == 0) {
 			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
+			clock_gettime(CLOCK_MONOTONIC, &ts); /* g->cond's clock */
 			uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)vfs->tuning.gc_interval_ms * 1000000ull;
 			ts.tv_sec += (time_t)(ns / 1000000000ull);
 			ts.tv_nsec = (long)(ns % 1000000000ull);
@@ -215,7 +215,11 @@ int gc_start(struct gfs_vfs *vfs, struct gc **out)
 		return -ENOMEM;
 	g->vfs = vfs;
 	pthread_mutex_init(&g->lock, NULL);
-	pthread_cond_init(&g->cond, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&g->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	int rc = pthread_create(&g->thread, NULL, gc_main, g);
 	if (rc) {
 		free(g);

@@ -8,6 +8,8 @@
  */
 #include "slice_view.h"
 
+#include "meta.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,8 +122,11 @@ int slice_view(const struct view_src *srcs, size_t nsrcs, uint32_t start, uint32
 
 int slice_block_key(char *buf, size_t buflen, const char *uuid, uint64_t id, uint32_t idx, uint32_t blen)
 {
-	int n = snprintf(buf, buflen, "%s/chunks/%llu/%llu/%llu_%u_%u", uuid, (unsigned long long)(id / 1000000),
-			 (unsigned long long)(id / 1000), (unsigned long long)id, idx, blen);
+	/* The directories follow the counter, not the tag, so that a batch's
+	 * objects stay together and listings stay short (docs/FORMAT.md). */
+	uint64_t dir = meta_slice_counter(id);
+	int n = snprintf(buf, buflen, "%s/chunks/%llu/%llu/%llu_%u_%u", uuid, (unsigned long long)(dir / 1000000),
+			 (unsigned long long)(dir / 1000), (unsigned long long)id, idx, blen);
 	if (n < 0 || (size_t)n >= buflen)
 		return -ENAMETOOLONG;
 	return n;

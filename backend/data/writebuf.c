@@ -11,8 +11,8 @@
  *
  * Locks, in the order they may be taken: flush_lock (one flush per file at a
  * time, so commits stay ordered) -> map_lock -> file lock -> budget_lock.
- * No lock but flush_lock is held across Redis or object-store calls, except
- * the rare batch reservation of slice ids.
+ * No lock but flush_lock is held across Redis or object-store calls: slice
+ * ids are reserved ahead, before a writer takes any of these locks.
  */
 #include "writebuf.h"
 
@@ -85,6 +85,7 @@ struct wfile {
 	struct gfs_time mtime;
 	uint64_t last_write_ms;
 	uint64_t alloc;
+	int err; /* a final commit error not yet reported by writebuf_flush */
 };
 
 struct writebuf {
@@ -94,7 +95,7 @@ struct writebuf {
 	struct wfile *buckets[WB_BUCKETS];
 
 	pthread_mutex_t budget_lock;
-	pthread_cond_t budget_cond; /* budget freed, or flusher wake-up */
+	pthread_cond_t budget_cond; /* budget freed, or flusher wake-up; CLOCK_MONOTONIC */
 	uint64_t budget, used, peak, waits;
 	int pressure, stopping;
 	int ready; /* a sealed slice finished uploading: commit_ready may run */
@@ -107,6 +108,18 @@ static uint64_t now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A deadline for pthread_cond_timedwait on a CLOCK_MONOTONIC condition
+ * variable: a wall-clock step must not stretch or skip a wait. */
+static struct timespec deadline_after_ms(uint32_t ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)ms * 1000000u;
+	ts.tv_sec += (time_t)(ns / 1000000000u);
+	ts.tv_nsec = (long)(ns % 1000000000u);
+	return ts;
 }
 
 static struct gfs_time now_real(void)
@@ -248,7 +261,7 @@ static void file_free(struct wfile *f)
 static void file_put(struct writebuf *wb, struct wfile *f)
 {
 	pthread_mutex_lock(&wb->map_lock);
-	int gone = --f->refs == 0 && f->head == NULL;
+	int gone = --f->refs == 0 && f->head == NULL && f->err == 0;
 	if (gone) {
 		struct wfile **pp = &wb->buckets[file_bucket(f->ino)];
 		while (*pp != f)
@@ -263,6 +276,7 @@ static void file_put(struct writebuf *wb, struct wfile *f)
 /* ---- uploads ---- */
 
 static int slice_uploaded(const struct writebuf *wb, const struct pslice *s);
+static void signal_ready_locked(struct writebuf *wb, struct wfile *f);
 
 struct upload_job {
 	struct writebuf *wb;
@@ -290,13 +304,8 @@ static void upload_run(void *arg)
 	pthread_mutex_lock(&f->lock);
 	s->state[j->idx] = rc == 0 ? BL_DONE : BL_FAILED;
 	pthread_cond_broadcast(&f->cond);
-	if (s == f->head && slice_uploaded(j->wb, s)) {
-		/* The oldest slice can be committed now: tell the flusher. */
-		pthread_mutex_lock(&j->wb->budget_lock);
-		j->wb->ready = 1;
-		pthread_cond_broadcast(&j->wb->budget_cond);
-		pthread_mutex_unlock(&j->wb->budget_lock);
-	}
+	if (s == f->head) /* the oldest slice may be committable now */
+		signal_ready_locked(j->wb, f);
 	int last = slice_unref_locked(s);
 	pthread_mutex_unlock(&f->lock);
 	if (last)
@@ -447,13 +456,7 @@ static int relieve_pressure(struct writebuf *wb, struct wfile *f, uint64_t need,
 		return flush_file(wb, f);
 	if (now_ms() - started > WB_WAIT_LIMIT_MS)
 		return -EAGAIN;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += 100 * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	struct timespec ts = deadline_after_ms(100);
 	pthread_mutex_lock(&wb->budget_lock);
 	/* Checked under the lock that budget_release takes, so that a release
 	 * since our budget_try is not missed. */
@@ -571,6 +574,9 @@ static int write_piece(struct writebuf *wb, struct wfile *f, uint32_t chunk, uin
 {
 	uint64_t started = now_ms();
 	for (;;) {
+		/* Before the file lock: it may wait for Redis.  A failure matters
+		 * only if the piece needs a new slice (take fails below). */
+		(void)data_reserve_slice_ids(wb->vfs);
 		pthread_mutex_lock(&f->lock);
 		wait_for_gap(f, chunk, pos);
 		struct pslice *s = pick_target(wb, f, chunk, pos, len);
@@ -598,7 +604,16 @@ static int write_piece(struct writebuf *wb, struct wfile *f, uint32_t chunk, uin
 		}
 		if (!s) {
 			uint64_t id;
-			int rc = data_new_slice_id(wb->vfs, &id);
+			int rc = data_take_slice_id(wb->vfs, &id);
+			if (rc == -EAGAIN) {
+				/* None at hand: reserve holding no lock, then retry. */
+				pthread_mutex_unlock(&f->lock);
+				budget_release(wb, need);
+				rc = data_reserve_slice_ids(wb->vfs);
+				if (rc < 0)
+					return rc;
+				continue;
+			}
 			if (rc == 0 && !(s = slice_new(wb, chunk, pos, id)))
 				rc = -ENOMEM;
 			if (rc < 0) {
@@ -706,8 +721,20 @@ void writebuf_writer_leave(struct writebuf *wb, struct writebuf_writer *w)
 
 /* ---- flush ---- */
 
+/* Whether a commit error can never clear for this slice: the file is gone
+ * or is not a regular file (the script queued the slice for deletion), or
+ * the slice lies beyond the largest size the engine can store.  Such a
+ * slice is dropped; anything else (NOSPC, EAGAIN, EIO) may clear, and the
+ * slice stays buffered for the next flush to retry. */
+static int commit_error_is_final(int rc)
+{
+	return rc == -ESTALE || rc == -EINVAL || rc == -EFBIG;
+}
+
 /* Commits the file's oldest slice s (uploads done, flush lock held) and
- * drops it from the buffer. */
+ * drops it from the buffer, also when the commit failed for good (the error
+ * is returned, and kept in f->err for the next COMMIT of the file when it
+ * is not a vanished file's).  A retryable error leaves s where it is. */
 static int commit_head(struct writebuf *wb, struct wfile *f, struct pslice *s)
 {
 	struct gfs_vfs *vfs = wb->vfs;
@@ -722,17 +749,27 @@ static int commit_head(struct writebuf *wb, struct wfile *f, struct pslice *s)
 	if (rc == -ESTALE) {
 		/* The file is gone; the script queued the slice for deletion. */
 		log_debug("writebuf: inode %llu vanished before commit", (unsigned long long)f->ino);
-	} else if (rc < 0) {
+	} else if (rc == -EFBIG) {
+		/* Never referenced by any record: its objects can go at once. */
+		log_warn("writebuf: slice %llu of inode %llu lies beyond the largest file size; dropped",
+			 (unsigned long long)s->id, (unsigned long long)f->ino);
+		int drc = data_delete_slice(vfs, s->id, s->len);
+		if (drc < 0)
+			log_warn("writebuf: objects of dropped slice %llu left for gc: %d", (unsigned long long)s->id,
+				 drc);
+	} else if (rc < 0 && !commit_error_is_final(rc)) {
 		log_warn("writebuf: commit of slice %llu of inode %llu failed: %d", (unsigned long long)s->id,
 			 (unsigned long long)f->ino, rc);
 		return rc;
-	} else {
+	} else if (rc == 0) {
 		atomic_fetch_add(&vfs->commit_epoch, 1);
 		atomic_fetch_add(&vfs->n_commits, 1);
 		if (nrec > vfs->tuning.compact_threshold)
 			gc_schedule_compact(vfs->gc, f->ino, s->chunk);
 	}
 	pthread_mutex_lock(&f->lock);
+	if (rc < 0 && rc != -ESTALE && !f->err)
+		f->err = rc;
 	f->head = s->next;
 	if (f->head)
 		f->head->prev = NULL;
@@ -745,7 +782,7 @@ static int commit_head(struct writebuf *wb, struct wfile *f, struct pslice *s)
 	pthread_mutex_unlock(&f->lock);
 	if (free_it)
 		slice_free(wb, s);
-	return 0;
+	return rc;
 }
 
 /* All blocks of a sealed slice are stored (file lock held). */
@@ -758,8 +795,22 @@ static int slice_uploaded(const struct writebuf *wb, const struct pslice *s)
 	return s->sealed;
 }
 
+/* Tells the flusher that the file's oldest slice can be committed, if it
+ * can (file lock held). */
+static void signal_ready_locked(struct writebuf *wb, struct wfile *f)
+{
+	if (!f->head || !slice_uploaded(wb, f->head))
+		return;
+	pthread_mutex_lock(&wb->budget_lock);
+	wb->ready = 1;
+	pthread_cond_broadcast(&wb->budget_cond);
+	pthread_mutex_unlock(&wb->budget_lock);
+}
+
 /* Commits the leading slices that are sealed and fully uploaded, without
- * waiting for anything; skipped if a flush of the file is running. */
+ * waiting for anything.  If a flush of the file is running, that flush
+ * signals again when it ends (flush_file), so the flusher's cleared `ready`
+ * is not lost: slices sealed behind the flush's last one get committed. */
 static void commit_ready(struct writebuf *wb, struct wfile *f)
 {
 	if (pthread_mutex_trylock(&f->flush_lock) != 0)
@@ -769,7 +820,10 @@ static void commit_ready(struct writebuf *wb, struct wfile *f)
 		struct pslice *s = f->head;
 		int ready = s && slice_uploaded(wb, s);
 		pthread_mutex_unlock(&f->lock);
-		if (!ready || commit_head(wb, f, s) < 0)
+		if (!ready)
+			break;
+		int rc = commit_head(wb, f, s);
+		if (rc < 0 && !commit_error_is_final(rc))
 			break;
 	}
 	pthread_mutex_unlock(&f->flush_lock);
@@ -819,17 +873,28 @@ static int flush_file(struct writebuf *wb, struct wfile *f)
 	}
 	pthread_mutex_unlock(&f->lock);
 
+	/* A slice dropped for good does not stop the ones after it: they are
+	 * other writes, and holding them would wedge the file. */
+	int first = 0;
 	while (rc == 0) {
 		pthread_mutex_lock(&f->lock);
 		struct pslice *s = f->head;
 		int done = s == last;
 		pthread_mutex_unlock(&f->lock);
-		rc = commit_head(wb, f, s);
+		int crc = commit_head(wb, f, s);
+		if (crc < 0 && !commit_error_is_final(crc))
+			rc = crc;
+		else if (crc < 0 && !first)
+			first = crc;
 		if (done)
 			break;
 	}
 	pthread_mutex_unlock(&f->flush_lock);
-	return rc;
+	/* commit_ready may have skipped this file while we held the flush lock. */
+	pthread_mutex_lock(&f->lock);
+	signal_ready_locked(wb, f);
+	pthread_mutex_unlock(&f->lock);
+	return rc < 0 ? rc : first;
 }
 
 int writebuf_flush(struct writebuf *wb, gfs_ino_t ino)
@@ -838,6 +903,13 @@ int writebuf_flush(struct writebuf *wb, gfs_ino_t ino)
 	if (!f)
 		return 0;
 	int rc = flush_file(wb, f);
+	/* Report (once) data of this file that a background commit dropped. */
+	pthread_mutex_lock(&f->lock);
+	if ((rc == 0 || commit_error_is_final(rc)) && f->err) {
+		rc = f->err;
+		f->err = 0;
+	}
+	pthread_mutex_unlock(&f->lock);
 	file_put(wb, f);
 	return rc;
 }
@@ -910,13 +982,7 @@ static void *flusher_main(void *arg)
 	struct writebuf *wb = arg;
 	pthread_mutex_lock(&wb->budget_lock);
 	while (!wb->stopping) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 200 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		struct timespec ts = deadline_after_ms(200);
 		if (!wb->pressure && !wb->ready)
 			pthread_cond_timedwait(&wb->budget_cond, &wb->budget_lock, &ts);
 		if (wb->stopping)
@@ -1050,7 +1116,11 @@ int writebuf_create(struct gfs_vfs *vfs, uint64_t budget, struct writebuf **out)
 	wb->budget = budget < 2ull * wb->bs ? 2ull * wb->bs : budget;
 	pthread_mutex_init(&wb->map_lock, NULL);
 	pthread_mutex_init(&wb->budget_lock, NULL);
-	pthread_cond_init(&wb->budget_cond, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&wb->budget_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	int rc = pthread_create(&wb->flusher, NULL, flusher_main, wb);
 	if (rc) {
 		free(wb);

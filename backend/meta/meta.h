@@ -34,6 +34,9 @@ struct meta_settings {
 	int64_t created_sec;
 };
 
+/* url with any password replaced by "***" (redis://user:***@host,
+ * ?password=***), for messages: a password is never printed. */
+void meta_url_redact(const char *url, char *out, size_t outlen);
 /* Connects (per-thread connections are made lazily inside), checks
  * maxmemory-policy (refuses anything that evicts) and warns if neither AOF
  * nor RDB persistence is on.  Does not need a formatted volume. */
@@ -42,7 +45,7 @@ void meta_close(struct meta *m);
 /* One PING round trip on a new connection to the Redis at url (for health
  * checks): 0 if PONG came back; else -EAGAIN (unreachable) or -EIO, with
  * the reason in err. */
-int meta_ping(const char *url, char *err, size_t errlen);
+int meta_probe_url(const char *url, char *err, size_t errlen);
 
 /* Starts the inode attribute cache (backend/meta/meta_cache.c): GETATTR, ACCESS,
  * LOOKUP and READDIRPLUS are then answered from memory while Redis reports
@@ -117,8 +120,45 @@ struct meta_slice {
 	uint32_t len;  /* bytes this record covers */
 };
 
-/* Reserves count consecutive slice ids; returns the first. */
+/*
+ * Slice ids (docs/FORMAT.md §6).  `nextslice` is a counter; an id drawn by
+ * this version is the counter value plus a random tag of its reservation
+ * batch, with bit 63 set.  If Redis loses its last writes (a crash under
+ * appendfsync everysec, failover to a lagging replica, a restore from
+ * backup), counter values are handed out again, but to a batch with
+ * another tag: the ids, their object keys and block cache keys stay
+ * distinct.  Ids without bit 63 are plain counter values (volumes written
+ * before tags), so their objects keep their keys.
+ */
+#define META_SLICE_TAGGED (1ULL << 63)
+#define META_SLICE_COUNTER_BITS 40
+#define META_SLICE_COUNTER_MAX ((1ULL << META_SLICE_COUNTER_BITS) - 1)
+#define META_SLICE_TAG_MASK ((1U << 23) - 1) /* bits 40..62 */
+
+static inline uint64_t meta_slice_id_make(uint32_t tag, uint64_t counter)
+{
+	return META_SLICE_TAGGED | (uint64_t)(tag & META_SLICE_TAG_MASK) << META_SLICE_COUNTER_BITS | counter;
+}
+
+/* The nextslice counter value an id was drawn from. */
+static inline uint64_t meta_slice_counter(uint64_t id)
+{
+	return id & META_SLICE_TAGGED ? id & META_SLICE_COUNTER_MAX : id;
+}
+
+/* How many times a new connection found another Redis process than the
+ * one before (run id changed): each may have lost acknowledged writes. */
+uint64_t meta_redis_restarts(struct meta *m);
+/* One round trip on this thread's connection (reconnecting, and so
+ * checking the run id, if the connection broke). */
+int meta_ping(struct meta *m);
+
+/* Reserves count consecutive counter values of `nextslice`; returns the
+ * first.  -ENOSPC once the counter would pass META_SLICE_COUNTER_MAX. */
 int meta_new_slice_ids(struct meta *m, uint32_t count, uint64_t *first);
+/* The last slice id handed out so far (0: none).  Every later reservation
+ * returns larger ids, so gc spares ids above a value read before its scan. */
+int meta_last_slice_id(struct meta *m, uint64_t *last);
 /* Caller frees *out with free(). */
 int meta_read_chunk(struct meta *m, gfs_ino_t ino, uint32_t chunk_index, struct meta_slice **out, size_t *n);
 /* Appends one slice record to a chunk, and atomically raises the file size
@@ -139,8 +179,11 @@ struct meta_dead_slice {
 	uint64_t id;
 	uint32_t size;
 };
-/* Returns up to max entries queued at or before older_than_sec (caller frees). */
-int meta_dead_slices(struct meta *m, int64_t older_than_sec, size_t max, struct meta_dead_slice **out, size_t *n);
+/* Returns up to max entries queued at least min_age_sec ago by Redis's
+ * clock (TIME; the queue is scored with it), or every entry for
+ * META_DEAD_ANY_AGE (caller frees). */
+#define META_DEAD_ANY_AGE INT64_MIN
+int meta_dead_slices(struct meta *m, int64_t min_age_sec, size_t max, struct meta_dead_slice **out, size_t *n);
 /* Removes entries from the queue after their objects are deleted. */
 int meta_dead_slices_done(struct meta *m, const struct meta_dead_slice *s, size_t n);
 

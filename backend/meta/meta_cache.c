@@ -660,6 +660,18 @@ static void take_queue(struct meta_cache *c, struct ino_list *l)
 	pthread_mutex_unlock(&c->queue_lock);
 }
 
+/* Sleeps up to ms, or until woken (stop, queued re-reads).  The wake-up is
+ * consumed: left readable, it would end every later pause at once. */
+static void wait_for_wake(struct meta_cache *c, int ms)
+{
+	struct pollfd p = {.fd = c->wake_fd, .events = POLLIN};
+	if (poll(&p, 1, ms) > 0 && (p.revents & POLLIN)) {
+		uint64_t v;
+		if (read(c->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			log_warn("meta cache: wake read: %s", strerror(errno));
+	}
+}
+
 static void *tracking_main(void *arg)
 {
 	struct meta_cache *c = arg;
@@ -684,8 +696,7 @@ static void *tracking_main(void *arg)
 					    "until it can",
 					    why);
 				disconnect(c);
-				struct pollfd p = {.fd = c->wake_fd, .events = POLLIN};
-				(void)poll(&p, 1, retry_ms);
+				wait_for_wake(c, retry_ms);
 				retry_ms = retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : retry_ms * 2;
 				continue;
 			}

@@ -98,6 +98,38 @@ static int parse_query(struct meta *m, const char *q, char *err, size_t errlen)
 	return 0;
 }
 
+void meta_url_redact(const char *url, char *out, size_t outlen)
+{
+	size_t o = 0;
+	const char *at = NULL, *auth = NULL, *query = strchr(url, '?');
+
+	if (strncmp(url, "redis://", 8) == 0) {
+		auth = url + 8;
+		/* the last '@' before the path ends the user:password part */
+		for (const char *p = auth; *p && *p != '/' && *p != '?'; p++)
+			if (*p == '@')
+				at = p;
+	}
+	for (const char *p = url; *p && o + 1 < outlen;) {
+		if (at && p == auth) {
+			const char *colon = memchr(auth, ':', (size_t)(at - auth));
+			size_t user = colon ? (size_t)(colon - auth) : 0;
+			o += (size_t)snprintf(out + o, outlen - o, "%.*s:***", (int)user, auth);
+			p = at;
+			continue;
+		}
+		if (query && p > query && strncmp(p, "password=", 9) == 0 && (p[-1] == '?' || p[-1] == '&')) {
+			o += (size_t)snprintf(out + o, outlen - o, "password=***");
+			p += strcspn(p, "&");
+			continue;
+		}
+		out[o++] = *p++;
+	}
+	if (o >= outlen)
+		o = outlen - 1;
+	out[o] = 0;
+}
+
 int meta_parse_url(struct meta *m, const char *url, char *err, size_t errlen)
 {
 	snprintf(m->prefix, sizeof(m->prefix), "gatefs{gfs}:");
@@ -200,6 +232,9 @@ void meta_conns_init(struct meta *m)
 {
 	pthread_key_create(&m->conn_key, conn_free);
 	pthread_mutex_init(&m->conns_lock, NULL);
+	pthread_mutex_init(&m->run_lock, NULL);
+	const char *skew = getenv("GATEFS_TEST_CLOCK_SKEW_SEC");
+	m->clock_skew_sec = skew ? strtoll(skew, NULL, 10) : 0;
 }
 
 void meta_conns_fini(struct meta *m)
@@ -217,6 +252,7 @@ void meta_conns_fini(struct meta *m)
 		c = next;
 	}
 	pthread_mutex_destroy(&m->conns_lock);
+	pthread_mutex_destroy(&m->run_lock);
 }
 
 static void note_down(struct meta *m, const char *why)
@@ -224,6 +260,40 @@ static void note_down(struct meta *m, const char *why)
 	if (atomic_exchange(&m->redis_down, 1) == 0)
 		log_error("meta: redis %s unreachable (%s); operations return EAGAIN until it is back", m->url_for_log,
 			  why);
+}
+
+/* Reads the server's run id on a new connection and counts a change: the
+ * process behind the address is another one (restarted, failed over) and
+ * may have lost writes it had acknowledged.  Every connection does this
+ * before its first command, so nothing is read from a new Redis before the
+ * change is counted.  An ACL that forbids INFO leaves the check off. */
+static void note_run_id(struct meta *m, redisContext *c)
+{
+	redisReply *r = redisCommand(c, "INFO server");
+	if (!r)
+		return;
+	const char *p = r->type == REDIS_REPLY_STRING ? strstr(r->str, "run_id:") : NULL;
+	char id[48] = "";
+	if (p) {
+		p += 7;
+		size_t n = strcspn(p, "\r\n");
+		if (n < sizeof(id)) {
+			memcpy(id, p, n);
+			id[n] = 0;
+		}
+	}
+	freeReplyObject(r);
+	if (!id[0])
+		return;
+	pthread_mutex_lock(&m->run_lock);
+	if (m->run_id[0] && strcmp(m->run_id, id) != 0) {
+		atomic_fetch_add(&m->restarts, 1);
+		log_warn("meta: redis %s is another process now (run id %s, was %s): it may have lost recent writes; "
+			 "the write verifier changes so that clients resend what they did not commit",
+			 m->url_for_log, id, m->run_id);
+	}
+	snprintf(m->run_id, sizeof(m->run_id), "%s", id);
+	pthread_mutex_unlock(&m->run_lock);
 }
 
 redisContext *meta_connect(struct meta *m, char *why, size_t whylen)
@@ -253,6 +323,7 @@ redisContext *meta_connect(struct meta *m, char *why, size_t whylen)
 			return NULL;
 		}
 	}
+	note_run_id(m, c);
 	if (m->db) {
 		redisReply *r = redisCommand(c, "SELECT %d", m->db);
 		int bad = !r || r->type == REDIS_REPLY_ERROR;
@@ -327,6 +398,21 @@ void meta_conn_failed(struct meta *m, redisContext *ctx)
 		c->ctx = NULL;
 		c->next_try_ms = 0; /* the first reconnect is immediate; failures back off */
 	}
+}
+
+uint64_t meta_redis_restarts(struct meta *m)
+{
+	return atomic_load(&m->restarts);
+}
+
+int meta_ping(struct meta *m)
+{
+	int err = 0;
+	redisReply *r = meta_command(m, &err, "PING");
+	if (!r)
+		return err;
+	freeReplyObject(r);
+	return 0;
 }
 
 /* Maps an error reply to an errno; logs what is not expected. */

@@ -95,7 +95,7 @@ int meta_open(const char *url, struct meta **out, char *err, size_t errlen)
 	return 0;
 }
 
-int meta_ping(const char *url, char *err, size_t errlen)
+int meta_probe_url(const char *url, char *err, size_t errlen)
 {
 	struct meta *m = calloc(1, sizeof(*m));
 	if (!m)

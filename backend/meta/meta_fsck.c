@@ -322,8 +322,8 @@ static int check_chunk(void *arg, const char *key, size_t plen)
 		if (s.id && (uint64_t)s.off + s.len > s.size)
 			problem(f, "chunk %s record %zu: off %u + len %u beyond slice size %u", key,
 				off / META_REC_SIZE, s.off, s.len, s.size);
-		if (s.id > f->max_slice)
-			f->max_slice = s.id;
+		if (meta_slice_counter(s.id) > f->max_slice)
+			f->max_slice = meta_slice_counter(s.id);
 	}
 	freeReplyObject(r);
 	return 0;
@@ -365,7 +365,7 @@ static int check_counters(struct fsck *f)
 		problem(f, "counter nextinode %lld below the largest inode %llu", (long long)next_ino,
 			(unsigned long long)max_ino);
 	if (next_slice < 0 || (uint64_t)next_slice < f->max_slice)
-		problem(f, "counter nextslice %lld below the largest slice id %llu", (long long)next_slice,
+		problem(f, "counter nextslice %lld below the counter of slice id %llu", (long long)next_slice,
 			(unsigned long long)f->max_slice);
 	if (total != (int64_t)f->ninodes)
 		problem(f, "counter totalinodes %lld but %zu inodes exist", (long long)total, f->ninodes);

@@ -66,6 +66,14 @@ struct meta {
 	atomic_int redis_down;		/* 1 once a failure was logged, until it comes back */
 	struct meta_cache *cache;	/* inode attributes; NULL = off (meta_cache.h) */
 	struct meta_dentries *dentries; /* names; NULL = off (meta_dentry.c) */
+
+	/* The run id of the Redis process last connected to; every new
+	 * connection checks it, and a change (a restart, a failover: Redis
+	 * may have lost writes it acknowledged) counts in `restarts`. */
+	pthread_mutex_t run_lock;
+	char run_id[48];
+	atomic_uint_fast64_t restarts;
+	int64_t clock_skew_sec; /* GATEFS_TEST_CLOCK_SKEW_SEC, for tests only */
 };
 
 /* meta_conn.c: the URL, the per-thread connections of an engine handle. */

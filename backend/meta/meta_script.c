@@ -45,7 +45,7 @@ redisReply *meta_eval(struct meta *m, enum meta_script_id id, const struct gfs_c
 	char setting_key[META_KEY_MAX], uid[16], gid[16], groups[GFS_MAX_GROUPS * 11 + 1] = "", sec[24], nsec[16];
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(sec, sizeof(sec), "%lld", (long long)ts.tv_sec);
+	snprintf(sec, sizeof(sec), "%lld", (long long)ts.tv_sec + (long long)m->clock_skew_sec);
 	snprintf(nsec, sizeof(nsec), "%ld", ts.tv_nsec);
 	meta_key(m, setting_key, sizeof(setting_key), "setting");
 	static const struct gfs_cred root_cred;

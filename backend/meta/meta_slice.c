@@ -25,9 +25,28 @@ int meta_new_slice_ids(struct meta *m, uint32_t count, uint64_t *first)
 		freeReplyObject(r);
 		return -EIO;
 	}
-	*first = (uint64_t)r->integer - count + 1;
+	uint64_t last = (uint64_t)r->integer;
 	freeReplyObject(r);
-	return 0;
+	*first = last - count + 1;
+	return last > META_SLICE_COUNTER_MAX ? -ENOSPC : 0;
+}
+
+int meta_last_slice_id(struct meta *m, uint64_t *last)
+{
+	char key[META_KEY_MAX];
+	meta_key(m, key, sizeof(key), "nextslice");
+	int err = 0;
+	redisReply *r = meta_command(m, &err, "GET %s", key);
+	if (!r)
+		return err;
+	int rc = 0;
+	char *end = NULL;
+	if (r->type == REDIS_REPLY_STRING)
+		*last = strtoull(r->str, &end, 10);
+	if (r->type != REDIS_REPLY_STRING || end == r->str || *end)
+		rc = -EIO; /* a formatted volume always has the counter */
+	freeReplyObject(r);
+	return rc;
 }
 
 int meta_read_chunk(struct meta *m, gfs_ino_t ino, uint32_t chunk_index, struct meta_slice **out, size_t *n)
@@ -132,13 +151,33 @@ static void pack_dead(uint8_t out[DEAD_MEMBER_SIZE], const struct meta_dead_slic
 	memcpy(out, rec + 4, DEAD_MEMBER_SIZE);
 }
 
-int meta_dead_slices(struct meta *m, int64_t older_than_sec, size_t max, struct meta_dead_slice **out, size_t *n)
+/* Redis's clock, seconds: the queue's scores come from it (_lib.lua). */
+static int redis_time(struct meta *m, int64_t *sec)
+{
+	int err = 0;
+	redisReply *r = meta_command(m, &err, "TIME");
+	if (!r)
+		return err;
+	int ok = r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING;
+	if (ok)
+		*sec = strtoll(r->element[0]->str, NULL, 10);
+	freeReplyObject(r);
+	return ok ? 0 : -EIO;
+}
+
+int meta_dead_slices(struct meta *m, int64_t min_age_sec, size_t max, struct meta_dead_slice **out, size_t *n)
 {
 	char key[META_KEY_MAX];
 	meta_key(m, key, sizeof(key), "delslices");
 	int err = 0;
-	char upto[24], limit[24];
-	snprintf(upto, sizeof(upto), "%lld", (long long)older_than_sec);
+	char upto[24] = "+inf", limit[24];
+	if (min_age_sec > META_DEAD_ANY_AGE) {
+		int64_t now = 0;
+		err = redis_time(m, &now);
+		if (err < 0)
+			return err;
+		snprintf(upto, sizeof(upto), "%lld", (long long)(now - min_age_sec));
+	}
 	/* a negative LIMIT count means "all" to Redis; SIZE_MAX would not parse */
 	if (max > (size_t)1 << 40)
 		snprintf(limit, sizeof(limit), "-1");

@@ -22,6 +22,7 @@ struct object_store;
 struct object_info {
 	const char *key; /* relative to the store's prefix; valid during the callback */
 	uint64_t size;
+	int64_t mtime_sec; /* last modified, seconds since the epoch; 0 if the store did not say */
 };
 
 /* Return 0 to continue listing, non-zero to stop (that value is returned). */

@@ -3,7 +3,9 @@
  * "a/b/c" is the file DIR/a/b/c.  A put writes a temporary file in the
  * target directory, fsyncs it, renames it over the key and fsyncs the
  * directory, so a reader sees the old object or the new one, never half of
- * one, and a crash after put returns loses nothing.
+ * one, and a crash after put returns loses nothing.  Objects are 0600 and
+ * directories 0700: file data is for gatefs, not for local users.  Opening
+ * the store removes temporary files whose writer has died.
  *
  * Limits of the mapping: a key cannot be both an object and a "directory"
  * of other keys ("a" and "a/b"), and components "." and ".." and empty ones
@@ -18,6 +20,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,18 +68,14 @@ static int key_path(struct file_store *fs, const char *key, char *path, size_t c
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
-/* Creates every missing directory on the way to path's last component. */
-static int make_parents(const char *path, size_t root_len)
+static int fsync_path(const char *dir)
 {
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + root_len + 1; (p = strchr(p, '/')) != NULL; p++) {
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return 0;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
 }
 
 static int fsync_dir_of(const char *path)
@@ -85,12 +85,30 @@ static int fsync_dir_of(const char *path)
 	char *slash = strrchr(dir, '/');
 	if (slash)
 		*slash = '\0';
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) < 0 ? -errno : 0;
-	close(fd);
-	return rc;
+	return fsync_path(dir);
+}
+
+/* Creates every missing directory on the way to path's last component,
+ * 0700 so that local users cannot read file data.  The entry of each new
+ * directory is made durable in its parent: fsyncing the object's own
+ * directory after the rename does not make the directory itself reachable
+ * after a crash. */
+static int make_parents(const char *path, size_t root_len)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + root_len + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(buf, 0700) == 0) {
+			int rc = fsync_dir_of(buf);
+			if (rc)
+				return rc;
+		} else if (errno != EEXIST) {
+			return -errno;
+		}
+		*p = '/';
+	}
+	return 0;
 }
 
 static int write_all(int fd, const char *p, size_t len)
@@ -119,9 +137,11 @@ static int open_temp(struct file_store *fs, const char *path, char *temp, size_t
 		if (len < 0 || (size_t)len >= cap)
 			return -ENAMETOOLONG;
 		int rc = make_parents(path, strlen(fs->root));
+		if (rc == -ENOENT)
+			continue; /* a concurrent delete pruned a parent between mkdir and fsync */
 		if (rc)
 			return rc;
-		int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd >= 0)
 			return fd;
 		/* ENOENT: a concurrent delete pruned the directory we just made; make it again. */
@@ -271,7 +291,7 @@ struct listing {
 	size_t n, cap;
 };
 
-static int listing_add(struct listing *l, const char *key, uint64_t size)
+static int listing_add(struct listing *l, const char *key, const struct stat *sb)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
@@ -285,7 +305,8 @@ static int listing_add(struct listing *l, const char *key, uint64_t size)
 	if (!copy)
 		return -ENOMEM;
 	l->items[l->n].key = copy;
-	l->items[l->n].size = size;
+	l->items[l->n].size = (uint64_t)sb->st_size;
+	l->items[l->n].mtime_sec = (int64_t)sb->st_mtim.tv_sec;
 	l->n++;
 	return 0;
 }
@@ -329,7 +350,7 @@ static int walk(const char *dir, const char *rel, const char *prefix, struct lis
 		if (S_ISDIR(sb.st_mode))
 			rc = walk(path, key, prefix, l);
 		else if (S_ISREG(sb.st_mode) && strncmp(key, prefix, strlen(prefix)) == 0)
-			rc = listing_add(l, key, (uint64_t)sb.st_size);
+			rc = listing_add(l, key, &sb);
 	}
 	closedir(d);
 	return rc;
@@ -348,8 +369,7 @@ static int file_list(struct object_store *st, const char *prefix, const char *st
 		return rc;
 	}
 	if (l.n)
-		if (l.n)
-			qsort(l.items, l.n, sizeof(*l.items), info_cmp);
+		qsort(l.items, l.n, sizeof(*l.items), info_cmp);
 	for (size_t i = 0; i < l.n && !rc; i++) {
 		if (start_after && strcmp(l.items[i].key, start_after) <= 0)
 			continue;
@@ -357,6 +377,44 @@ static int file_list(struct object_store *st, const char *prefix, const char *st
 	}
 	listing_free(&l);
 	return rc;
+}
+
+/* A temporary file is stale when the process that named it (its pid is in
+ * the name) is gone: a put that crashed between create and rename.  Another
+ * process's put in progress (a gateway while gc runs) is left alone. */
+static bool temp_is_stale(const char *name)
+{
+	char *end;
+	long pid = strtol(name + strlen(TEMP_PREFIX), &end, 10);
+	if (end == name + strlen(TEMP_PREFIX) || *end != '-' || pid <= 0 || pid > INT_MAX)
+		return true; /* not a name of ours: nobody will finish it */
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Removes the stale temporary files under dir; returns how many. */
+static unsigned remove_stale_temps(const char *dir)
+{
+	DIR *d = opendir(dir);
+	unsigned removed = 0;
+	struct dirent *e;
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		char path[PATH_MAX];
+		struct stat sb;
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		int n = snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (n < 0 || (size_t)n >= sizeof(path) || lstat(path, &sb) < 0)
+			continue;
+		if (S_ISDIR(sb.st_mode))
+			removed += remove_stale_temps(path);
+		else if (S_ISREG(sb.st_mode) && strncmp(e->d_name, TEMP_PREFIX, strlen(TEMP_PREFIX)) == 0 &&
+			 temp_is_stale(e->d_name) && unlink(path) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
 }
 
 static void file_destroy(struct object_store *st)
@@ -390,7 +448,7 @@ int object_file_open(const char *dir, struct object_store **out, char *err, size
 	}
 	memcpy(fs->root, dir, len);
 	fs->root[len] = '\0';
-	if (mkdir(fs->root, 0755) < 0 && errno != EEXIST) {
+	if (mkdir(fs->root, 0700) < 0 && errno != EEXIST) {
 		int rc = -errno;
 		snprintf(err, errlen, "file store %s: cannot create: %s", fs->root, strerror(errno));
 		free(fs);
@@ -404,6 +462,9 @@ int object_file_open(const char *dir, struct object_store **out, char *err, size
 	}
 	fs->base.ops = &file_ops;
 	snprintf(fs->base.description, sizeof(fs->base.description), "file %.240s", fs->root);
+	unsigned stale = remove_stale_temps(fs->root);
+	if (stale)
+		log_info("%s: removed %u temporary file(s) left by an interrupted put", fs->base.description, stale);
 	*out = &fs->base;
 	return 0;
 }

@@ -830,6 +830,20 @@ static char *xml_text(const char *s, const char *end, const char *tag)
 	return xml_unescape(a, (size_t)(z - a));
 }
 
+/* "2026-12-04T15:59:33.000Z" (ISO 8601, UTC) -> seconds; 0 if absent or
+ * malformed, which callers treat as "age unknown". */
+static int64_t s3_parse_time(const char *text)
+{
+	struct tm tm = {0};
+	if (!text)
+		return 0;
+	const char *end = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end || (*end && *end != '.' && *end != 'Z'))
+		return 0;
+	time_t t = timegm(&tm);
+	return t < 0 ? 0 : (int64_t)t;
+}
+
 /* Calls cb for each <Contents> of one ListObjectsV2 page; sets *token to
  * the next continuation token (malloc'd) or NULL at the last page. */
 static int list_page_parse(struct s3_store *st, const struct buf *page, object_list_cb cb, void *arg, char **token)
@@ -849,12 +863,15 @@ static int list_page_parse(struct s3_store *st, const struct buf *page, object_l
 			free(size);
 			return -EIO;
 		}
+		char *modified = xml_text(p, ce, "LastModified");
 		if (strncmp(key, st->cfg.prefix, plen) == 0) {
-			struct object_info info = {.key = key + plen, .size = strtoull(size, NULL, 10)};
+			struct object_info info = {
+			    .key = key + plen, .size = strtoull(size, NULL, 10), .mtime_sec = s3_parse_time(modified)};
 			rc = cb(arg, &info);
 		}
 		free(key);
 		free(size);
+		free(modified);
 		p = ce + 11;
 	}
 	if (rc)

@@ -20,6 +20,10 @@
 #define GFS_ROOT_INO 1ULL
 #define GFS_XATTR_NAME_MAX 255
 #define GFS_XATTR_SIZE_MAX 65536
+/* The largest file size the metadata engine can commit (2^52: Redis Lua
+ * numbers are doubles); a write or truncate beyond it fails with -EFBIG
+ * before anything is buffered. */
+#define GFS_MAX_FILE_SIZE (1ULL << 52)
 
 /* Not Linux errnos; chosen above the errno range used by the kernel. */
 #define EBADCOOKIE 10003
@@ -148,7 +152,7 @@ struct gfs_volume_info {
 	uint32_t block_size;
 	uint32_t chunk_size;
 	uint32_t format_version;
-	uint64_t write_verifier; /* new at every process start */
+	uint64_t write_verifier; /* new at every process start; use gfs_write_verifier */
 };
 
 /* One directory entry as gfs_readdir (vfs.h) reports it. */

@@ -110,6 +110,7 @@ int gfs_vfs_open(const struct gfs_vfs_config *cfg, struct gfs_vfs **out, char *e
 	}
 	data_metrics_register();
 	pthread_mutex_init(&vfs->id_lock, NULL);
+	pthread_cond_init(&vfs->id_cond, NULL);
 	vfs->read_only = cfg->read_only;
 	vfs->tuning = (struct data_tuning){
 	    .flush_idle_ms = (uint32_t)env_num("GATEFS_FLUSH_IDLE_MS", 3000),
@@ -170,6 +171,7 @@ fail:
 	if (vfs->meta)
 		meta_close(vfs->meta);
 	pthread_mutex_destroy(&vfs->id_lock);
+	pthread_cond_destroy(&vfs->id_cond);
 	free(vfs);
 	return rc;
 }
@@ -183,6 +185,7 @@ int gfs_vfs_close(struct gfs_vfs *vfs)
 	object_store_close(vfs->store);
 	meta_close(vfs->meta);
 	pthread_mutex_destroy(&vfs->id_lock);
+	pthread_cond_destroy(&vfs->id_cond);
 	free(vfs);
 	return rc;
 }
@@ -467,8 +470,9 @@ static int do_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs
 		return -EINVAL;
 	if (!may(cred, &a, 2))
 		return -EACCES;
-	/* Chunk indexes are 32-bit: that bounds the file size. */
-	if (offset + count < offset || offset + count > (uint64_t)UINT32_MAX * META_CHUNK_SIZE)
+	/* Refused before buffering: data the engine can never commit must not
+	 * be acknowledged (it would fail every later COMMIT of the file). */
+	if (offset > GFS_MAX_FILE_SIZE || count > GFS_MAX_FILE_SIZE - offset)
 		return -EFBIG;
 	if (wcc) {
 		wcc->has_pre = 1;
@@ -516,9 +520,20 @@ int gfs_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref r
 	return rc;
 }
 
+uint64_t gfs_write_verifier(struct gfs_vfs *vfs)
+{
+	return vfs->info.write_verifier ^ meta_redis_restarts(vfs->meta) * 0x9E3779B97F4A7C15ULL;
+}
+
 int gfs_commit(struct gfs_vfs *vfs, struct gfs_ref ref, struct gfs_attr *attr)
 {
 	int rc = writebuf_flush(vfs->wb, ref.ino);
+	/* Talk to Redis before the verifier is read, even when there was
+	 * nothing left to commit: data the flusher committed earlier may be
+	 * gone with a restarted Redis, and only a connection to the new one
+	 * notices (gfs_write_verifier). */
+	if (rc == 0)
+		rc = meta_ping(vfs->meta);
 	if (rc < 0)
 		return rc;
 	if (attr)

@@ -54,6 +54,11 @@ int gfs_vfs_open(const struct gfs_vfs_config *cfg, struct gfs_vfs **out, char *e
 /* Flushes all buffered data, then frees everything. */
 int gfs_vfs_close(struct gfs_vfs *vfs);
 const struct gfs_volume_info *gfs_vfs_info(const struct gfs_vfs *vfs);
+/* The NFS write verifier: new at every process start, and changed whenever
+ * the gateway finds its Redis restarted or replaced (it may have lost
+ * commits), so that clients resend every write they have not committed
+ * since.  Read it after the operation whose reply carries it. */
+uint64_t gfs_write_verifier(struct gfs_vfs *vfs);
 
 /* Namespace. Names are validated here: "" "." ".." and names containing
  * '/' or NUL are -EINVAL (lookup of "." and ".." is allowed and resolves),

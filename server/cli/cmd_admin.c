@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@
 #include "object.h"
 #include "commands.h"
 #include "config.h"
+#include "data_dir.h"
+#include "serve_embedded.h"
 
 static const char format_help[] = "usage: gatefs format --meta URL --storage URL [OPTIONS] NAME\n"
 				  "\n"
@@ -34,35 +37,44 @@ static const char format_help[] = "usage: gatefs format --meta URL --storage URL
 				  "                      a power of two); fixed for the life of the volume\n"
 				  "  --capacity BYTES    size reported to clients (default: unlimited)\n"
 				  "  --inodes N          inode limit reported to clients (default: unlimited)\n"
-				  "  --force             update the settings of an existing volume (never\n"
-				  "                      changes its uuid, secret or block size)\n"
+				  "  --data-dir DIR      instead of --meta: the embedded volume in DIR (the\n"
+				  "                      running gateway's redis, or a private one)\n"
+				  "  --force             update the settings of an existing volume: never\n"
+				  "                      its uuid, secret or block size.  Refused when the\n"
+				  "                      existing settings cannot be read, and a new\n"
+				  "                      --storage is refused unless that store already\n"
+				  "                      holds objects of this volume's uuid\n"
 				  "\n"
 				  "S3 credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and\n"
 				  "AWS_REGION.  Exit status: 0 formatted, 1 error, 2 usage.\n";
 
-static const char status_help[] = "usage: gatefs status [--meta URL]\n"
+static const char status_help[] = "usage: gatefs status [--meta URL | --data-dir DIR]\n"
 				  "       gatefs status --watch [--metrics HOST:PORT | --config FILE]\n"
 				  "\n"
 				  "Prints the volume's settings (without its secret), usage and counts.\n"
-				  "With --watch, shows a running gateway's live figures instead (see\n"
-				  "'gatefs status --watch --help').\n"
+				  "--data-dir DIR reads the embedded volume in DIR.  With --watch, shows a\n"
+				  "running gateway's live figures instead ('gatefs status --watch --help').\n"
 				  "Exit status: 0 ok, 1 error, 2 usage.\n";
 
-static const char fsck_help[] = "usage: gatefs fsck [--meta URL] [--objects]\n"
+static const char fsck_help[] = "usage: gatefs fsck [--meta URL | --data-dir DIR] [--objects]\n"
 				"\n"
 				"Checks the namespace: every entry points to a live inode of the right\n"
 				"type, link counts match the entries, directories know their parents, no\n"
 				"inode is unreachable, chunk records are in range.  With --objects it also\n"
 				"checks that every block object that metadata references exists in the\n"
 				"object store with the right size.  Prints one line per problem.\n"
-				"Exit status: 0 clean, 1 problems found or error, 2 usage.\n";
+				"Exit status: 0 clean, 1 problems found, 2 usage, 3 could not run or\n"
+				"finish the check (Redis or the object store unreachable, no volume).\n";
 
-static const char gc_help[] = "usage: gatefs gc [--meta URL] [--delete]\n"
+static const char gc_help[] = "usage: gatefs gc [--meta URL | --data-dir DIR] [--delete] [--min-age TIME]\n"
 			      "\n"
 			      "Lists the objects of the volume and reports those that no slice in the\n"
 			      "metadata references (leaked by a crash between upload and commit).  With\n"
-			      "--delete it removes them; only do that while no gateway is writing, since\n"
-			      "an upload in progress looks leaked until its slice is committed.\n"
+			      "--delete it removes them.  Safe while gateways run: an object counts as\n"
+			      "leaked only if its slice id was handed out before the scan began and the\n"
+			      "object is older than --min-age (default 1h; 90s, 30m, 2h, 1d or seconds),\n"
+			      "so an upload in flight, a slice committed during the run or a compaction\n"
+			      "result is never taken.\n"
 			      "Exit status: 0 ok, 1 error, 2 usage.\n";
 
 struct admin_opts {
@@ -71,10 +83,34 @@ struct admin_opts {
 	uint32_t block_size;
 	uint64_t capacity;
 	uint64_t inodes;
+	const char *data_dir;
+	int64_t min_age_sec;
 	int force;
 	int objects;
 	int delete;
 };
+
+#define GC_DEFAULT_MIN_AGE_SEC 3600
+#define FSCK_COULD_NOT_RUN 3
+
+/* "90", "90s", "30m", "2h", "1d" -> seconds; -1 if malformed. */
+static int64_t parse_duration(const char *text)
+{
+	static const struct {
+		const char *suffix;
+		long long seconds;
+	} units[] = {{"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}};
+	char *end;
+
+	if (*text < '0' || *text > '9')
+		return -1;
+	errno = 0;
+	long long v = strtoll(text, &end, 10);
+	for (size_t i = 0; !errno && i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].suffix) == 0 && v <= INT64_MAX / units[i].seconds)
+			return (int64_t)(v * units[i].seconds);
+	return -1;
+}
 
 /* Returns the index of the first positional argument, or -1 (usage printed). */
 static int parse_admin_opts(int argc, char **argv, const char *help, struct admin_opts *o)
@@ -88,19 +124,33 @@ static int parse_admin_opts(int argc, char **argv, const char *help, struct admi
 	    {"force", no_argument, NULL, 'f'},
 	    {"objects", no_argument, NULL, 'o'},
 	    {"delete", no_argument, NULL, 'd'},
+	    {"data-dir", required_argument, NULL, 'D'},
+	    {"min-age", required_argument, NULL, 'a'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
 	o->meta_url = getenv("GATEFS_META_URL");
 	o->block_size = META_DEFAULT_BLOCK_SIZE;
+	o->min_age_sec = GC_DEFAULT_MIN_AGE_SEC;
+	const char *meta_flag = NULL;
 	optind = 1;
 	int c;
 	uint64_t v;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			o->meta_url = optarg;
+			meta_flag = optarg;
+			break;
+		case 'D':
+			o->data_dir = optarg;
+			break;
+		case 'a':
+			o->min_age_sec = parse_duration(optarg);
+			if (o->min_age_sec < 0) {
+				fprintf(stderr, "gatefs: bad --min-age '%s' (like 3600, 90s, 30m, 2h, 1d)\n", optarg);
+				return -1;
+			}
 			break;
 		case 's':
 			o->storage_url = optarg;
@@ -141,11 +191,87 @@ static int parse_admin_opts(int argc, char **argv, const char *help, struct admi
 			return -1;
 		}
 	}
-	if (!o->meta_url) {
-		fprintf(stderr, "gatefs: no metadata URL: give --meta or set GATEFS_META_URL\n");
+	if (meta_flag && o->data_dir) {
+		fprintf(stderr, "gatefs: give --meta or --data-dir, not both\n");
+		return -1;
+	}
+	if (meta_flag)
+		o->meta_url = meta_flag;
+	if (o->data_dir)
+		o->meta_url = NULL; /* found by admin_begin */
+	else if (!o->meta_url) {
+		fprintf(stderr, "gatefs: no metadata URL: give --meta or --data-dir, or set GATEFS_META_URL\n");
 		return -1;
 	}
 	return optind;
+}
+
+/*
+ * --data-dir: the embedded volume of `gatefs serve --data-dir DIR`.  If a
+ * gateway holds the directory, its redis-server is used through its socket;
+ * never a second one on the same files.  Otherwise a private redis-server
+ * runs for the length of the command, under the same lock, so that a
+ * gateway started meanwhile refuses instead.
+ */
+struct admin_volume {
+	char dir[1024];
+	char url[1200];
+	int lock_fd;
+	struct embedded_redis redis;
+};
+
+static int admin_begin(struct admin_opts *o, struct admin_volume *v)
+{
+	char err[1024] = "";
+	int holder, rc = data_dir_absolute(o->data_dir, v->dir, sizeof(v->dir));
+
+	if (rc < 0) {
+		fprintf(stderr, "gatefs: data directory %s: %s\n", o->data_dir, strerror(-rc));
+		return rc;
+	}
+	rc = data_dir_lock(v->dir, &holder, err, sizeof(err));
+	if (rc == -EBUSY) {
+		snprintf(v->url, sizeof(v->url), "unix://%s/redis.sock?db=0", v->dir);
+		o->meta_url = v->url;
+		return 0;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "gatefs: %s\n", err);
+		return rc;
+	}
+	v->lock_fd = rc;
+	rc = embedded_redis_start(v->dir, v->lock_fd, &v->redis, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "gatefs: embedded redis under %s: %s\n", v->dir, err);
+		return rc;
+	}
+	o->meta_url = v->redis.meta_url;
+	return 0;
+}
+
+static void admin_end(struct admin_volume *v)
+{
+	embedded_redis_stop(&v->redis);
+	if (v->lock_fd >= 0)
+		close(v->lock_fd);
+}
+
+static int admin_run(int argc, char **argv, const char *help, int (*body)(struct admin_opts, int, int, char **),
+		     int fail_status)
+{
+	struct admin_opts o;
+	struct admin_volume v = {.lock_fd = -1, .redis = {.pid = -1}};
+	int first = parse_admin_opts(argc, argv, help, &o);
+
+	if (first < 0)
+		return 2;
+	if (o.data_dir && admin_begin(&o, &v) < 0) {
+		admin_end(&v);
+		return fail_status;
+	}
+	int rc = body(o, first, argc, argv);
+	admin_end(&v);
+	return rc;
 }
 
 static int random_bytes(void *buf, size_t len)
@@ -183,8 +309,11 @@ static int open_meta(const char *url, struct meta **m)
 {
 	char err[512] = "";
 	int rc = meta_open(url, m, err, sizeof(err));
-	if (rc < 0)
-		fprintf(stderr, "gatefs: cannot use metadata engine %s: %s\n", url, err[0] ? err : strerror(-rc));
+	if (rc < 0) {
+		char shown[1100];
+		meta_url_redact(url, shown, sizeof(shown));
+		fprintf(stderr, "gatefs: cannot use metadata engine %s: %s\n", shown, err[0] ? err : strerror(-rc));
+	}
 	return rc;
 }
 
@@ -199,12 +328,77 @@ static int load_settings(struct meta *m, struct meta_settings *s)
 	return rc;
 }
 
-int cmd_format(int argc, char **argv)
+struct uuid_probe {
+	int found;
+};
+
+static int found_one(void *arg, const struct object_info *info)
 {
-	struct admin_opts o;
-	int first = parse_admin_opts(argc, argv, format_help, &o);
-	if (first < 0)
-		return 2;
+	(void)info;
+	((struct uuid_probe *)arg)->found = 1;
+	return 1; /* one is enough */
+}
+
+/*
+ * format --force on an existing volume: the new settings keep its uuid,
+ * secret, block size and creation time.  Clients hold handles MACed with
+ * the secret, and objects are named by uuid and cut by block size, so a
+ * fresh identity would turn every handle stale and every block unreadable.
+ * Whatever stops us from reading the old identity is a refusal, never a
+ * fresh start.  A new storage URL must already hold this volume's objects:
+ * pointing a volume at an empty store loses every file.
+ */
+static int keep_identity(struct meta *m, struct meta_settings *s, const struct admin_opts *o)
+{
+	struct meta_settings old;
+	char err[512] = "";
+	int rc = meta_load_settings(m, &old, err, sizeof(err));
+
+	if (rc == -ENOENT)
+		return 0; /* nothing to keep: --force on an empty database formats it */
+	if (rc < 0) {
+		fprintf(stderr,
+			"gatefs: refusing to format: the existing volume's settings cannot be read (%s); "
+			"--force never replaces a volume's identity\n",
+			err[0] ? err : strerror(-rc));
+		return rc;
+	}
+	memcpy(s->uuid, old.uuid, sizeof(s->uuid));
+	memcpy(s->secret, old.secret, sizeof(s->secret));
+	s->block_size = old.block_size;
+	s->chunk_size = old.chunk_size;
+	s->created_sec = old.created_sec;
+	if (strcmp(old.storage_url, o->storage_url) == 0)
+		return 0;
+
+	struct object_store *store = NULL;
+	struct object_credentials cred = {0};
+	struct uuid_probe probe = {0};
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "%s/", old.uuid);
+	rc = object_store_open(o->storage_url, &cred, &store, err, sizeof(err));
+	if (rc == 0) {
+		rc = store->ops->list(store, prefix, NULL, found_one, &probe);
+		rc = rc == 1 ? 0 : rc;
+		object_store_close(store);
+	}
+	if (rc < 0) {
+		fprintf(stderr, "gatefs: refusing to change the storage: cannot list %s: %s\n", o->storage_url,
+			err[0] ? err : strerror(-rc));
+		return rc;
+	}
+	if (!probe.found) {
+		fprintf(stderr,
+			"gatefs: refusing to change the storage of volume %s from %s to %s: the new store holds no "
+			"object of this volume (copy the objects under %s first)\n",
+			old.uuid, old.storage_url, o->storage_url, prefix);
+		return -EXDEV;
+	}
+	return 0;
+}
+
+static int format_body(struct admin_opts o, int first, int argc, char **argv)
+{
 	if (first != argc - 1 || !o.storage_url) {
 		fputs(format_help, stderr);
 		return 2;
@@ -249,17 +443,10 @@ int cmd_format(int argc, char **argv)
 		return 1;
 	}
 	if (o.force) {
-		/* Clients hold handles MACed with the secret, and objects are
-		 * named by uuid and cut by block size: an existing volume keeps
-		 * them, whatever else --force changes. */
-		struct meta_settings old;
-		char lerr[512];
-		if (meta_load_settings(m, &old, lerr, sizeof(lerr)) == 0) {
-			memcpy(s.uuid, old.uuid, sizeof(s.uuid));
-			memcpy(s.secret, old.secret, sizeof(s.secret));
-			s.block_size = old.block_size;
-			s.chunk_size = old.chunk_size;
-			s.created_sec = old.created_sec;
+		rc = keep_identity(m, &s, &o);
+		if (rc < 0) {
+			meta_close(m);
+			return 1;
 		}
 	}
 	rc = meta_format(m, &s, o.force, err, sizeof(err));
@@ -269,9 +456,13 @@ int cmd_format(int argc, char **argv)
 		if (rc == 0)
 			printf("volume %s formatted: uuid %s, block size %u, storage %s\n", now.name, now.uuid,
 			       now.block_size, now.storage_url);
+	} else if (rc == -EEXIST && o.force) {
+		fprintf(stderr, "gatefs: refusing to format: the volume changed identity while format ran\n");
 	} else if (rc == -EEXIST) {
+		char shown[1100];
+		meta_url_redact(o.meta_url, shown, sizeof(shown));
 		fprintf(stderr, "gatefs: a volume already exists at %s (%s); use --force to update its settings\n",
-			o.meta_url, err);
+			shown, err);
 	} else {
 		fprintf(stderr, "gatefs: format failed: %s\n", err[0] ? err : strerror(-rc));
 	}
@@ -279,15 +470,9 @@ int cmd_format(int argc, char **argv)
 	return rc == 0 ? 0 : 1;
 }
 
-int cmd_status(int argc, char **argv)
+static int status_body(struct admin_opts o, int first, int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--watch") == 0)
-			return cmd_status_watch(argc, argv);
-	struct admin_opts o;
-	int first = parse_admin_opts(argc, argv, status_help, &o);
-	if (first < 0)
-		return 2;
+	(void)argv;
 	if (first != argc) {
 		fputs(status_help, stderr);
 		return 2;
@@ -342,8 +527,9 @@ static void print_problem(void *arg, const char *line)
 static void block_key(const struct meta_settings *s, uint64_t slice_id, uint32_t index, uint32_t len, char *out,
 		      size_t outlen)
 {
-	snprintf(out, outlen, "%s/chunks/%" PRIu64 "/%" PRIu64 "/%" PRIu64 "_%u_%u", s->uuid, slice_id / 1000000,
-		 slice_id / 1000, slice_id, index, len);
+	uint64_t dir = meta_slice_counter(slice_id);
+	snprintf(out, outlen, "%s/chunks/%" PRIu64 "/%" PRIu64 "/%" PRIu64 "_%u_%u", s->uuid, dir / 1000000, dir / 1000,
+		 slice_id, index, len);
 }
 
 struct object_check {
@@ -388,19 +574,16 @@ static int open_volume_store(const struct meta_settings *s, struct object_store 
 	return rc;
 }
 
-int cmd_fsck(int argc, char **argv)
+static int fsck_body(struct admin_opts o, int first, int argc, char **argv)
 {
-	struct admin_opts o;
-	int first = parse_admin_opts(argc, argv, fsck_help, &o);
-	if (first < 0)
-		return 2;
+	(void)argv;
 	if (first != argc) {
 		fputs(fsck_help, stderr);
 		return 2;
 	}
 	struct meta *m;
 	if (open_meta(o.meta_url, &m) < 0)
-		return 1;
+		return FSCK_COULD_NOT_RUN;
 	struct meta_settings s;
 	int problems = 0;
 	int rc = load_settings(m, &s);
@@ -430,7 +613,9 @@ int cmd_fsck(int argc, char **argv)
 		}
 	}
 	meta_close(m);
-	return rc >= 0 && problems == 0 ? 0 : 1;
+	if (rc < 0)
+		return FSCK_COULD_NOT_RUN; /* an unfinished check proves nothing either way */
+	return problems == 0 ? 0 : 1;
 }
 
 /* gc: the set of live slice ids, as a sorted array for binary search. */
@@ -464,10 +649,29 @@ static int cmp_u64(const void *a, const void *b)
 struct gc_walk {
 	struct object_store *store;
 	const struct id_set *live;
-	uint64_t objects, leaked, leaked_bytes, deleted;
+	uint64_t last_id_before_scan;
+	int64_t min_age_sec, now_sec;
+	uint64_t objects, leaked, leaked_bytes, deleted, too_new;
 	int delete;
 	int error;
 };
+
+/*
+ * An unreferenced object is leaked only if it provably belongs to no slice
+ * that may still be committed: its id was handed out before the scan began
+ * (a later id may belong to an upload or a compaction whose commit the scan
+ * missed), and it is older than the minimum age (an id reserved before the
+ * scan may still be uploading, or committing just after the scan passed its
+ * chunk).  An object whose age the store did not give is never old enough.
+ */
+static bool gc_may_take(const struct gc_walk *w, uint64_t id, const struct object_info *info)
+{
+	if (meta_slice_counter(id) >= w->last_id_before_scan) /* the counter: ids carry a tag (meta.h) */
+		return false;
+	if (w->min_age_sec == 0)
+		return true;
+	return info->mtime_sec > 0 && w->now_sec - info->mtime_sec >= w->min_age_sec;
+}
 
 static int gc_visit(void *arg, const struct object_info *info)
 {
@@ -481,6 +685,10 @@ static int gc_visit(void *arg, const struct object_info *info)
 		return 0; /* not a block object; gc never touches it */
 	if (w->live->n && bsearch(&id, w->live->ids, w->live->n, sizeof(uint64_t), cmp_u64))
 		return 0;
+	if (!gc_may_take(w, id, info)) {
+		w->too_new++;
+		return 0;
+	}
 	w->leaked++;
 	w->leaked_bytes += info->size;
 	printf("leaked: %s (%" PRIu64 " bytes)\n", info->key, info->size);
@@ -496,12 +704,9 @@ static int gc_visit(void *arg, const struct object_info *info)
 	return 0;
 }
 
-int cmd_gc(int argc, char **argv)
+static int gc_body(struct admin_opts o, int first, int argc, char **argv)
 {
-	struct admin_opts o;
-	int first = parse_admin_opts(argc, argv, gc_help, &o);
-	if (first < 0)
-		return 2;
+	(void)argv;
 	if (first != argc) {
 		fputs(gc_help, stderr);
 		return 2;
@@ -511,8 +716,14 @@ int cmd_gc(int argc, char **argv)
 		return 1;
 	struct meta_settings s;
 	struct id_set live = {0};
-	struct gc_walk w = {.live = &live, .delete = o.delete};
+	struct gc_walk w = {.live = &live, .delete = o.delete, .min_age_sec = o.min_age_sec};
 	int rc = load_settings(m, &s);
+	if (rc == 0) {
+		/* Read before the scan: see gc_may_take. */
+		rc = meta_last_slice_id(m, &w.last_id_before_scan);
+		if (rc < 0)
+			fprintf(stderr, "gatefs: cannot read the slice counter: %s\n", strerror(-rc));
+	}
 	if (rc == 0) {
 		/* Slices queued for delayed deletion are still owned by the
 		 * deleter; count them as live so gc and the deleter never race. */
@@ -520,7 +731,7 @@ int cmd_gc(int argc, char **argv)
 		struct meta_dead_slice *dead = NULL;
 		size_t ndead = 0;
 		if (rc == 0)
-			rc = meta_dead_slices(m, INT64_MAX, SIZE_MAX, &dead, &ndead);
+			rc = meta_dead_slices(m, META_DEAD_ANY_AGE, SIZE_MAX, &dead, &ndead);
 		for (size_t i = 0; rc == 0 && i < ndead; i++)
 			rc = collect_id(&live, dead[i].id, dead[i].size);
 		free(dead);
@@ -535,14 +746,39 @@ int cmd_gc(int argc, char **argv)
 	if (rc == 0) {
 		char prefix[128];
 		snprintf(prefix, sizeof(prefix), "%s/chunks/", s.uuid);
+		w.now_sec = (int64_t)time(NULL);
 		rc = w.store->ops->list(w.store, prefix, NULL, gc_visit, &w);
 		object_store_close(w.store);
 		if (rc < 0 && !w.error)
 			fprintf(stderr, "gatefs: cannot list objects: %s\n", strerror(-rc));
-		printf("gc: %" PRIu64 " objects, %" PRIu64 " leaked (%" PRIu64 " bytes), %" PRIu64 " deleted\n",
-		       w.objects, w.leaked, w.leaked_bytes, w.deleted);
+		printf("gc: %" PRIu64 " objects, %" PRIu64 " leaked (%" PRIu64 " bytes), %" PRIu64 " deleted, %" PRIu64
+		       " unreferenced but too new to judge\n",
+		       w.objects, w.leaked, w.leaked_bytes, w.deleted, w.too_new);
 	}
 	free(live.ids);
 	meta_close(m);
 	return rc == 0 ? 0 : 1;
+}
+
+int cmd_format(int argc, char **argv)
+{
+	return admin_run(argc, argv, format_help, format_body, 1);
+}
+
+int cmd_status(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--watch") == 0)
+			return cmd_status_watch(argc, argv);
+	return admin_run(argc, argv, status_help, status_body, 1);
+}
+
+int cmd_fsck(int argc, char **argv)
+{
+	return admin_run(argc, argv, fsck_help, fsck_body, FSCK_COULD_NOT_RUN);
+}
+
+int cmd_gc(int argc, char **argv)
+{
+	return admin_run(argc, argv, gc_help, gc_body, 1);
 }

@@ -195,7 +195,7 @@ int cmd_health(int argc, char **argv)
 	double t1 = now_ms();
 	if (rc == 0) {
 		char why[512] = "";
-		rc = meta_ping(meta_url, why, sizeof(why));
+		rc = meta_probe_url(meta_url, why, sizeof(why));
 		if (rc < 0)
 			snprintf(err, sizeof(err), "redis PING: %s", why[0] ? why : strerror(-rc));
 	}

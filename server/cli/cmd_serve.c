@@ -17,6 +17,7 @@
 #include "log.h"
 #include "commands.h"
 #include "config.h"
+#include "data_dir.h"
 #include "drc.h"
 #include "metrics_http.h"
 #include "mount.h"
@@ -49,7 +50,8 @@ static const char serve_help[] = "NAME\n"
 				 "    named in FILE (docs/CONFIG.md).  Without a meta_url, runs the embedded\n"
 				 "    default: a private redis-server under the data directory, objects in\n"
 				 "    DATA/objects, the volume formatted on first start, and /hf exported\n"
-				 "    read-write to 127.0.0.1 and ::1 only.\n"
+				 "    read-write to 127.0.0.1 and ::1 only.  One gatefs at a time runs\n"
+				 "    on a data directory (it holds DATA/lock); a second one exits 1.\n"
 				 "\n"
 				 "    SIGTERM or SIGINT stops accepting calls, uploads everything buffered\n"
 				 "    and exits 0.\n"
@@ -87,6 +89,7 @@ struct serve_state {
 	bool registered_with_rpcbind;
 	bool transport_started;
 	struct metrics_http *metrics;
+	int data_dir_lock; /* -1, or held while the embedded redis may run */
 };
 
 static int parse_port_arg(const char *text, int *out)
@@ -329,7 +332,30 @@ static int start(struct serve_state *st)
 	int rc;
 
 	if (!cfg->meta_url[0]) {
-		rc = embedded_redis_start(cfg->data_dir, &st->redis, err, sizeof(err));
+		char abs[sizeof(cfg->data_dir)];
+		int holder;
+		/* The volume records DATA/objects, and redis runs with its own
+		 * working directory: a relative path would name other places. */
+		rc = data_dir_absolute(cfg->data_dir, abs, sizeof(abs));
+		if (rc < 0) {
+			log_error("data directory %s: %s", cfg->data_dir, strerror(-rc));
+			return rc;
+		}
+		memcpy(cfg->data_dir, abs, sizeof(abs));
+		/* Before the socket, the redis-server or an object is touched:
+		 * two gateways on one directory would run two redis-servers on
+		 * one AOF and hand out the same slice ids. */
+		rc = data_dir_lock(cfg->data_dir, &holder, err, sizeof(err));
+		if (rc == -EBUSY) {
+			log_error("%s; refusing to start a second instance on it", err);
+			return rc;
+		}
+		if (rc < 0) {
+			log_error("%s", err);
+			return rc;
+		}
+		st->data_dir_lock = rc;
+		rc = embedded_redis_start(cfg->data_dir, st->data_dir_lock, &st->redis, err, sizeof(err));
 		if (rc == 0)
 			rc = embedded_volume_prepare(st->redis.meta_url, cfg->data_dir, err, sizeof(err));
 		if (rc < 0) {
@@ -422,6 +448,8 @@ static void stop(struct serve_state *st)
 	drc_destroy(st->svc.drc);
 	mount_list_destroy(st->srv.mounts);
 	embedded_redis_stop(&st->redis);
+	if (st->data_dir_lock >= 0)
+		close(st->data_dir_lock);
 	config_free(&st->cfg);
 }
 
@@ -434,6 +462,7 @@ int cmd_serve(int argc, char **argv)
 	if (!st)
 		return 1;
 	st->redis.pid = -1;
+	st->data_dir_lock = -1;
 	rc = parse_args(argc, argv, &st->cfg);
 	if (rc != 0) {
 		config_free(&st->cfg);

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "data_dir.h"
 #include "log.h"
 #include "meta.h"
 #include "object.h"
@@ -57,7 +58,7 @@ static bool socket_accepts(const char *path)
 	return ok;
 }
 
-int embedded_redis_start(const char *data_dir, struct embedded_redis *r, char *err, size_t errlen)
+int embedded_redis_start(const char *data_dir, int lock_fd, struct embedded_redis *r, char *err, size_t errlen)
 {
 	char redis_dir[1024], log_path[1100];
 	int rc;
@@ -76,8 +77,11 @@ int embedded_redis_start(const char *data_dir, struct embedded_redis *r, char *e
 		snprintf(err, errlen, "cannot create %s: %s", redis_dir, strerror(-rc));
 		return rc;
 	}
+	/* Safe only because the caller holds the data directory's lock: no
+	 * other redis-server serves this socket. */
 	unlink(r->socket_path);
 
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		rc = -errno;
@@ -92,10 +96,21 @@ int embedded_redis_start(const char *data_dir, struct embedded_redis *r, char *e
 		 * flushes before it stops redis.  If gatefs dies, redis follows. */
 		setpgid(0, 0);
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* gatefs may have died before prctl took effect; then nobody
+		 * would ever stop this redis-server. */
+		if (getppid() != parent)
+			_exit(1);
+		/* redis holds the lock too: until it has written its AOF and
+		 * exited, no other gatefs starts one on the same files. */
+		if (lock_fd >= 0 && data_dir_lock_inherit(lock_fd) < 0)
+			_exit(1);
+		/* appendfsync always: Redis fsyncs each change before it replies,
+		 * so a COMMIT or FILE_SYNC reply means stable even if the host
+		 * loses power (docs/OPERATIONS.md). */
 		execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", r->socket_path,
-		       "--unixsocketperm", "700", "--dir", redis_dir, "--appendonly", "yes", "--appendfsync",
-		       "everysec", "--maxmemory-policy", "noeviction", "--save", "", "--daemonize", "no", "--logfile",
-		       log_path, (char *)NULL);
+		       "--unixsocketperm", "700", "--dir", redis_dir, "--appendonly", "yes", "--appendfsync", "always",
+		       "--maxmemory-policy", "noeviction", "--save", "", "--daemonize", "no", "--logfile", log_path,
+		       (char *)NULL);
 		fprintf(stderr, "gatefs: cannot run redis-server: %s\n", strerror(errno));
 		_exit(127);
 	}
@@ -171,6 +186,8 @@ int embedded_volume_prepare(const char *meta_url, const char *data_dir, char *er
 	if (rc < 0)
 		return rc;
 	rc = meta_load_settings(m, &s, err, errlen);
+	if (rc == 0)
+		rc = data_dir_check_objects(data_dir, s.storage_url, err, errlen);
 	if (rc != -ENOENT) {
 		meta_close(m);
 		return rc;

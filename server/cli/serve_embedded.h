@@ -16,13 +16,16 @@ struct embedded_redis {
 	char meta_url[160];
 };
 
-/* Starts redis-server as a child and waits until its socket accepts. */
-int embedded_redis_start(const char *data_dir, struct embedded_redis *r, char *err, size_t errlen);
+/* Starts redis-server as a child and waits until its socket accepts.
+ * data_dir is absolute and locked by the caller (data_dir_lock; lock_fd is
+ * handed down to redis-server so that it holds the lock as long as it runs). */
+int embedded_redis_start(const char *data_dir, int lock_fd, struct embedded_redis *r, char *err, size_t errlen);
 /* SIGTERM, then waits (redis writes its AOF before it exits). */
 void embedded_redis_stop(struct embedded_redis *r);
 /* Formats the volume at meta_url if it has never been formatted, with a
  * random uuid and secret and storage at file://DATA/objects, after checking
- * that the object store works. */
+ * that the object store works.  An existing volume must keep its objects
+ * in DATA/objects (data_dir_check_objects): -EXDEV otherwise. */
 int embedded_volume_prepare(const char *meta_url, const char *data_dir, char *err, size_t errlen);
 
 #endif

@@ -228,11 +228,29 @@ static char *trim(char *s)
 	return s;
 }
 
-static int parse_line(struct gfs_config *cfg, char *line, char *problem, size_t problemlen)
+/* Cuts the line at the first '#' outside double quotes: a password or a URL
+ * fragment in quotes may contain one. */
+static void strip_comment(char *line)
 {
-	char *hash = strchr(line, '#');
-	if (hash)
-		*hash = 0;
+	bool quoted = false;
+
+	for (char *p = line; *p; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (*p == '#' && !quoted) {
+			*p = 0;
+			return;
+		}
+	}
+}
+
+#define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+/* seen[i] records the line that set config_keys[i]: a key given twice is a
+ * mistake (which one did the author mean?), not a silent override. */
+static int parse_line(struct gfs_config *cfg, char *line, int lineno, int seen[NKEYS], char *problem, size_t problemlen)
+{
+	strip_comment(line);
 	line = trim(line);
 	if (!*line)
 		return 0;
@@ -250,9 +268,16 @@ static int parse_line(struct gfs_config *cfg, char *line, char *problem, size_t 
 		value[strlen(value) - 1] = 0;
 		value++;
 	}
-	for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
-		if (strcmp(key, config_keys[i].name) == 0)
-			return set_key(cfg, &config_keys[i], value, problem, problemlen);
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(key, config_keys[i].name) != 0)
+			continue;
+		if (seen[i]) {
+			snprintf(problem, problemlen, "%s is set twice (first on line %d)", key, seen[i]);
+			return -EINVAL;
+		}
+		seen[i] = lineno;
+		return set_key(cfg, &config_keys[i], value, problem, problemlen);
+	}
 	snprintf(problem, problemlen, "unknown key '%s'", key);
 	return -EINVAL;
 }
@@ -262,6 +287,7 @@ int config_parse_string(struct gfs_config *cfg, const char *text, const char *na
 	char *copy = strdup(text);
 	char problem[512];
 	int lineno = 0, rc = 0;
+	int seen[NKEYS] = {0};
 
 	if (!copy)
 		return -ENOMEM;
@@ -271,7 +297,7 @@ int config_parse_string(struct gfs_config *cfg, const char *text, const char *na
 			*next++ = 0;
 		lineno++;
 		problem[0] = 0;
-		rc = parse_line(cfg, line, problem, sizeof(problem));
+		rc = parse_line(cfg, line, lineno, seen, problem, sizeof(problem));
 		if (rc < 0) {
 			snprintf(err, errlen, "%s:%d: %s", name, lineno, problem);
 			break;

@@ -1,8 +1,9 @@
 /*
  * nfs3_data.c - the NFSv3 procedures that move file data or describe the
  * file system: READ WRITE COMMIT FSSTAT FSINFO PATHCONF.  The write
- * verifier is the volume's, new at every process start, so a client
- * resends whatever it wrote UNSTABLE before a crash.
+ * verifier (gfs_write_verifier) is new at every process start and whenever
+ * the gateway finds its Redis restarted, so a client resends whatever it
+ * wrote UNSTABLE before a crash of either.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -13,9 +14,9 @@
 #include "nfs3_impl.h"
 #include "rpc_transport.h"
 
-static void put_verifier(const struct gfs_vfs *vfs, writeverf3 out)
+static void put_verifier(struct gfs_vfs *vfs, writeverf3 out)
 {
-	uint64_t v = gfs_vfs_info(vfs)->write_verifier;
+	uint64_t v = gfs_write_verifier(vfs);
 	for (int i = 0; i < NFS3_WRITEVERFSIZE; i++)
 		out[i] = (char)(v >> (56 - 8 * i));
 }
@@ -276,7 +277,7 @@ enum rpc_disposition nfs3_fsinfo(struct rpc_call *call, void *args, void *result
 	ok->wtmax = ok->wtpref = NFS3_MAX_IO;
 	ok->rtmult = ok->wtmult = 4096;
 	ok->dtpref = NFS3_DTPREF;
-	ok->maxfilesize = (uint64_t)INT64_MAX;
+	ok->maxfilesize = GFS_MAX_FILE_SIZE;
 	ok->time_delta.seconds = 0;
 	ok->time_delta.nseconds = 1;
 	ok->properties = FSF3_LINK | FSF3_SYMLINK | FSF3_HOMOGENEOUS | FSF3_CANSETTIME;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "meta.h"
 #include "slice_view.h"
 #include "testlib.h"
 
@@ -155,6 +156,16 @@ TEST(block_key_layout)
 	int n = slice_block_key(key, sizeof(key), "0b4f0c4e-8a35-4c3a-9c51-2d1f3b2a1e00", 123456789, 3, 65536);
 	CHECK(n > 0);
 	CHECK_STR(key, "0b4f0c4e-8a35-4c3a-9c51-2d1f3b2a1e00/chunks/123/123456/123456789_3_65536");
+	/* A tagged id: directories by its counter, the name by the whole id. */
+	uint64_t id = meta_slice_id_make(0x7abcde, 123456789);
+	CHECK_EQ(meta_slice_counter(id), 123456789);
+	CHECK_EQ(meta_slice_counter(123456789), 123456789);
+	CHECK(id != meta_slice_id_make(0x7abcdf, 123456789));
+	n = slice_block_key(key, sizeof(key), "u", id, 0, 10);
+	CHECK(n > 0);
+	char want[128];
+	snprintf(want, sizeof(want), "u/chunks/123/123456/%llu_0_10", (unsigned long long)id);
+	CHECK_STR(key, want);
 	char small[16];
 	CHECK_EQ(slice_block_key(small, sizeof(small), "u", 1, 0, 1), -ENAMETOOLONG);
 }

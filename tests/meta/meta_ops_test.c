@@ -45,6 +45,21 @@ TEST(format_and_settings)
 	CHECK_EQ(meta_format(F.m, &s2, 1, err, sizeof(err)), 0);
 	REQUIRE_EQ(meta_load_settings(F.m, &s, err, sizeof(err)), 0);
 	CHECK_STR(s.name, "renamed");
+	/* force never replaces the identity, even from a caller that did not
+	 * read it: the script compares the uuid */
+	struct meta_settings usurper = s2;
+	snprintf(usurper.uuid, sizeof(usurper.uuid), "00000000-0000-4000-8000-000000000000");
+	snprintf(usurper.name, sizeof(usurper.name), "usurper");
+	CHECK_EQ(meta_format(F.m, &usurper, 1, err, sizeof(err)), -EEXIST);
+	REQUIRE_EQ(meta_load_settings(F.m, &s, err, sizeof(err)), 0);
+	CHECK_STR(s.uuid, s2.uuid);
+	CHECK_STR(s.name, "renamed");
+	/* the slice counter gc reads before its scan */
+	uint64_t last = 99, first = 0;
+	CHECK_EQ(meta_last_slice_id(F.m, &last), 0);
+	CHECK_EQ(meta_new_slice_ids(F.m, 3, &first), 0);
+	CHECK_EQ(meta_last_slice_id(F.m, &last), 0);
+	CHECK_EQ(last, first + 2);
 	struct gfs_attr root;
 	REQUIRE_EQ(meta_getattr(F.m, F.root, &root), 0);
 	CHECK_EQ(root.type, GFS_DIR);

@@ -2,7 +2,9 @@
  * test_object_file.c - the file:// driver, every operation: put/get/head/
  * delete, ranged reads past the end, missing keys, bad keys, list with
  * prefix and start_after in lexical order, del_many, concurrent puts, the
- * probe, and URL parsing errors of object_store_open.
+ * probe, and URL parsing errors of object_store_open; modes 0600/0700,
+ * every new directory fsynced, listing mtimes, stale temporary files
+ * removed at open.
  */
 #include "object.h"
 #include "testlib.h"
@@ -11,6 +13,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[256];
@@ -123,6 +128,7 @@ TEST(missing_and_bad_keys)
 struct collected {
 	char keys[64][64];
 	uint64_t sizes[64];
+	int64_t mtimes[64];
 	int n;
 	int stop_after;
 };
@@ -133,6 +139,7 @@ static int collect(void *arg, const struct object_info *info)
 	if (c->n < 64) {
 		snprintf(c->keys[c->n], sizeof(c->keys[0]), "%s", info->key);
 		c->sizes[c->n] = info->size;
+		c->mtimes[c->n] = info->mtime_sec;
 	}
 	c->n++;
 	return c->stop_after && c->n >= c->stop_after ? 42 : 0;
@@ -177,6 +184,144 @@ TEST(list_prefix_start_after)
 	c.stop_after = 3;
 	CHECK_EQ(st->ops->list(st, "", NULL, collect, &c), 42);
 	CHECK_EQ(c.n, 3);
+	close_store(st);
+}
+
+/* fsync as the driver calls it, recorded: this program's definition takes
+ * the place of libc's for the statically linked driver.  The paths of the
+ * directories fsynced since the last reset, one per line. */
+static char fsynced[8192];
+
+int fsync(int fd)
+{
+	char link[64], path[1024];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, sizeof(path) - 1);
+	struct stat sb;
+	if (n > 0 && fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		path[n] = 0;
+		size_t used = strlen(fsynced);
+		snprintf(fsynced + used, sizeof(fsynced) - used, "%s\n", path);
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
+
+static int was_fsynced(const char *path)
+{
+	char line[1100];
+	snprintf(line, sizeof(line), "%s\n", path);
+	for (const char *p = fsynced; (p = strstr(p, line)) != NULL; p++)
+		if (p == fsynced || p[-1] == '\n')
+			return 1;
+	return 0;
+}
+
+/* A crash after put returned must not lose the object because a directory
+ * made on the way was never made durable: each new directory's entry is
+ * fsynced in its parent, and the object's entry in its directory. */
+TEST(put_fsyncs_every_new_directory)
+{
+	struct object_store *st = open_store();
+	REQUIRE(st);
+	fsynced[0] = 0;
+	REQUIRE_EQ(st->ops->put(st, "x/y/z/obj", "data", 4), 0);
+	const char *dirs[] = {"store", "store/x", "store/x/y", "store/x/y/z"};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		char path[600];
+		snprintf(path, sizeof(path), "%s/%s", dir, dirs[i]);
+		if (!was_fsynced(path))
+			tl_fail(__FILE__, __LINE__, "%s was not fsynced; fsynced:\n%s", dirs[i], fsynced);
+	}
+	/* an existing directory is not fsynced again for its entries' sake */
+	fsynced[0] = 0;
+	REQUIRE_EQ(st->ops->put(st, "x/y/z/obj2", "data", 4), 0);
+	char parent[600];
+	snprintf(parent, sizeof(parent), "%s/store/x/y", dir);
+	CHECK(!was_fsynced(parent));
+	close_store(st);
+}
+
+/* What a local user can see: the store root, every directory a put makes
+ * and every object are the gateway's alone, whatever the umask allows. */
+TEST(objects_0600_directories_0700)
+{
+	umask(022);
+	struct object_store *st = open_store();
+	REQUIRE(st);
+	REQUIRE_EQ(st->ops->put(st, "u/chunks/0/0/1_0_4", "data", 4), 0);
+	const char *dirs[] = {"store", "store/u", "store/u/chunks", "store/u/chunks/0", "store/u/chunks/0/0"};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		char path[600];
+		struct stat sb;
+		snprintf(path, sizeof(path), "%s/%s", dir, dirs[i]);
+		REQUIRE_EQ(stat(path, &sb), 0);
+		if ((sb.st_mode & 07777) != 0700)
+			tl_fail(__FILE__, __LINE__, "%s has mode %o, want 700", dirs[i], sb.st_mode & 07777);
+	}
+	char path[600];
+	struct stat sb;
+	snprintf(path, sizeof(path), "%s/store/u/chunks/0/0/1_0_4", dir);
+	REQUIRE_EQ(stat(path, &sb), 0);
+	CHECK_EQ(sb.st_mode & 07777, 0600);
+	close_store(st);
+}
+
+/* The listing carries each object's modification time (gc's minimum age
+ * depends on it). */
+TEST(list_gives_mtime)
+{
+	struct object_store *st = open_store();
+	REQUIRE(st);
+	REQUIRE_EQ(st->ops->put(st, "k", "v", 1), 0);
+	struct collected c = {0};
+	REQUIRE_EQ(st->ops->list(st, "", NULL, collect, &c), 0);
+	REQUIRE_EQ(c.n, 1);
+	int64_t now = (int64_t)time(NULL);
+	CHECK(c.mtimes[0] > now - 60 && c.mtimes[0] <= now + 1);
+	close_store(st);
+}
+
+static void write_file(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs("partial", f);
+		fclose(f);
+	}
+}
+
+/* A put that died between creating its temporary file and the rename
+ * leaves the file behind; the next open removes it.  A temporary file of a
+ * live process (a gateway's put while gc opens the store) stays. */
+TEST(open_removes_stale_temp_files)
+{
+	struct object_store *st = open_store();
+	REQUIRE(st);
+	REQUIRE_EQ(st->ops->put(st, "a/b/obj", "x", 1), 0);
+	object_store_close(st);
+
+	pid_t dead = fork();
+	REQUIRE(dead >= 0);
+	if (dead == 0)
+		_exit(0);
+	REQUIRE_EQ(waitpid(dead, NULL, 0), dead);
+	char stale[600], stale_root[600], live[600];
+	snprintf(stale, sizeof(stale), "%s/store/a/b/.gatefs-tmp-%d-7", dir, (int)dead);
+	snprintf(stale_root, sizeof(stale_root), "%s/store/.gatefs-tmp-%d-0", dir, (int)dead);
+	snprintf(live, sizeof(live), "%s/store/a/.gatefs-tmp-%d-3", dir, (int)getpid());
+	write_file(stale);
+	write_file(stale_root);
+	write_file(live);
+	REQUIRE_EQ(access(stale, F_OK), 0);
+
+	char err[256] = "";
+	REQUIRE_EQ(object_store_open(url, NULL, &st, err, sizeof(err)), 0);
+	CHECK(access(stale, F_OK) < 0 && errno == ENOENT);
+	CHECK(access(stale_root, F_OK) < 0 && errno == ENOENT);
+	CHECK_EQ(access(live, F_OK), 0);
+	uint64_t size = 0;
+	CHECK_EQ(st->ops->head(st, "a/b/obj", &size), 0);
+	CHECK_EQ(size, 1);
 	close_store(st);
 }
 

@@ -141,6 +141,7 @@ static const struct {
     {"/hf *(dir=/x)", "dir= applies to the whole export"},
     {"/hf -dir=relative *(rw)", "absolute path"},
     {"/ok *(rw)", "defined twice"},
+    {"drc_entries = 11", "drc_entries is set twice (first on line 1)"},
 };
 
 TEST(config_bad_lines_name_file_and_line)
@@ -149,7 +150,7 @@ TEST(config_bad_lines_name_file_and_line)
 		struct gfs_config cfg;
 		char text[512], err[512] = "";
 
-		snprintf(text, sizeof(text), "nfs_port = 2049\n/ok *(rw)\n%s\nthreads = 4\n", bad_lines[i].line);
+		snprintf(text, sizeof(text), "drc_entries = 10\n/ok *(rw)\n%s\nthreads = 4\n", bad_lines[i].line);
 		config_defaults(&cfg);
 		int rc = config_parse_string(&cfg, text, "bad.conf", err, sizeof(err));
 		CHECK_EQ(rc, -EINVAL);
@@ -159,6 +160,26 @@ TEST(config_bad_lines_name_file_and_line)
 		}
 		config_free(&cfg);
 	}
+}
+
+/* A '#' inside double quotes belongs to the value (a password, a URL
+ * fragment); outside them it starts a comment, also right after the quote. */
+TEST(config_hash_inside_quotes_is_not_a_comment)
+{
+	struct gfs_config cfg;
+	char err[512] = "";
+
+	config_defaults(&cfg);
+	REQUIRE_EQ(config_parse_string(&cfg,
+				       "secret_key = \"ab#cd\"\n"
+				       "meta_url = \"redis://:p#ss@127.0.0.1:6379/0\"# a comment \"#\n"
+				       "access_key = AK # a comment\n",
+				       "q.conf", err, sizeof(err)),
+		   0);
+	CHECK_STR(cfg.secret_key, "ab#cd");
+	CHECK_STR(cfg.meta_url, "redis://:p#ss@127.0.0.1:6379/0");
+	CHECK_STR(cfg.access_key, "AK");
+	config_free(&cfg);
 }
 
 TEST(config_file_errors)

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,6 +38,7 @@ static pid_t spawn(char *const args[], const char *log, const char *data_dir_env
 	}
 	if (data_dir_env)
 		setenv("GATEFS_DATA_DIR", data_dir_env, 1);
+	prctl(PR_SET_PDEATHSIG, SIGKILL); /* a test that dies takes its gateway along */
 	char *argv[16];
 	int n = 0;
 	argv[n++] = (char *)gw_binary();
@@ -234,6 +236,10 @@ TEST(serve_embedded_default)
 	CHECK(stat(path, &st) == 0 || stat(path2, &st) == 0); /* AOF is on */
 	pid_t redis_pid = logged_redis_pid(log);
 	CHECK(redis_pid > 0 && kill(redis_pid, 0) == 0);
+	/* Every change is fsynced before Redis replies: COMMIT means stable. */
+	char cmd[800];
+	snprintf(cmd, sizeof(cmd), "redis-cli -s %s/redis.sock CONFIG GET appendfsync | grep -qx always", data);
+	CHECK_EQ(system(cmd), 0);
 	CHECK_EQ(count_in_file(log, "formatted embedded volume"), 1);
 
 	kill(pid, SIGTERM);

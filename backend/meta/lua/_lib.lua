@@ -251,8 +251,11 @@ end
 
 -- Queues every slice id of a packed record string for deletion, once.
 -- Queue member = 8-byte id + 4-byte size, big-endian (bytes 5..16 of a record).
+-- Scored with Redis's clock, not the gateway's: the deleter of another
+-- gateway compares it with Redis's clock too (meta_dead_slices), so a
+-- gateway whose clock is behind cannot cut the delete delay short.
 local function queue_records(data, keep)
-  local s = now()
+  local s = redis.call('TIME')[1]
   for off = 1, #data - 23, 24 do
     local hi, lo = struct.unpack('>I4I4', data, off + 4)
     if hi ~= 0 or lo ~= 0 then
