@@ -14,6 +14,7 @@
 #include "blockbuf.h"
 #include "cache_disk.h"
 #include "data.h"
+#include "data_metrics.h"
 #include "data_pool.h"
 #include "log.h"
 #include "slice_view.h"
@@ -92,6 +93,7 @@ static uint8_t *block_data_alloc(struct block_cache *c, uint32_t len)
 static void block_free(struct block_cache *c, struct cache_block *b)
 {
 	c->bytes -= b->len;
+	metric_gauge_add(&data_metrics.cache_bytes, -(int64_t)b->len);
 	if (b->len == blockbuf_size(c->vfs->bufs))
 		blockbuf_put(c->vfs->bufs, b->data);
 	else
@@ -222,6 +224,7 @@ static struct cache_block *lookup_or_create(struct block_cache *c, uint64_t id, 
 	b->hnext = c->buckets[h];
 	c->buckets[h] = b;
 	c->bytes += len;
+	metric_gauge_add(&data_metrics.cache_bytes, len);
 	*created = 1;
 	return b;
 }
@@ -238,15 +241,18 @@ int cache_get(struct block_cache *c, uint64_t id, uint32_t idx, uint32_t len, st
 	b->refs++;
 	if (created) {
 		c->n.misses++;
+		metric_inc(&data_metrics.cache_misses);
 		pthread_mutex_unlock(&c->lock);
 		load(c, b);
 		pthread_mutex_lock(&c->lock);
 	} else if (b->state == B_LOADING) {
 		c->n.waits++;
+		metric_inc(&data_metrics.cache_waits);
 		while (b->state == B_LOADING)
 			pthread_cond_wait(&c->loaded, &c->lock);
 	} else {
 		c->n.hits++;
+		metric_inc(&data_metrics.cache_hits);
 		lru_unlink(c, b);
 		lru_push_front(c, b);
 	}

@@ -29,6 +29,10 @@ void meta_url_redact(const char *url, char *out, size_t outlen);
  * nor RDB persistence is on.  Does not need a formatted volume. */
 int meta_open(const char *url, struct meta **out, char *err, size_t errlen);
 void meta_close(struct meta *m);
+/* One PING round trip on a new connection to the Redis at url (for health
+ * checks): 0 if PONG came back; else -EAGAIN (unreachable) or -EIO, with
+ * the reason in err. */
+int meta_probe_url(const char *url, char *err, size_t errlen);
 
 /* Starts the inode attribute cache (backend/meta/meta_cache.c): GETATTR, ACCESS,
  * LOOKUP and READDIRPLUS are then answered from memory while Redis reports

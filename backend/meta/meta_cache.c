@@ -30,6 +30,7 @@
 #include "lru_table.h"
 #include "meta_cache.h"
 #include "meta_internal.h"
+#include "meta_metrics.h"
 
 #define NSTRIPES META_CACHE_STRIPES
 #define RETRY_FIRST_MS 100 /* then doubling: a Redis without tracking (< 6) is asked rarely */
@@ -378,14 +379,17 @@ int meta_cache_peek(struct meta *m, gfs_ino_t ino, struct gfs_attr *out)
 	}
 	unlock_stripe(s);
 	atomic_fetch_add_explicit(rc == 0 ? &c->hits : &c->misses, 1, memory_order_relaxed);
+	metric_inc(rc == 0 ? &meta_metrics.cache_hits : &meta_metrics.cache_misses);
 	return rc;
 }
 
 int meta_cache_get(struct meta *m, gfs_ino_t ino, struct gfs_attr *out)
 {
 	if (!meta_cache_usable(m)) {
-		if (m->cache)
+		if (m->cache) {
 			atomic_fetch_add_explicit(&m->cache->misses, 1, memory_order_relaxed);
+			metric_inc(&meta_metrics.cache_misses);
+		}
 		return -ENOENT;
 	}
 	return meta_cache_peek(m, ino, out);
@@ -551,6 +555,7 @@ static void invalidate(struct meta_cache *c, gfs_ino_t ino)
 	if (queue)
 		queue_refresh(c, ino);
 	atomic_fetch_add_explicit(&c->invalidations, 1, memory_order_relaxed);
+	metric_inc(&meta_metrics.cache_invalidations);
 }
 
 /* The inode number of an invalidated key, or 0 for another key. */

@@ -22,6 +22,7 @@
 #include "blockbuf.h"
 #include "cache.h"
 #include "data.h"
+#include "data_metrics.h"
 #include "data_pool.h"
 #include "gc.h"
 #include "log.h"
@@ -108,6 +109,7 @@ int gfs_vfs_open(const struct gfs_vfs_config *cfg, struct gfs_vfs **out, char *e
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	data_metrics_register();
 	pthread_mutex_init(&vfs->id_lock, NULL);
 	pthread_cond_init(&vfs->id_cond, NULL);
 	vfs->read_only = cfg->read_only;

@@ -45,6 +45,11 @@ void gfs_admin_close(struct gfs_admin *a)
 	free(a);
 }
 
+int gfs_admin_probe_meta(const char *meta_url, char *err, size_t errlen)
+{
+	return meta_probe_url(meta_url, err, errlen);
+}
+
 void gfs_admin_redact_url(const char *url, char *out, size_t outlen)
 {
 	meta_url_redact(url, out, outlen);

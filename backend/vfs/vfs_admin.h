@@ -65,6 +65,10 @@ struct gfs_gc_request {
 int gfs_admin_gc(struct gfs_admin *a, struct gfs_gc_request *req, gfs_report_fn report, void *arg, char *err,
 		 size_t errlen);
 
+/* One round trip to the Redis at meta_url (a health check): 0 or <0 with
+ * words in err.  Opens no engine and loads nothing. */
+int gfs_admin_probe_meta(const char *meta_url, char *err, size_t errlen);
+
 /* url with any password replaced by "***", for messages. */
 void gfs_admin_redact_url(const char *url, char *out, size_t outlen);
 /* A new random version-4 uuid. */

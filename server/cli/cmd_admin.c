@@ -49,9 +49,11 @@ static const char format_help[] = "usage: gatefs format --meta URL --storage URL
 				  "AWS_REGION.  Exit status: 0 formatted, 1 error, 2 usage.\n";
 
 static const char status_help[] = "usage: gatefs status [--meta URL | --data-dir DIR]\n"
+				  "       gatefs status --watch [--metrics HOST:PORT | --config FILE]\n"
 				  "\n"
 				  "Prints the volume's settings (without its secret), usage and counts.\n"
-				  "--data-dir DIR reads the embedded volume in DIR.\n"
+				  "--data-dir DIR reads the embedded volume in DIR.  With --watch, shows a\n"
+				  "running gateway's live figures instead ('gatefs status --watch --help').\n"
 				  "Exit status: 0 ok, 1 error, 2 usage.\n";
 
 static const char fsck_help[] = "usage: gatefs fsck [--meta URL | --data-dir DIR] [--objects]\n"
@@ -456,6 +458,9 @@ int cmd_format(int argc, char **argv)
 
 int cmd_status(int argc, char **argv)
 {
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--watch") == 0)
+			return cmd_status_watch(argc, argv);
 	return admin_run(argc, argv, status_help, status_body, 1);
 }
 

@@ -14,7 +14,7 @@
 #include "log.h"
 #include "config.h"
 
-enum key_kind { KEY_STRING, KEY_SIZE, KEY_PORT, KEY_UINT, KEY_BOOL, KEY_LOG_LEVEL, KEY_PORTMAPPER };
+enum key_kind { KEY_STRING, KEY_SIZE, KEY_PORT, KEY_UINT, KEY_BOOL, KEY_LOG_LEVEL, KEY_LOG_FORMAT, KEY_PORTMAPPER };
 
 struct config_key {
 	const char *name;
@@ -46,6 +46,8 @@ static const struct config_key config_keys[] = {
     KEY("upload_threads", KEY_UINT, upload_threads),
     KEY("attr_cache", KEY_UINT, attr_cache_entries),
     KEY("log_level", KEY_LOG_LEVEL, log_level),
+    KEY("log_format", KEY_LOG_FORMAT, log_format),
+    STR_KEY("metrics_listen", metrics_listen),
     STR_KEY("listen", listen_addr),
     KEY("nfs_port", KEY_PORT, nfs_port),
     KEY("mount_port", KEY_PORT, mount_port),
@@ -199,6 +201,14 @@ static int set_key(struct gfs_config *cfg, const struct config_key *k, const cha
 		if (level < 0) {
 			snprintf(problem, problemlen, "%s: '%s' is not one of error, warn, info, debug", k->name,
 				 value);
+			return -EINVAL;
+		}
+		*(int *)field = level;
+		return 0;
+	case KEY_LOG_FORMAT:
+		level = log_format_parse(value);
+		if (level < 0) {
+			snprintf(problem, problemlen, "%s: '%s' is not one of text, json", k->name, value);
 			return -EINVAL;
 		}
 		*(int *)field = level;

@@ -25,7 +25,8 @@ allowed() {
 	mount) echo "export rpc vfs util" ;;
 	nfs3) echo "export rpc vfs util" ;;
 	nfs4) echo "export rpc vfs util" ;;
-	cli) echo "nfs3 nfs4 mount config export rpc vfs util" ;;
+	metrics_http) echo "util" ;;
+	cli) echo "nfs3 nfs4 metrics_http mount config export rpc vfs util" ;;
 	*) return 1 ;;
 	esac
 }
