@@ -78,7 +78,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct meta *m;
-	struct meta_settings s = {0};
+	struct gfs_volume_settings s = {0};
 	snprintf(s.name, sizeof(s.name), "bench");
 	snprintf(s.uuid, sizeof(s.uuid), "00000000-0000-4000-8000-00000000be7c");
 	snprintf(s.storage_url, sizeof(s.storage_url), "file://%s", dir);

@@ -15,7 +15,8 @@ TEST_PACKAGES=(
 	radosgw ceph-mon ceph-osd ceph-common uuid-runtime curl
 	rpcbind iproute2 util-linux gdb
 	qemu-system-x86 busybox-static linux-image-amd64 kmod cpio debootstrap
-	clang-format
+	clang-format prometheus
+	podman buildah fuse-overlayfs slirp4netns uidmap runc podman-compose netavark aardvark-dns
 )
 
 profile=${1:-build}

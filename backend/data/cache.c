@@ -22,6 +22,7 @@
 #include "blockbuf.h"
 #include "cache_disk.h"
 #include "data.h"
+#include "data_metrics.h"
 #include "data_pool.h"
 #include "log.h"
 #include "slice_view.h"
@@ -110,6 +111,7 @@ static void block_data_release(struct block_cache *c, struct cache_block *b)
 	if (!b->data)
 		return;
 	c->bytes -= b->len;
+	metric_gauge_add(&data_metrics.cache_bytes, -(int64_t)b->len);
 	if (b->len == blockbuf_size(c->vfs->bufs))
 		blockbuf_put(c->vfs->bufs, b->data);
 	else
@@ -329,6 +331,7 @@ static struct cache_block *lookup_or_create(struct block_cache *c, uint64_t id, 
 	b->hnext = c->buckets[h];
 	c->buckets[h] = b;
 	c->bytes += len;
+	metric_gauge_add(&data_metrics.cache_bytes, len);
 	*created = 1;
 	return b;
 }
@@ -364,16 +367,20 @@ int cache_get(struct block_cache *c, uint64_t id, uint32_t idx, uint32_t len, st
 	b->refs++;
 	if (b->state == B_READY) {
 		c->n.hits++;
+		metric_inc(&data_metrics.cache_hits);
 		lru_unlink(c, b);
 		lru_push_front(c, b);
 		pthread_mutex_unlock(&c->lock);
 		*out = b;
 		return 0;
 	}
-	if (created)
+	if (created) {
 		c->n.misses++;
-	else
+		metric_inc(&data_metrics.cache_misses);
+	} else {
 		c->n.waits++;
+		metric_inc(&data_metrics.cache_waits);
+	}
 	/* A block still queued as a prefetch is fetched ahead of the queue. */
 	if (!b->started && !b->urgent)
 		fetch_urgently(c, b);
@@ -394,6 +401,7 @@ int cache_get(struct block_cache *c, uint64_t id, uint32_t idx, uint32_t len, st
 		/* The fetch goes on and fills the cache for the client's retry;
 		 * this thread goes back to serving other calls. */
 		c->n.timeouts++;
+		metric_inc(&data_metrics.fetch_timeouts);
 		if (!store_unhealthy(c))
 			c->last_failure_ms = mono_ms();
 		rc = -EAGAIN;

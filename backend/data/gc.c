@@ -21,6 +21,7 @@
 
 #include "cache.h"
 #include "data.h"
+#include "data_metrics.h"
 #include "log.h"
 #include "slice_view.h"
 
@@ -202,6 +203,7 @@ static int delete_batch(struct gfs_vfs *vfs, const struct meta_dead_slice *dead,
 	}
 	atomic_fetch_add(&vfs->n_deletes, deleted);
 	atomic_fetch_add(&vfs->n_delete_failures, failed_keys);
+	metric_add(&data_metrics.delete_failures, failed_keys);
 	for (size_t k = 0; keys && k < nkeys; k++)
 		free(keys[k]);
 	free(keys);

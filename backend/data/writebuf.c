@@ -24,6 +24,7 @@
 
 #include "blockbuf.h"
 #include "data.h"
+#include "data_metrics.h"
 #include "data_pool.h"
 #include "gc.h"
 #include "log.h"
@@ -137,6 +138,7 @@ static int budget_try(struct writebuf *wb, uint64_t n)
 	pthread_mutex_lock(&wb->budget_lock);
 	if (wb->used + n <= wb->budget) {
 		wb->used += n;
+		metric_gauge_add(&data_metrics.writebuf_bytes, (int64_t)n);
 		if (wb->used > wb->peak)
 			wb->peak = wb->used;
 		ok = 1;
@@ -151,6 +153,7 @@ static void budget_release(struct writebuf *wb, uint64_t n)
 		return;
 	pthread_mutex_lock(&wb->budget_lock);
 	wb->used -= n;
+	metric_gauge_add(&data_metrics.writebuf_bytes, -(int64_t)n);
 	pthread_cond_broadcast(&wb->budget_cond);
 	pthread_mutex_unlock(&wb->budget_lock);
 }
@@ -593,7 +596,10 @@ static int write_piece(struct writebuf *wb, struct wfile *f, uint32_t chunk, uin
 		}
 		if (!budget_try(wb, need)) {
 			pthread_mutex_unlock(&f->lock);
+			metric_inc(&data_metrics.writebuf_waits);
+			metric_gauge_add(&data_metrics.writebuf_waiters, 1);
 			int rc = relieve_pressure(wb, f, need, started);
+			metric_gauge_add(&data_metrics.writebuf_waiters, -1);
 			if (rc < 0)
 				return rc;
 			continue;
@@ -1123,6 +1129,7 @@ int writebuf_create(struct gfs_vfs *vfs, uint64_t budget, struct writebuf **out)
 		return -rc;
 	}
 	wb->flusher_started = 1;
+	metric_gauge_add(&data_metrics.writebuf_budget, (int64_t)wb->budget);
 	*out = wb;
 	return 0;
 }
@@ -1162,6 +1169,7 @@ void writebuf_destroy(struct writebuf *wb)
 			f = next;
 		}
 	}
+	metric_gauge_add(&data_metrics.writebuf_budget, -(int64_t)wb->budget);
 	pthread_mutex_destroy(&wb->map_lock);
 	pthread_mutex_destroy(&wb->budget_lock);
 	pthread_cond_destroy(&wb->budget_cond);

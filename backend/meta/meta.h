@@ -21,19 +21,6 @@
 
 struct meta;
 
-struct meta_settings {
-	char name[64];
-	char uuid[37];
-	char storage_url[1024];
-	uint32_t block_size;
-	uint32_t chunk_size;
-	uint32_t format_version;
-	uint8_t secret[32];
-	uint64_t capacity_bytes; /* 0 = unlimited (statfs reports a large figure) */
-	uint64_t capacity_inodes;
-	int64_t created_sec;
-};
-
 /* url with any password replaced by "***" (redis://user:***@host,
  * ?password=***), for messages: a password is never printed. */
 void meta_url_redact(const char *url, char *out, size_t outlen);
@@ -42,6 +29,10 @@ void meta_url_redact(const char *url, char *out, size_t outlen);
  * nor RDB persistence is on.  Does not need a formatted volume. */
 int meta_open(const char *url, struct meta **out, char *err, size_t errlen);
 void meta_close(struct meta *m);
+/* One PING round trip on a new connection to the Redis at url (for health
+ * checks): 0 if PONG came back; else -EAGAIN (unreachable) or -EIO, with
+ * the reason in err. */
+int meta_probe_url(const char *url, char *err, size_t errlen);
 
 /* Starts the inode attribute cache (backend/meta/meta_cache.c): GETATTR, ACCESS,
  * LOOKUP and READDIRPLUS are then answered from memory while Redis reports
@@ -57,9 +48,9 @@ void meta_cache_stats(struct meta *m, struct meta_cache_stats *out);
 
 /* Writes settings and the root directory.  Refuses (-EEXIST) if a volume
  * exists unless force is set, in which case only settings are updated. */
-int meta_format(struct meta *m, const struct meta_settings *s, int force, char *err, size_t errlen);
+int meta_format(struct meta *m, const struct gfs_volume_settings *s, int force, char *err, size_t errlen);
 /* -ENOENT if not formatted; -EPROTO if the format version is unknown. */
-int meta_load_settings(struct meta *m, struct meta_settings *s, char *err, size_t errlen);
+int meta_load_settings(struct meta *m, struct gfs_volume_settings *s, char *err, size_t errlen);
 
 /* Namespace (see vfs.h for the contract of each). */
 int meta_lookup(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
@@ -195,12 +186,6 @@ int meta_fsck(struct meta *m, meta_report_cb cb, void *arg);
 /* Calls cb for every live slice id referenced by any chunk (for gc). */
 int meta_scan_slices(struct meta *m, int (*cb)(void *arg, uint64_t id, uint32_t size), void *arg);
 
-struct meta_usage {
-	uint64_t inodes;
-	uint64_t bytes;
-	uint64_t dead_slices;
-	uint64_t dead_slices_failing; /* queued for a time in the future: a delete failed */
-};
-int meta_usage(struct meta *m, struct meta_usage *u);
+int meta_usage(struct meta *m, struct gfs_volume_usage *u);
 
 #endif

@@ -30,6 +30,7 @@
 #include "lru_table.h"
 #include "meta_cache.h"
 #include "meta_internal.h"
+#include "meta_metrics.h"
 
 #define NSTRIPES META_CACHE_STRIPES
 #define RETRY_FIRST_MS 100 /* then doubling: a Redis without tracking (< 6) is asked rarely */
@@ -44,6 +45,13 @@
  * long: readers drain it when they need to, and a stream of changes then
  * costs a wake-up per window instead of one per change. */
 #define DRAIN_GAP_MS 1
+/* A barrier whose PONG has not come back by then means the tracking
+ * connection is silent or too slow to be trusted: the cache is emptied, the
+ * caller reads Redis, and the connection is replaced.  Within the 2 s bound
+ * of docs/architecture/meta-cache.md. */
+#define BARRIER_TIMEOUT_MS 1000
+/* A waiting reader looks at the socket at least this often. */
+#define BARRIER_POLL_MS 50
 
 struct cache_entry {
 	struct lru_node node; /* first: an lru_node is its entry */
@@ -90,17 +98,29 @@ struct meta_cache {
 	atomic_int broken;	/* a drain found the subscriber gone: reconnect */
 	pthread_mutex_t drain_lock;
 	redisContext *subscriber; /* receives invalidations (drain_lock) */
-	redisContext *reader;	  /* re-reads changed inodes (tracking thread) */
+
+	/* Barriers (all under drain_lock): a PING on the subscriber is
+	 * answered after every invalidation Redis queued for it before it
+	 * read the PING.  At most one is outstanding; readers that arrive
+	 * meanwhile ask for the next one, sent when this one returns. */
+	pthread_cond_t barrier_cond; /* a PONG arrived, or the connection changed */
+	uint64_t pings_sent, pongs_seen;
+	uint64_t connection_gen; /* moves with every new or lost subscriber */
+	int ping_wanted;	 /* readers wait for a PING not yet sent */
+	int barrier_poller;	 /* a reader is polling the socket for the rest */
+	int barrier_wake_fd;	 /* eventfd: another thread's drain saw a PONG the poller waits for */
+	redisContext *reader;	 /* re-reads changed inodes (tracking thread) */
 
 	pthread_t thread;
 	int wake_fd; /* eventfd: stop, or inodes queued */
 	atomic_int stopping;
+	int use_barrier; /* set at start; GATEFS_META_BARRIER=0 turns it off (benchmarks) */
 
 	pthread_mutex_t queue_lock;
 	gfs_ino_t *queue; /* stale puts waiting for a re-read */
 	size_t queue_len, queue_cap;
 
-	atomic_uint_fast64_t hits, misses, invalidations, refreshes, new_fresh, new_reread;
+	atomic_uint_fast64_t hits, misses, invalidations, refreshes, new_fresh, new_reread, barriers, barrier_timeouts;
 };
 
 static int64_t now_ms(void)
@@ -212,17 +232,126 @@ static void flush_all(struct meta_cache *c)
 /* ---- the reader side ---- */
 
 static int drain_locked(struct meta_cache *c);
+static void lose_tracking(struct meta_cache *c);
+
+/* Sends a PING on the subscriber (drain_lock held). */
+static int send_ping_locked(struct meta_cache *c)
+{
+	static const char ping[] = "*1\r\n$4\r\nPING\r\n";
+	if (!c->subscriber)
+		return -EIO;
+	ssize_t n = send(c->subscriber->fd, ping, sizeof(ping) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n != (ssize_t)(sizeof(ping) - 1))
+		return -EIO; /* a 14-byte write that does not fit: the connection is stuck */
+	c->pings_sent++;
+	atomic_fetch_add_explicit(&c->barriers, 1, memory_order_relaxed);
+	return 0;
+}
+
+static void deadline_in(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+/* Returns once every invalidation that Redis had queued for this gateway
+ * when the call began has been applied: a PING sent after the call began
+ * has come back on the tracking connection.  Concurrent callers share
+ * PINGs (one outstanding, the next one gathers everybody who came
+ * meanwhile), so the cost is one round trip per batch, not per call.
+ * 0, or -EIO when the connection failed or stayed silent for
+ * BARRIER_TIMEOUT_MS: then the cache has been emptied and turned off until
+ * the tracking thread has a new connection. */
+static int barrier(struct meta_cache *c)
+{
+	int64_t deadline = now_ms() + BARRIER_TIMEOUT_MS;
+	int rc = 0;
+	pthread_mutex_lock(&c->drain_lock);
+	uint64_t gen = c->connection_gen, target;
+	if (!c->subscriber || !atomic_load(&c->tracking)) {
+		pthread_mutex_unlock(&c->drain_lock);
+		return -EIO;
+	}
+	if (c->pings_sent == c->pongs_seen) {
+		if (send_ping_locked(c) < 0) {
+			lose_tracking(c);
+			pthread_mutex_unlock(&c->drain_lock);
+			return -EIO;
+		}
+		target = c->pings_sent;
+	} else {
+		/* The outstanding PING may have been read by Redis before a
+		 * change that completed before this call: wait for the next. */
+		c->ping_wanted = 1;
+		target = c->pings_sent + 1;
+	}
+	while (c->pongs_seen < target) {
+		int64_t left = deadline - now_ms();
+		if (c->connection_gen != gen || !c->subscriber) {
+			rc = -EIO;
+			break;
+		}
+		if (left <= 0) {
+			atomic_fetch_add_explicit(&c->barrier_timeouts, 1, memory_order_relaxed);
+			log_warn("meta cache: the tracking connection did not answer a PING within %d ms; "
+				 "cache emptied, reading redis, reconnecting",
+				 BARRIER_TIMEOUT_MS);
+			lose_tracking(c);
+			rc = -EIO;
+			break;
+		}
+		int wait_ms = left < BARRIER_POLL_MS ? (int)left : BARRIER_POLL_MS;
+		if (!c->barrier_poller) {
+			/* Read the socket ourselves rather than wait for the
+			 * tracking thread to be scheduled. */
+			c->barrier_poller = 1;
+			int fd = c->subscriber->fd;
+			pthread_mutex_unlock(&c->drain_lock);
+			/* The tracking thread may take the PONG off the socket
+			 * first: its drain then wakes us through the eventfd. */
+			struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+					      {.fd = c->barrier_wake_fd, .events = POLLIN}};
+			int ready = poll(p, 2, wait_ms);
+			if (p[1].revents & POLLIN) {
+				uint64_t v;
+				if (read(c->barrier_wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+					log_warn("meta cache: barrier wake read: %s", strerror(errno));
+			}
+			pthread_mutex_lock(&c->drain_lock);
+			c->barrier_poller = 0;
+			pthread_cond_broadcast(&c->barrier_cond); /* another waiter may poll now */
+			if (ready != 0 && c->connection_gen == gen && drain_locked(c) < 0) {
+				rc = -EIO;
+				break;
+			}
+		} else {
+			struct timespec ts;
+			deadline_in(&ts, wait_ms);
+			pthread_cond_timedwait(&c->barrier_cond, &c->drain_lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&c->drain_lock);
+	return rc;
+}
 
 /* Whether the cache may answer now: after this returns 1, every
- * invalidation that had reached this host when it was called is applied.
- * The socket is polled before the flag is read: a drain raises the flag
- * before it takes bytes off the socket, so one of the two shows them.
- * Pending news is applied here, by the caller, rather than waited for. */
+ * invalidation that Redis had sent this gateway when it was called is
+ * applied, however slow the tracking connection (a barrier, above).  With
+ * the barrier off (tests of the old rule), only what had reached this host:
+ * the socket is polled before the flag is read, as a drain raises the flag
+ * before it takes bytes off the socket, so one of the two shows them. */
 int meta_cache_usable(struct meta *m)
 {
 	struct meta_cache *c = m->cache;
 	if (!c || !atomic_load(&c->tracking))
 		return 0;
+	if (c->use_barrier)
+		return barrier(c) == 0 && atomic_load(&c->tracking);
 	int fd = atomic_load(&c->tracking_fd);
 	if (fd < 0)
 		return 0;
@@ -250,14 +379,17 @@ int meta_cache_peek(struct meta *m, gfs_ino_t ino, struct gfs_attr *out)
 	}
 	unlock_stripe(s);
 	atomic_fetch_add_explicit(rc == 0 ? &c->hits : &c->misses, 1, memory_order_relaxed);
+	metric_inc(rc == 0 ? &meta_metrics.cache_hits : &meta_metrics.cache_misses);
 	return rc;
 }
 
 int meta_cache_get(struct meta *m, gfs_ino_t ino, struct gfs_attr *out)
 {
 	if (!meta_cache_usable(m)) {
-		if (m->cache)
+		if (m->cache) {
 			atomic_fetch_add_explicit(&m->cache->misses, 1, memory_order_relaxed);
+			metric_inc(&meta_metrics.cache_misses);
+		}
 		return -ENOENT;
 	}
 	return meta_cache_peek(m, ino, out);
@@ -423,6 +555,7 @@ static void invalidate(struct meta_cache *c, gfs_ino_t ino)
 	if (queue)
 		queue_refresh(c, ino);
 	atomic_fetch_add_explicit(&c->invalidations, 1, memory_order_relaxed);
+	metric_inc(&meta_metrics.cache_invalidations);
 }
 
 /* The inode number of an invalidated key, or 0 for another key. */
@@ -443,6 +576,12 @@ static gfs_ino_t key_ino(const struct meta_cache *c, const redisReply *k)
 /* One Pub/Sub message: {"message", channel, keys or nil (FLUSHALL)}. */
 static void apply_message(struct meta_cache *c, const redisReply *r)
 {
+	/* A barrier's answer: {"pong", ""} in subscribed mode. */
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
+	    strcmp(r->element[0]->str, "pong") == 0) {
+		c->pongs_seen++;
+		return;
+	}
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING ||
 	    strcmp(r->element[0]->str, "message") != 0)
 		return; /* subscribe confirmations and the like */
@@ -523,6 +662,7 @@ static int reread(struct meta_cache *c, const gfs_ino_t *inos, size_t n)
 static void lose_tracking(struct meta_cache *c)
 {
 	atomic_store(&c->tracking, 0);
+	c->connection_gen++; /* drain_lock is held: waiting barriers give up */
 	flush_all(c);
 	atomic_store(&c->broken, 1);
 	uint64_t one = 1;
@@ -539,6 +679,8 @@ static void disconnect(struct meta_cache *c)
 	if (c->subscriber)
 		redisFree(c->subscriber);
 	c->subscriber = NULL;
+	c->connection_gen++;
+	pthread_cond_broadcast(&c->barrier_cond);
 	atomic_store(&c->broken, 0);
 	pthread_mutex_unlock(&c->drain_lock);
 	if (c->reader)
@@ -585,6 +727,9 @@ static int connect_tracking(struct meta_cache *c, char *why, size_t whylen)
 	}
 	pthread_mutex_lock(&c->drain_lock);
 	c->subscriber = sub;
+	c->pings_sent = c->pongs_seen = 0;
+	c->ping_wanted = 0;
+	c->connection_gen++;
 	/* Whatever was read before this point may predate changes that no
 	 * invalidation will ever report: nothing read so far may become fresh. */
 	flush_all(c);
@@ -601,6 +746,7 @@ static int drain_locked(struct meta_cache *c)
 {
 	if (!c->subscriber)
 		return -EIO;
+	uint64_t pongs_before = c->pongs_seen;
 	atomic_store(&c->applying, 1);
 	int rc = 0;
 	char buf[16384];
@@ -631,8 +777,21 @@ static int drain_locked(struct meta_cache *c)
 		apply_message(c, reply);
 		freeReplyObject(reply);
 	}
+	if (rc == 0 && c->ping_wanted && c->pings_sent == c->pongs_seen) {
+		c->ping_wanted = 0;
+		if (send_ping_locked(c) < 0)
+			rc = -EIO;
+	}
 	if (rc < 0)
 		lose_tracking(c); /* before applying drops: no reader may trust the cache now */
+	if (c->pongs_seen != pongs_before || rc < 0) {
+		pthread_cond_broadcast(&c->barrier_cond);
+		if (c->barrier_poller) {
+			uint64_t one = 1;
+			if (write(c->barrier_wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+				log_warn("meta cache: cannot wake a barrier: %s", strerror(errno));
+		}
+	}
 	atomic_store(&c->applying, 0);
 	return rc;
 }
@@ -748,6 +907,7 @@ int meta_attr_cache_start(struct meta *m, uint32_t max_entries, char *err, size_
 	}
 	c->m = m;
 	c->wake_fd = -1;
+	c->barrier_wake_fd = -1;
 	c->key_prefix_len = (size_t)snprintf(c->key_prefix, sizeof(c->key_prefix), "%si", m->prefix);
 	atomic_init(&c->tracking_fd, -1);
 	for (int i = 0; i < NSTRIPES; i++)
@@ -759,6 +919,21 @@ int meta_attr_cache_start(struct meta *m, uint32_t max_entries, char *err, size_
 	}
 	pthread_mutex_init(&c->queue_lock, NULL);
 	pthread_mutex_init(&c->drain_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->barrier_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	c->barrier_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->barrier_wake_fd < 0) {
+		snprintf(err, errlen, "cannot create an eventfd: %s", strerror(errno));
+		c->wake_fd = -1;
+		m->cache = c;
+		meta_cache_stop(m);
+		return -EIO;
+	}
+	const char *barrier_env = getenv("GATEFS_META_BARRIER");
+	c->use_barrier = !(barrier_env && strcmp(barrier_env, "0") == 0);
 	c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (c->wake_fd < 0 || pthread_create(&c->thread, NULL, tracking_main, c) != 0) {
 		snprintf(err, errlen, "cannot start the cache thread: %s", strerror(errno));
@@ -798,6 +973,9 @@ void meta_cache_stop(struct meta *m)
 	lru_table_fini(&c->table, free_node);
 	pthread_mutex_destroy(&c->queue_lock);
 	pthread_mutex_destroy(&c->drain_lock);
+	pthread_cond_destroy(&c->barrier_cond);
+	if (c->barrier_wake_fd >= 0)
+		close(c->barrier_wake_fd);
 	free(c->queue);
 	free(c);
 }

@@ -5,8 +5,10 @@
  *
  * Why it is safe to serve from: Redis sends an invalidation for every change
  * of an inode key, from any gateway, in the same event-loop pass that
- * answers the change.  A reader that finds invalidations waiting on that
- * connection applies them itself before it answers from memory; a
+ * answers the change.  Before answering from memory a reader waits for a
+ * PING sent after it began to come back on that connection (a barrier shared
+ * by concurrent readers), so every invalidation sent before is applied; a
+ * barrier unanswered for 1 s empties the cache and reconnects.  A
  * tracking thread drains the rest at most once per millisecond.  A changed inode is re-read in the background (one
  * pipelined HGETALL per batch), so an inode that this gateway keeps changing stays cached.  If the tracking connection
  * is lost, the cache empties and stays off until tracking is re-established.
@@ -71,10 +73,5 @@ void meta_dentry_drop(struct meta *m, gfs_ino_t dir, const char *name);
 /* The inode last recorded for the name, unchecked (0 if none): only for
  * forgetting things, never for answering. */
 gfs_ino_t meta_dentry_peek_ino(struct meta *m, gfs_ino_t dir, const char *name);
-
-/* Permission checks on cached attributes; the same rules as may() and
- * access.lua in lua/_lib.lua (mask: 4 read, 2 write, 1 execute/search). */
-int meta_may(const struct gfs_cred *cred, const struct gfs_attr *a, unsigned mask);
-uint32_t meta_access_granted(const struct gfs_cred *cred, const struct gfs_attr *a, uint32_t want);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "meta_internal.h"
+#include "meta_metrics.h"
 
 #define CONNECT_TIMEOUT_MS 2000
 #define COMMAND_TIMEOUT_MS 10000
@@ -435,7 +436,9 @@ redisReply *meta_command_argv(struct meta *m, int *err, int argc, const char **a
 	redisContext *c = meta_ctx(m, err);
 	if (!c)
 		return NULL;
+	uint64_t started = metric_now_ns();
 	redisReply *r = redisCommandArgv(c, argc, argv, argvlen);
+	meta_metrics_round_trip(started, !r || r->type == REDIS_REPLY_ERROR);
 	if (!r) {
 		meta_conn_failed(m, c);
 		*err = -EAGAIN;
@@ -456,7 +459,9 @@ redisReply *meta_command(struct meta *m, int *err, const char *fmt, ...)
 		return NULL;
 	va_list ap;
 	va_start(ap, fmt);
+	uint64_t started = metric_now_ns();
 	redisReply *r = redisvCommand(c, fmt, ap);
+	meta_metrics_round_trip(started, !r || r->type == REDIS_REPLY_ERROR);
 	va_end(ap);
 	if (!r) {
 		meta_conn_failed(m, c);

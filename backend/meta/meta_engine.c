@@ -11,6 +11,7 @@
 #include "log.h"
 #include "meta_cache.h"
 #include "meta_internal.h"
+#include "meta_metrics.h"
 
 /* CONFIG GET name -> value copied to out; 1 if CONFIG is unavailable. */
 static int config_get(struct meta *m, const char *name, char *out, size_t outlen, int *err)
@@ -69,6 +70,7 @@ static int check_redis(struct meta *m, char *err, size_t errlen)
 
 int meta_open(const char *url, struct meta **out, char *err, size_t errlen)
 {
+	meta_metrics_register();
 	struct meta *m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
@@ -91,6 +93,32 @@ int meta_open(const char *url, struct meta **out, char *err, size_t errlen)
 	meta_choose_runner(m);
 	*out = m;
 	return 0;
+}
+
+int meta_probe_url(const char *url, char *err, size_t errlen)
+{
+	struct meta *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	int rc = meta_parse_url(m, url, err, errlen);
+	redisContext *c = rc == 0 ? meta_connect(m, err, errlen) : NULL;
+	if (rc == 0 && !c)
+		rc = -EAGAIN;
+	if (c) {
+		redisReply *r = redisCommand(c, "PING");
+		if (!r || r->type != REDIS_REPLY_STATUS || strcmp(r->str, "PONG") != 0) {
+			snprintf(err, errlen, "PING: %s",
+				 !r				? c->errstr
+				 : r->type == REDIS_REPLY_ERROR ? r->str
+								: "unexpected reply");
+			rc = r ? -EIO : -EAGAIN;
+		}
+		if (r)
+			freeReplyObject(r);
+		redisFree(c);
+	}
+	free(m);
+	return rc;
 }
 
 void meta_close(struct meta *m)

@@ -32,7 +32,7 @@ static int unhex(uint8_t *out, size_t n, const char *in)
 	return 0;
 }
 
-int meta_format(struct meta *m, const struct meta_settings *s, int force, char *err, size_t errlen)
+int meta_format(struct meta *m, const struct gfs_volume_settings *s, int force, char *err, size_t errlen)
 {
 	uint32_t chunk = s->chunk_size ? s->chunk_size : META_CHUNK_SIZE;
 	if (chunk != META_CHUNK_SIZE) {
@@ -79,7 +79,7 @@ int meta_format(struct meta *m, const struct meta_settings *s, int force, char *
 	return st;
 }
 
-int meta_load_settings(struct meta *m, struct meta_settings *s, char *err, size_t errlen)
+int meta_load_settings(struct meta *m, struct gfs_volume_settings *s, char *err, size_t errlen)
 {
 	char key[META_KEY_MAX];
 	meta_key(m, key, sizeof(key), "setting");
@@ -179,7 +179,7 @@ int meta_statfs(struct meta *m, struct gfs_statfs *out)
 	return 0;
 }
 
-int meta_usage(struct meta *m, struct meta_usage *u)
+int meta_usage(struct meta *m, struct gfs_volume_usage *u)
 {
 	uint64_t v[4];
 	int rc = counters(m, v);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "meta_cache.h"
+#include "meta_perm.h"
 #include "meta_internal.h"
 
 /* Runs a script and returns its status; *out keeps the reply on success. */
@@ -59,7 +60,7 @@ static int lookup_cached(struct meta *m, const struct gfs_cred *cred, struct gfs
 		return 1;
 	if (d.type != GFS_DIR)
 		return -ENOTDIR;
-	if (!meta_may(cred, &d, 1))
+	if (!meta_permit(cred, &d, META_MAY_EXEC))
 		return -EACCES;
 	if (strcmp(name, ".") == 0) {
 		*out = d;

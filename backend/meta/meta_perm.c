@@ -1,11 +1,10 @@
 /*
- * meta_perm.c - permission checks on attributes held in gatefs, for the
- * answers that the attribute cache gives without Redis.  The rules must
- * stay exactly those of may() in lua/_lib.lua and of lua/access.lua, which
- * decide every mutation: a cached answer never grants what a script would
- * refuse.
+ * meta_perm.c - the C half of the one permission model (meta_perm.h): the
+ * checks of the data path and of answers the attribute cache gives without
+ * Redis.  permit() and the access table in lua/_lib.lua are the same rules
+ * for the scripts; tests/meta/meta_perm_test.c holds both to one table.
  */
-#include "meta_cache.h"
+#include "meta_perm.h"
 
 static int in_group(const struct gfs_cred *cred, uint32_t gid)
 {
@@ -17,13 +16,13 @@ static int in_group(const struct gfs_cred *cred, uint32_t gid)
 	return 0;
 }
 
-int meta_may(const struct gfs_cred *cred, const struct gfs_attr *a, unsigned mask)
+int meta_permit(const struct gfs_cred *cred, const struct gfs_attr *a, unsigned acc)
 {
-	static const struct gfs_cred root;
-	if (!cred)
-		cred = &root;
-	if (cred->uid == 0) /* root: all but executing a file that nobody may execute */
-		return (mask & 1) == 0 || a->type == GFS_DIR || (a->mode & 0111) != 0;
+	unsigned mask = acc & (META_MAY_READ | META_MAY_WRITE | META_MAY_EXEC);
+	if (!cred || cred->uid == 0) /* all but executing a file that nobody may execute */
+		return (mask & META_MAY_EXEC) == 0 || a->type == GFS_DIR || (a->mode & 0111) != 0;
+	if ((acc & META_MAY_OWNER_OVERRIDE) && cred->uid == a->uid)
+		return 1;
 	unsigned bits;
 	if (cred->uid == a->uid)
 		bits = a->mode >> 6;
@@ -31,26 +30,43 @@ int meta_may(const struct gfs_cred *cred, const struct gfs_attr *a, unsigned mas
 		bits = a->mode >> 3;
 	else
 		bits = a->mode;
-	return (bits & mask) == mask;
+	if ((bits & mask) == mask)
+		return 1;
+	return (acc & META_MAY_READ_IF_EXEC) && mask == META_MAY_READ && a->type == GFS_REG &&
+	       (bits & META_MAY_EXEC) != 0;
 }
+
+/* knfsd's nfs3_diraccess / nfs3_regaccess / nfs3_anyaccess maps: what each
+ * ACCESS bit asks of a directory and of anything else (0 = never granted). */
+static const struct {
+	uint32_t bit;
+	unsigned dir, other;
+} access_map[] = {
+    {GFS_ACCESS_READ, META_MAY_READ, META_MAY_READ},
+    {GFS_ACCESS_LOOKUP, META_MAY_EXEC, 0},
+    {GFS_ACCESS_MODIFY, META_MAY_WRITE | META_MAY_EXEC, META_MAY_WRITE},
+    {GFS_ACCESS_EXTEND, META_MAY_WRITE | META_MAY_EXEC, META_MAY_WRITE},
+    {GFS_ACCESS_DELETE, META_MAY_WRITE | META_MAY_EXEC, 0},
+    {GFS_ACCESS_EXECUTE, 0, META_MAY_EXEC},
+};
 
 uint32_t meta_access_granted(const struct gfs_cred *cred, const struct gfs_attr *a, uint32_t want)
 {
-	int isdir = a->type == GFS_DIR;
-	const struct {
-		uint32_t bit;
-		int ok;
-	} rules[] = {
-	    {GFS_ACCESS_READ, meta_may(cred, a, 4)},
-	    {GFS_ACCESS_LOOKUP, isdir && meta_may(cred, a, 1)},
-	    {GFS_ACCESS_MODIFY, meta_may(cred, a, 2)},
-	    {GFS_ACCESS_EXTEND, meta_may(cred, a, 2)},
-	    {GFS_ACCESS_DELETE, isdir && meta_may(cred, a, 3)},
-	    {GFS_ACCESS_EXECUTE, !isdir && meta_may(cred, a, 1)},
-	};
 	uint32_t granted = 0;
-	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
-		if ((want & rules[i].bit) && rules[i].ok)
-			granted |= rules[i].bit;
+	for (size_t i = 0; i < sizeof(access_map) / sizeof(access_map[0]); i++) {
+		unsigned acc = a->type == GFS_DIR ? access_map[i].dir : access_map[i].other;
+		if ((want & access_map[i].bit) && acc && meta_permit(cred, a, acc))
+			granted |= access_map[i].bit;
+	}
 	return granted;
+}
+
+uint32_t meta_mode_after_write(const struct gfs_cred *cred, enum gfs_ftype type, uint32_t mode)
+{
+	if (type != GFS_REG || !cred || cred->uid == 0)
+		return mode;
+	mode &= ~(uint32_t)04000;
+	if (mode & 010)
+		mode &= ~(uint32_t)02000;
+	return mode;
 }

@@ -14,6 +14,7 @@
 
 #include "meta_cache.h"
 #include "meta_internal.h"
+#include "meta_metrics.h"
 
 /* Without a hint, and the most one script reads: its HMGET of the records
  * unpacks the names onto the Lua stack, which holds about 8000 values. */
@@ -154,6 +155,7 @@ static int read_inodes(struct meta *m, const struct gfs_dirent *ents, size_t n, 
 	size_t argvlen[2] = {7, 0};
 	uint8_t asked[n];
 	memset(asked, 0, n);
+	uint64_t started = metric_now_ns();
 	for (size_t i = 0; i < n; i++) {
 		if (have[i])
 			continue;
@@ -168,6 +170,7 @@ static int read_inodes(struct meta *m, const struct gfs_dirent *ents, size_t n, 
 			continue;
 		redisReply *r = NULL;
 		if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+			meta_metrics_round_trip(started, 1);
 			meta_conn_failed(m, c); /* drops the replies still in flight too */
 			return -EAGAIN;
 		}
@@ -177,6 +180,7 @@ static int read_inodes(struct meta *m, const struct gfs_dirent *ents, size_t n, 
 			meta_cache_put(m, &attrs[i], tokens[i]);
 		have[i] = ok && attrs[i].gen == ents[i].gen;
 	}
+	meta_metrics_round_trip(started, 0);
 	return 0;
 }
 

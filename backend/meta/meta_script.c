@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "meta_internal.h"
+#include "meta_metrics.h"
 
 struct meta_lua_script {
 	const char *name;
@@ -76,7 +77,9 @@ redisReply *meta_eval(struct meta *m, enum meta_script_id id, const struct gfs_c
 	if (!c)
 		return NULL;
 	for (int attempt = 0; attempt < 2; attempt++) {
+		uint64_t started = metric_now_ns();
 		redisReply *r = redisCommandArgv(c, FIXED + argc, av, al);
+		meta_metrics_round_trip(started, !r || r->type == REDIS_REPLY_ERROR);
 		if (!r) {
 			meta_conn_failed(m, c);
 			*err = -EAGAIN;

@@ -235,8 +235,8 @@ static int open_s3_url(const char *url, const struct object_credentials *cred, s
 	return object_s3_open(&cfg, cred, out, err, errlen);
 }
 
-int object_store_open(const char *url, const struct object_credentials *cred, struct object_store **out, char *err,
-		      size_t errlen)
+static int open_driver(const char *url, const struct object_credentials *cred, struct object_store **out, char *err,
+		       size_t errlen)
 {
 	*out = NULL;
 	if (err && errlen)
@@ -312,4 +312,15 @@ int object_store_probe(struct object_store *st, char *err, size_t errlen)
 	if (rc)
 		return probe_failed(st, "delete", key, rc, err, errlen);
 	return 0;
+}
+
+int object_store_open(const char *url, const struct object_credentials *cred, struct object_store **out, char *err,
+		      size_t errlen)
+{
+	int rc = open_driver(url, cred, out, err, errlen);
+	if (rc == 0)
+		rc = object_metered(out);
+	if (rc == -ENOMEM)
+		set_err(err, errlen, "out of memory");
+	return rc;
 }

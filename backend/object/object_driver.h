@@ -43,4 +43,10 @@ int object_s3_open(const struct object_s3_config *cfg, const struct object_crede
 void object_set_cause(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *object_last_cause(void);
 
+/* object_metrics.c: wraps a just-opened store so that every call is counted
+ * (on -ENOMEM the store is closed and *st set to NULL); the s3 driver
+ * reports each retried attempt of an operation ("put", "get", ...). */
+int object_metered(struct object_store **st);
+void object_metrics_retry(const char *op);
+
 #endif

@@ -582,6 +582,7 @@ static int s3_perform(struct s3_store *st, struct s3_call *c)
 		}
 		if (v != RETRY || elapsed >= st->cfg.retry_ms)
 			break;
+		object_metrics_retry(c->op);
 		uint64_t ceiling = BACKOFF_BASE_MS << (attempts < 16 ? attempts : 16);
 		if (ceiling > BACKOFF_CAP_MS)
 			ceiling = BACKOFF_CAP_MS;

@@ -87,6 +87,9 @@ enum {
 	GFS_SET_ATIME_NOW = 1u << 5, /* to server time */
 	GFS_SET_MTIME = 1u << 6,
 	GFS_SET_MTIME_NOW = 1u << 7,
+	/* Drop S_ISUID, and S_ISGID with S_IXGRP, as a write by this caller
+	 * does (nothing for uid 0 or a non-file); gfs_write sends it itself. */
+	GFS_SET_DROP_SUID = 1u << 8,
 };
 
 struct gfs_setattr {
@@ -166,6 +169,30 @@ struct gfs_dirent {
 };
 /* Return 0 to continue, 1 to stop (the entry was NOT consumed), <0 to abort. */
 typedef int (*gfs_readdir_cb)(void *arg, const struct gfs_dirent *ent);
+
+/* What a volume is, as `gatefs format` recorded it (docs/FORMAT.md,
+ * "setting"): the identity (uuid, secret, block size) never changes after
+ * format. */
+struct gfs_volume_settings {
+	char name[64];
+	char uuid[37];
+	char storage_url[1024];
+	uint32_t block_size;
+	uint32_t chunk_size;
+	uint32_t format_version;
+	uint8_t secret[32];
+	uint64_t capacity_bytes; /* 0 = unlimited (statfs reports a large figure) */
+	uint64_t capacity_inodes;
+	int64_t created_sec;
+};
+
+/* What a volume holds now. */
+struct gfs_volume_usage {
+	uint64_t inodes;
+	uint64_t bytes;
+	uint64_t dead_slices;
+	uint64_t dead_slices_failing; /* queued for a time in the future: a delete failed */
+};
 
 /* setxattr flags */
 enum { GFS_XATTR_CREATE = 1, GFS_XATTR_REPLACE = 2 };

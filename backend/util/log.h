@@ -8,10 +8,17 @@
 
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
+/* text: "TIME LEVEL message"; json: one object per line with time, level
+ * and msg, for log collectors. */
+enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON = 1 };
+
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* Parses "error", "warn", "info", "debug"; returns -1 if unknown. */
 int log_level_parse(const char *name);
+void log_set_format(enum log_format format);
+/* Parses "text", "json"; returns -1 if unknown. */
+int log_format_parse(const char *name);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)

@@ -23,10 +23,12 @@
 #include "blockbuf.h"
 #include "cache.h"
 #include "data.h"
+#include "data_metrics.h"
 #include "data_pool.h"
 #include "gc.h"
 #include "log.h"
 #include "meta.h"
+#include "meta_perm.h"
 #include "slice_view.h"
 #include "writebuf.h"
 
@@ -109,6 +111,7 @@ int gfs_vfs_open(const struct gfs_vfs_config *cfg, struct gfs_vfs **out, char *e
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	data_metrics_register();
 	pthread_mutex_init(&vfs->id_lock, NULL);
 	pthread_cond_init(&vfs->id_cond, NULL);
 	vfs->read_only = cfg->read_only;
@@ -121,7 +124,7 @@ int gfs_vfs_open(const struct gfs_vfs_config *cfg, struct gfs_vfs **out, char *e
 	    .fetch_wait_ms = (uint32_t)env_num("GATEFS_FETCH_WAIT_MS", 5000),
 	};
 
-	struct meta_settings st;
+	struct gfs_volume_settings st;
 	int rc = meta_open(cfg->meta_url, &vfs->meta, err, errlen);
 	if (rc == 0)
 		rc = meta_load_settings(vfs->meta, &st, err, errlen);
@@ -382,20 +385,6 @@ int gfs_readdir(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref
 
 /* ---- data ---- */
 
-/* Read/write permission as the NFS server checks it: the superuser and the
- * owner always pass (the owner opened the file, and the client checked the
- * mode at open time); others need the mode bits. */
-static int may(const struct gfs_cred *cred, const struct gfs_attr *a, uint32_t bit)
-{
-	if (!cred || cred->uid == 0 || cred->uid == a->uid)
-		return 1;
-	int in_group = cred->gid == a->gid;
-	for (uint32_t i = 0; i < cred->ngroups && i < GFS_MAX_GROUPS && !in_group; i++)
-		in_group = cred->groups[i] == a->gid;
-	uint32_t shift = in_group ? 3 : 0;
-	return (a->mode >> shift) & bit ? 1 : 0;
-}
-
 /* The checks and size clamp of a read: *n is how many bytes to read. */
 static int read_prepare(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset,
 			size_t count, struct gfs_attr *a, size_t *n)
@@ -407,7 +396,7 @@ static int read_prepare(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct
 		return -EISDIR;
 	if (a->type != GFS_REG)
 		return -EINVAL;
-	if (!may(cred, a, 4))
+	if (!meta_permit(cred, a, META_PERM_READ_DATA))
 		return -EACCES;
 	*n = offset < a->size ? (a->size - offset < count ? (size_t)(a->size - offset) : count) : 0;
 	return 0;
@@ -457,6 +446,24 @@ void gfs_read_release(struct gfs_vfs *vfs, struct gfs_lent *lent)
 	*lent = (struct gfs_lent){0};
 }
 
+/* A write by anyone but uid 0 drops S_ISUID (and S_ISGID with S_IXGRP).
+ * It is done in Redis before the data is buffered: an UNSTABLE write is
+ * acknowledged before its slice commits, and the bit must be gone by then.
+ * Only a mode that has the bits costs the round trip; the script drops them
+ * from the mode it reads, so a chmod racing with this loses nothing. */
+static int drop_suid_before_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref,
+				  struct gfs_attr *a)
+{
+	if (meta_mode_after_write(cred, a->type, a->mode) == a->mode)
+		return 0;
+	const struct gfs_setattr drop = {.valid = GFS_SET_DROP_SUID};
+	struct gfs_wcc w = {0};
+	int rc = meta_setattr(vfs->meta, cred, ref, &drop, NULL, &w);
+	if (rc == 0 && w.has_post)
+		*a = w.post;
+	return rc;
+}
+
 static int do_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, size_t count,
 		    const void *buf, enum gfs_stable stable, enum gfs_stable *committed, struct gfs_wcc *wcc)
 {
@@ -469,7 +476,7 @@ static int do_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs
 		return -EISDIR;
 	if (a.type != GFS_REG)
 		return -EINVAL;
-	if (!may(cred, &a, 2))
+	if (!meta_permit(cred, &a, META_PERM_WRITE_DATA))
 		return -EACCES;
 	/* Refused before buffering: data the engine can never commit must not
 	 * be acknowledged (it would fail every later COMMIT of the file). */
@@ -483,6 +490,9 @@ static int do_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs
 		wcc->pre_change = a.change;
 		wcc->has_post = 0;
 	}
+	rc = drop_suid_before_write(vfs, cred, ref, &a);
+	if (rc < 0)
+		return rc;
 	rc = writebuf_write(vfs->wb, (struct gfs_ref){ref.ino, ref.gen ? ref.gen : a.gen}, offset, buf, count);
 	if (rc == 0 && stable != GFS_UNSTABLE)
 		rc = writebuf_flush(vfs->wb, ref.ino);

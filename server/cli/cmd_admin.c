@@ -1,7 +1,8 @@
 /*
  * cmd_admin.c - the administration subcommands: format, status, fsck, gc.
- * They talk to the backend only (metadata engine and object store) and never
- * need a running gateway.
+ * Options and output only: the work is done through the volume
+ * administration API (backend/vfs/vfs_admin.h), and none of them needs a
+ * running gateway.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "meta.h"
-#include "object.h"
+#include "vfs_admin.h"
 #include "commands.h"
 #include "config.h"
 #include "data_dir.h"
@@ -49,9 +49,11 @@ static const char format_help[] = "usage: gatefs format --meta URL --storage URL
 				  "AWS_REGION.  Exit status: 0 formatted, 1 error, 2 usage.\n";
 
 static const char status_help[] = "usage: gatefs status [--meta URL | --data-dir DIR]\n"
+				  "       gatefs status --watch [--metrics HOST:PORT | --config FILE]\n"
 				  "\n"
 				  "Prints the volume's settings (without its secret), usage and counts.\n"
-				  "--data-dir DIR reads the embedded volume in DIR.\n"
+				  "--data-dir DIR reads the embedded volume in DIR.  With --watch, shows a\n"
+				  "running gateway's live figures instead ('gatefs status --watch --help').\n"
 				  "Exit status: 0 ok, 1 error, 2 usage.\n";
 
 static const char fsck_help[] = "usage: gatefs fsck [--meta URL | --data-dir DIR] [--objects]\n"
@@ -129,7 +131,7 @@ static int parse_admin_opts(int argc, char **argv, const char *help, struct admi
 	};
 	memset(o, 0, sizeof(*o));
 	o->meta_url = getenv("GATEFS_META_URL");
-	o->block_size = META_DEFAULT_BLOCK_SIZE;
+	o->block_size = 0; /* the volume default */
 	o->min_age_sec = GC_DEFAULT_MIN_AGE_SEC;
 	const char *meta_flag = NULL;
 	optind = 1;
@@ -272,53 +274,22 @@ static int admin_run(int argc, char **argv, const char *help, int (*body)(struct
 	return rc;
 }
 
-static int random_bytes(void *buf, size_t len)
-{
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = read(fd, (char *)buf + got, len - got);
-		if (n <= 0) {
-			close(fd);
-			return n < 0 ? -errno : -EIO;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	return 0;
-}
-
-static int new_uuid(char out[37])
-{
-	uint8_t b[16];
-	int rc = random_bytes(b, sizeof(b));
-	if (rc < 0)
-		return rc;
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
-		 b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-	return 0;
-}
-
-static int open_meta(const char *url, struct meta **m)
+static int open_volume(const char *url, struct gfs_admin **a)
 {
 	char err[512] = "";
-	int rc = meta_open(url, m, err, sizeof(err));
+	int rc = gfs_admin_open(url, a, err, sizeof(err));
 	if (rc < 0) {
 		char shown[1100];
-		meta_url_redact(url, shown, sizeof(shown));
+		gfs_admin_redact_url(url, shown, sizeof(shown));
 		fprintf(stderr, "gatefs: cannot use metadata engine %s: %s\n", shown, err[0] ? err : strerror(-rc));
 	}
 	return rc;
 }
 
-static int load_settings(struct meta *m, struct meta_settings *s)
+static int load_settings(struct gfs_admin *a, struct gfs_volume_settings *s)
 {
 	char err[512] = "";
-	int rc = meta_load_settings(m, s, err, sizeof(err));
+	int rc = gfs_admin_settings(a, s, err, sizeof(err));
 	if (rc == -ENOENT)
 		fprintf(stderr, "gatefs: no volume here; create one with 'gatefs format'\n");
 	else if (rc < 0)
@@ -326,73 +297,10 @@ static int load_settings(struct meta *m, struct meta_settings *s)
 	return rc;
 }
 
-struct uuid_probe {
-	int found;
-};
-
-static int found_one(void *arg, const struct object_info *info)
+static void print_line(void *arg, const char *line)
 {
-	(void)info;
-	((struct uuid_probe *)arg)->found = 1;
-	return 1; /* one is enough */
-}
-
-/*
- * format --force on an existing volume: the new settings keep its uuid,
- * secret, block size and creation time.  Clients hold handles MACed with
- * the secret, and objects are named by uuid and cut by block size, so a
- * fresh identity would turn every handle stale and every block unreadable.
- * Whatever stops us from reading the old identity is a refusal, never a
- * fresh start.  A new storage URL must already hold this volume's objects:
- * pointing a volume at an empty store loses every file.
- */
-static int keep_identity(struct meta *m, struct meta_settings *s, const struct admin_opts *o)
-{
-	struct meta_settings old;
-	char err[512] = "";
-	int rc = meta_load_settings(m, &old, err, sizeof(err));
-
-	if (rc == -ENOENT)
-		return 0; /* nothing to keep: --force on an empty database formats it */
-	if (rc < 0) {
-		fprintf(stderr,
-			"gatefs: refusing to format: the existing volume's settings cannot be read (%s); "
-			"--force never replaces a volume's identity\n",
-			err[0] ? err : strerror(-rc));
-		return rc;
-	}
-	memcpy(s->uuid, old.uuid, sizeof(s->uuid));
-	memcpy(s->secret, old.secret, sizeof(s->secret));
-	s->block_size = old.block_size;
-	s->chunk_size = old.chunk_size;
-	s->created_sec = old.created_sec;
-	if (strcmp(old.storage_url, o->storage_url) == 0)
-		return 0;
-
-	struct object_store *store = NULL;
-	struct object_credentials cred = {0};
-	struct uuid_probe probe = {0};
-	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "%s/", old.uuid);
-	rc = object_store_open(o->storage_url, &cred, &store, err, sizeof(err));
-	if (rc == 0) {
-		rc = store->ops->list(store, prefix, NULL, found_one, &probe);
-		rc = rc == 1 ? 0 : rc;
-		object_store_close(store);
-	}
-	if (rc < 0) {
-		fprintf(stderr, "gatefs: refusing to change the storage: cannot list %s: %s\n", o->storage_url,
-			err[0] ? err : strerror(-rc));
-		return rc;
-	}
-	if (!probe.found) {
-		fprintf(stderr,
-			"gatefs: refusing to change the storage of volume %s from %s to %s: the new store holds no "
-			"object of this volume (copy the objects under %s first)\n",
-			old.uuid, old.storage_url, o->storage_url, prefix);
-		return -EXDEV;
-	}
-	return 0;
+	(void)arg;
+	printf("%s\n", line);
 }
 
 static int format_body(struct admin_opts o, int first, int argc, char **argv)
@@ -402,69 +310,30 @@ static int format_body(struct admin_opts o, int first, int argc, char **argv)
 		return 2;
 	}
 	const char *name = argv[first];
-	if (strlen(name) == 0 || strlen(name) >= sizeof(((struct meta_settings *)0)->name)) {
+	if (strlen(name) == 0 || strlen(name) >= sizeof(((struct gfs_volume_settings *)0)->name)) {
 		fprintf(stderr, "gatefs: the volume name must be 1 to 63 bytes\n");
 		return 2;
 	}
-
-	char err[512] = "";
-	struct object_store *store = NULL;
-	struct object_credentials cred = {0};
-	int rc = object_store_open(o.storage_url, &cred, &store, err, sizeof(err));
-	if (rc < 0) {
-		fprintf(stderr, "gatefs: cannot open object store %s: %s\n", o.storage_url, err);
+	struct gfs_admin *a;
+	if (open_volume(o.meta_url, &a) < 0)
 		return 1;
-	}
-	rc = object_store_probe(store, err, sizeof(err));
-	object_store_close(store);
-	if (rc < 0) {
-		fprintf(stderr, "gatefs: object store %s failed the probe: %s\n", o.storage_url, err);
-		return 1;
-	}
-
-	struct meta *m;
-	if (open_meta(o.meta_url, &m) < 0)
-		return 1;
-	struct meta_settings s;
-	memset(&s, 0, sizeof(s));
-	snprintf(s.name, sizeof(s.name), "%s", name);
-	snprintf(s.storage_url, sizeof(s.storage_url), "%s", o.storage_url);
-	s.block_size = o.block_size;
-	s.chunk_size = META_CHUNK_SIZE;
-	s.format_version = META_FORMAT_VERSION;
-	s.capacity_bytes = o.capacity;
-	s.capacity_inodes = o.inodes;
-	s.created_sec = (int64_t)time(NULL);
-	if (new_uuid(s.uuid) < 0 || random_bytes(s.secret, sizeof(s.secret)) < 0) {
-		fprintf(stderr, "gatefs: cannot read /dev/urandom\n");
-		meta_close(m);
-		return 1;
-	}
-	if (o.force) {
-		rc = keep_identity(m, &s, &o);
-		if (rc < 0) {
-			meta_close(m);
-			return 1;
-		}
-	}
-	rc = meta_format(m, &s, o.force, err, sizeof(err));
-	if (rc == 0) {
-		struct meta_settings now;
-		rc = load_settings(m, &now);
-		if (rc == 0)
-			printf("volume %s formatted: uuid %s, block size %u, storage %s\n", now.name, now.uuid,
-			       now.block_size, now.storage_url);
-	} else if (rc == -EEXIST && o.force) {
-		fprintf(stderr, "gatefs: refusing to format: the volume changed identity while format ran\n");
-	} else if (rc == -EEXIST) {
-		char shown[1100];
-		meta_url_redact(o.meta_url, shown, sizeof(shown));
-		fprintf(stderr, "gatefs: a volume already exists at %s (%s); use --force to update its settings\n",
-			shown, err);
-	} else {
-		fprintf(stderr, "gatefs: format failed: %s\n", err[0] ? err : strerror(-rc));
-	}
-	meta_close(m);
+	struct gfs_format_request req = {
+	    .name = name,
+	    .storage_url = o.storage_url,
+	    .block_size = o.block_size,
+	    .capacity_bytes = o.capacity,
+	    .capacity_inodes = o.inodes,
+	    .force = o.force,
+	};
+	struct gfs_volume_settings now;
+	char err[2048] = "";
+	int rc = gfs_admin_format(a, &req, &now, err, sizeof(err));
+	if (rc == 0)
+		printf("volume %s formatted: uuid %s, block size %u, storage %s\n", now.name, now.uuid, now.block_size,
+		       now.storage_url);
+	else
+		fprintf(stderr, "gatefs: %s\n", err[0] ? err : strerror(-rc));
+	gfs_admin_close(a);
 	return rc == 0 ? 0 : 1;
 }
 
@@ -475,14 +344,14 @@ static int status_body(struct admin_opts o, int first, int argc, char **argv)
 		fputs(status_help, stderr);
 		return 2;
 	}
-	struct meta *m;
-	if (open_meta(o.meta_url, &m) < 0)
+	struct gfs_admin *a;
+	if (open_volume(o.meta_url, &a) < 0)
 		return 1;
-	struct meta_settings s;
-	int rc = load_settings(m, &s);
-	struct meta_usage u;
+	struct gfs_volume_settings s;
+	int rc = load_settings(a, &s);
+	struct gfs_volume_usage u;
 	if (rc == 0) {
-		rc = meta_usage(m, &u);
+		rc = gfs_admin_usage(a, &u);
 		if (rc < 0)
 			fprintf(stderr, "gatefs: cannot read usage: %s\n", strerror(-rc));
 	}
@@ -512,65 +381,8 @@ static int status_body(struct admin_opts o, int first, int argc, char **argv)
 		printf("pending deletes: %" PRIu64 " slices\n", u.dead_slices);
 		printf("failing deletes: %" PRIu64 " slices (retried with backoff)\n", u.dead_slices_failing);
 	}
-	meta_close(m);
+	gfs_admin_close(a);
 	return rc == 0 ? 0 : 1;
-}
-
-static void print_problem(void *arg, const char *line)
-{
-	(void)arg;
-	printf("%s\n", line);
-}
-
-/* The object key of block `index` of a slice; see docs/FORMAT.md. */
-static void block_key(const struct meta_settings *s, uint64_t slice_id, uint32_t index, uint32_t len, char *out,
-		      size_t outlen)
-{
-	uint64_t dir = meta_slice_counter(slice_id);
-	snprintf(out, outlen, "%s/chunks/%" PRIu64 "/%" PRIu64 "/%" PRIu64 "_%u_%u", s->uuid, dir / 1000000, dir / 1000,
-		 slice_id, index, len);
-}
-
-struct object_check {
-	struct object_store *store;
-	const struct meta_settings *settings;
-	uint64_t slices;
-	uint64_t problems;
-};
-
-static int check_slice_objects(void *arg, uint64_t id, uint32_t size)
-{
-	struct object_check *oc = arg;
-	uint32_t bs = oc->settings->block_size;
-	oc->slices++;
-	for (uint32_t i = 0; (uint64_t)i * bs < size; i++) {
-		uint32_t len = size - i * bs < bs ? size - i * bs : bs;
-		char key[256];
-		block_key(oc->settings, id, i, len, key, sizeof(key));
-		uint64_t have = 0;
-		int rc = oc->store->ops->head(oc->store, key, &have);
-		if (rc == -ENOENT) {
-			printf("slice %" PRIu64 ": block %u missing (%s)\n", id, i, key);
-			oc->problems++;
-		} else if (rc < 0) {
-			printf("slice %" PRIu64 ": block %u unreadable (%s): %s\n", id, i, key, strerror(-rc));
-			return rc;
-		} else if (have != len) {
-			printf("slice %" PRIu64 ": block %u has %" PRIu64 " bytes, expected %u\n", id, i, have, len);
-			oc->problems++;
-		}
-	}
-	return 0;
-}
-
-static int open_volume_store(const struct meta_settings *s, struct object_store **store)
-{
-	char err[512] = "";
-	struct object_credentials cred = {0};
-	int rc = object_store_open(s->storage_url, &cred, store, err, sizeof(err));
-	if (rc < 0)
-		fprintf(stderr, "gatefs: cannot open object store %s: %s\n", s->storage_url, err);
-	return rc;
 }
 
 static int fsck_body(struct admin_opts o, int first, int argc, char **argv)
@@ -580,14 +392,14 @@ static int fsck_body(struct admin_opts o, int first, int argc, char **argv)
 		fputs(fsck_help, stderr);
 		return 2;
 	}
-	struct meta *m;
-	if (open_meta(o.meta_url, &m) < 0)
+	struct gfs_admin *a;
+	if (open_volume(o.meta_url, &a) < 0)
 		return FSCK_COULD_NOT_RUN;
-	struct meta_settings s;
-	int problems = 0;
-	int rc = load_settings(m, &s);
+	struct gfs_volume_settings s;
+	uint64_t problems = 0;
+	int rc = load_settings(a, &s);
 	if (rc == 0) {
-		rc = meta_fsck(m, print_problem, NULL);
+		rc = gfs_admin_fsck_namespace(a, print_line, NULL);
 		if (rc < 0)
 			fprintf(stderr, "gatefs: fsck could not finish: %s\n", strerror(-rc));
 		else if (rc == 0)
@@ -595,112 +407,23 @@ static int fsck_body(struct admin_opts o, int first, int argc, char **argv)
 		else
 			printf("namespace: %d problem%s\n", rc, rc == 1 ? "" : "s");
 		if (rc > 0)
-			problems += rc;
+			problems += (uint64_t)rc;
 	}
 	if (rc >= 0 && o.objects) {
-		struct object_check oc = {.settings = &s};
-		rc = open_volume_store(&s, &oc.store);
-		if (rc == 0) {
-			rc = meta_scan_slices(m, check_slice_objects, &oc);
-			object_store_close(oc.store);
-			if (rc < 0)
-				fprintf(stderr, "gatefs: object check could not finish: %s\n", strerror(-rc));
-			else
-				printf("objects: %" PRIu64 " slices checked, %" PRIu64 " problem%s\n", oc.slices,
-				       oc.problems, oc.problems == 1 ? "" : "s");
-			problems += (int)oc.problems;
-		}
+		uint64_t slices, bad;
+		char err[1024] = "";
+		rc = gfs_admin_fsck_objects(a, print_line, NULL, &slices, &bad, err, sizeof(err));
+		if (rc < 0)
+			fprintf(stderr, "gatefs: %s\n", err);
+		else
+			printf("objects: %" PRIu64 " slices checked, %" PRIu64 " problem%s\n", slices, bad,
+			       bad == 1 ? "" : "s");
+		problems += bad;
 	}
-	meta_close(m);
+	gfs_admin_close(a);
 	if (rc < 0)
 		return FSCK_COULD_NOT_RUN; /* an unfinished check proves nothing either way */
 	return problems == 0 ? 0 : 1;
-}
-
-/* gc: the set of live slice ids, as a sorted array for binary search. */
-struct id_set {
-	uint64_t *ids;
-	size_t n, cap;
-};
-
-static int collect_id(void *arg, uint64_t id, uint32_t size)
-{
-	(void)size;
-	struct id_set *set = arg;
-	if (set->n == set->cap) {
-		size_t cap = set->cap ? set->cap * 2 : 1024;
-		uint64_t *ids = realloc(set->ids, cap * sizeof(*ids));
-		if (!ids)
-			return -ENOMEM;
-		set->ids = ids;
-		set->cap = cap;
-	}
-	set->ids[set->n++] = id;
-	return 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-struct gc_walk {
-	struct object_store *store;
-	const struct id_set *live;
-	uint64_t last_id_before_scan;
-	int64_t min_age_sec, now_sec;
-	uint64_t objects, leaked, leaked_bytes, deleted, too_new;
-	int delete;
-	int error;
-};
-
-/*
- * An unreferenced object is leaked only if it provably belongs to no slice
- * that may still be committed: its id was handed out before the scan began
- * (a later id may belong to an upload or a compaction whose commit the scan
- * missed), and it is older than the minimum age (an id reserved before the
- * scan may still be uploading, or committing just after the scan passed its
- * chunk).  An object whose age the store did not give is never old enough.
- */
-static bool gc_may_take(const struct gc_walk *w, uint64_t id, const struct object_info *info)
-{
-	if (meta_slice_counter(id) >= w->last_id_before_scan) /* the counter: ids carry a tag (meta.h) */
-		return false;
-	if (w->min_age_sec == 0)
-		return true;
-	return info->mtime_sec > 0 && w->now_sec - info->mtime_sec >= w->min_age_sec;
-}
-
-static int gc_visit(void *arg, const struct object_info *info)
-{
-	struct gc_walk *w = arg;
-	w->objects++;
-	const char *base = strrchr(info->key, '/');
-	base = base ? base + 1 : info->key;
-	char *end;
-	uint64_t id = strtoull(base, &end, 10);
-	if (end == base || *end != '_')
-		return 0; /* not a block object; gc never touches it */
-	if (w->live->n && bsearch(&id, w->live->ids, w->live->n, sizeof(uint64_t), cmp_u64))
-		return 0;
-	if (!gc_may_take(w, id, info)) {
-		w->too_new++;
-		return 0;
-	}
-	w->leaked++;
-	w->leaked_bytes += info->size;
-	printf("leaked: %s (%" PRIu64 " bytes)\n", info->key, info->size);
-	if (w->delete) {
-		int rc = w->store->ops->del(w->store, info->key);
-		if (rc < 0) {
-			fprintf(stderr, "gatefs: cannot delete %s: %s\n", info->key, strerror(-rc));
-			w->error = rc;
-			return rc;
-		}
-		w->deleted++;
-	}
-	return 0;
 }
 
 static int gc_body(struct admin_opts o, int first, int argc, char **argv)
@@ -710,52 +433,22 @@ static int gc_body(struct admin_opts o, int first, int argc, char **argv)
 		fputs(gc_help, stderr);
 		return 2;
 	}
-	struct meta *m;
-	if (open_meta(o.meta_url, &m) < 0)
+	struct gfs_admin *a;
+	if (open_volume(o.meta_url, &a) < 0)
 		return 1;
-	struct meta_settings s;
-	struct id_set live = {0};
-	struct gc_walk w = {.live = &live, .delete = o.delete, .min_age_sec = o.min_age_sec};
-	int rc = load_settings(m, &s);
+	struct gfs_volume_settings s;
+	struct gfs_gc_request req = {.delete = o.delete, .min_age_sec = o.min_age_sec};
+	int rc = load_settings(a, &s);
 	if (rc == 0) {
-		/* Read before the scan: see gc_may_take. */
-		rc = meta_last_slice_id(m, &w.last_id_before_scan);
+		char err[1024] = "";
+		rc = gfs_admin_gc(a, &req, print_line, NULL, err, sizeof(err));
 		if (rc < 0)
-			fprintf(stderr, "gatefs: cannot read the slice counter: %s\n", strerror(-rc));
-	}
-	if (rc == 0) {
-		/* Slices queued for delayed deletion are still owned by the
-		 * deleter; count them as live so gc and the deleter never race. */
-		rc = meta_scan_slices(m, collect_id, &live);
-		struct meta_dead_slice *dead = NULL;
-		size_t ndead = 0;
-		if (rc == 0)
-			rc = meta_dead_slices(m, META_DEAD_ANY_AGE, SIZE_MAX, &dead, &ndead);
-		for (size_t i = 0; rc == 0 && i < ndead; i++)
-			rc = collect_id(&live, dead[i].id, dead[i].size);
-		free(dead);
-		if (rc < 0)
-			fprintf(stderr, "gatefs: cannot read slice references: %s\n", strerror(-rc));
-	}
-	if (rc == 0) {
-		if (live.n) /* qsort wants a real array even for none */
-			qsort(live.ids, live.n, sizeof(uint64_t), cmp_u64);
-		rc = open_volume_store(&s, &w.store);
-	}
-	if (rc == 0) {
-		char prefix[128];
-		snprintf(prefix, sizeof(prefix), "%s/chunks/", s.uuid);
-		w.now_sec = (int64_t)time(NULL);
-		rc = w.store->ops->list(w.store, prefix, NULL, gc_visit, &w);
-		object_store_close(w.store);
-		if (rc < 0 && !w.error)
-			fprintf(stderr, "gatefs: cannot list objects: %s\n", strerror(-rc));
+			fprintf(stderr, "gatefs: %s\n", err);
 		printf("gc: %" PRIu64 " objects, %" PRIu64 " leaked (%" PRIu64 " bytes), %" PRIu64 " deleted, %" PRIu64
 		       " unreferenced but too new to judge\n",
-		       w.objects, w.leaked, w.leaked_bytes, w.deleted, w.too_new);
+		       req.objects, req.leaked, req.leaked_bytes, req.deleted, req.too_new);
 	}
-	free(live.ids);
-	meta_close(m);
+	gfs_admin_close(a);
 	return rc == 0 ? 0 : 1;
 }
 
@@ -766,6 +459,9 @@ int cmd_format(int argc, char **argv)
 
 int cmd_status(int argc, char **argv)
 {
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--watch") == 0)
+			return cmd_status_watch(argc, argv);
 	return admin_run(argc, argv, status_help, status_body, 1);
 }
 

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "data_dir.h"
 #include "drc.h"
+#include "metrics_http.h"
 #include "mount.h"
 #include "pmap.h"
 #include "rpc_transport.h"
@@ -27,6 +28,7 @@
 #ifdef GATEFS_HAVE_NFS3
 #include "nfs3.h"
 #endif
+#include "nfs4.h"
 
 #define NFS_PROGRAM 100003
 #define MOUNT_PROGRAM_NUMBER 100005
@@ -42,6 +44,7 @@ static const char serve_help[] = "NAME\n"
 				 "    gatefs serve [--config FILE] [--data-dir DIR] [--log-level LEVEL]\n"
 				 "                 [--listen ADDR] [--nfs-port N] [--mount-port N]\n"
 				 "                 [--portmap-port N] [--portmapper auto|builtin|rpcbind|off]\n"
+				 "                 [--metrics-listen ADDR:PORT] [--log-format text|json]\n"
 				 "\n"
 				 "DESCRIPTION\n"
 				 "    Serves NFSv3 and MOUNTv3 over TCP (MOUNT also over UDP) for the volume\n"
@@ -66,6 +69,9 @@ static const char serve_help[] = "NAME\n"
 				 "    --portmapper MODE    auto (default): register with rpcbind if it runs,\n"
 				 "                         else answer on the portmap port if it is free;\n"
 				 "                         builtin, rpcbind or off force one behaviour\n"
+				 "    --metrics-listen ADDR:PORT  serve Prometheus metrics at /metrics there\n"
+				 "                         (default: off)\n"
+				 "    --log-format FORMAT  text (default) or json, one object per line\n"
 				 "    -h, --help           this text\n"
 				 "\n"
 				 "EXIT STATUS\n"
@@ -83,6 +89,7 @@ struct serve_state {
 	size_t nmaps;
 	bool registered_with_rpcbind;
 	bool transport_started;
+	struct metrics_http *metrics;
 	int data_dir_lock; /* -1, or held while the embedded redis may run */
 };
 
@@ -109,6 +116,8 @@ static int parse_args(int argc, char **argv, struct gfs_config *cfg)
 	    {"mount-port", required_argument, NULL, 'm'},
 	    {"portmap-port", required_argument, NULL, 'p'},
 	    {"portmapper", required_argument, NULL, 'P'},
+	    {"metrics-listen", required_argument, NULL, 'M'},
+	    {"log-format", required_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -169,6 +178,15 @@ static int parse_args(int argc, char **argv, struct gfs_config *cfg)
 					bad = 0;
 				}
 			}
+			break;
+		case 'M':
+			bad = strlen(optarg) >= sizeof(cfg->metrics_listen);
+			if (!bad)
+				snprintf(cfg->metrics_listen, sizeof(cfg->metrics_listen), "%s", optarg);
+			break;
+		case 'F':
+			cfg->log_format = log_format_parse(optarg);
+			bad = cfg->log_format < 0;
 			break;
 		default:
 			bad = 1;
@@ -377,7 +395,7 @@ static int start(struct serve_state *st)
 	if (rc < 0)
 		return rc;
 
-	st->svc.drc = drc_create(cfg->drc_entries, cfg->drc_bytes);
+	st->svc.drc = drc_create(cfg->drc_entries, cfg->drc_bytes, cfg->drc_retention_s);
 	st->srv.mounts = mount_list_create();
 	if (!st->svc.drc || !st->srv.mounts)
 		return -ENOMEM;
@@ -386,6 +404,13 @@ static int start(struct serve_state *st)
 #else
 	log_warn("this build has no NFSv3 program; serving MOUNT only");
 #endif
+	if (cfg->nfs4) {
+		rc = nfs4_start(&st->srv, cfg->nfs4_lease_seconds);
+		if (rc < 0)
+			return rc;
+		rpc_service_add(&st->svc, &nfs4_program);
+		log_warn("nfs4 = on: NFSv4.1/4.2 is not complete yet (no locks; state is per gateway)");
+	}
 	rpc_service_add(&st->svc, &mount3_program);
 
 	rc = rpc_transport_start(&st->svc, cfg->threads ? cfg->threads : default_rpc_threads());
@@ -402,7 +427,18 @@ static int start(struct serve_state *st)
 		log_error("cannot listen on %s port %d (mount): %s", cfg->listen_addr, cfg->mount_port, strerror(-rc));
 		return rc;
 	}
+	if (cfg->metrics_listen[0]) {
+		int port = 0;
+		rc = metrics_http_start(cfg->metrics_listen, &st->metrics, &port, err, sizeof(err));
+		if (rc < 0) {
+			log_error("%s", err);
+			return rc;
+		}
+		log_info("metrics served at /metrics on port %d (metrics_listen %s)", port, cfg->metrics_listen);
+	}
 	add_mapping(st, NFS_PROGRAM, 3, PMAP_PROTO_TCP, st->nfs_port);
+	if (cfg->nfs4)
+		add_mapping(st, NFS_PROGRAM, 4, PMAP_PROTO_TCP, st->nfs_port);
 	add_mapping(st, MOUNT_PROGRAM_NUMBER, 3, PMAP_PROTO_TCP, st->mount_port);
 	add_mapping(st, MOUNT_PROGRAM_NUMBER, 3, PMAP_PROTO_UDP, st->mount_port);
 	return start_portmapper(st);
@@ -412,6 +448,7 @@ static void stop(struct serve_state *st)
 {
 	if (st->registered_with_rpcbind)
 		pmap_rpcbind_register(111, st->maps, st->nmaps, false);
+	metrics_http_stop(st->metrics);
 	if (st->transport_started)
 		rpc_transport_stop();
 	if (st->vfs) {
@@ -419,6 +456,7 @@ static void stop(struct serve_state *st)
 		if (rc < 0)
 			log_error("flushing the volume at stop failed: %s", gfs_strerror(rc));
 	}
+	nfs4_stop(&st->srv);
 	drc_destroy(st->svc.drc);
 	mount_list_destroy(st->srv.mounts);
 	embedded_redis_stop(&st->redis);
@@ -444,6 +482,7 @@ int cmd_serve(int argc, char **argv)
 		return rc > 0 ? 0 : 2;
 	}
 	log_set_level((enum log_level)st->cfg.log_level);
+	log_set_format((enum log_format)st->cfg.log_format);
 
 	/* Write buffers and cached blocks are allocated and freed in pieces of
 	 * 64 KiB to 4 MiB by many threads.  glibc gives each thread its own

@@ -11,5 +11,8 @@ int cmd_format(int argc, char **argv); /* cmd_admin.c */
 int cmd_status(int argc, char **argv); /* cmd_admin.c */
 int cmd_fsck(int argc, char **argv);   /* cmd_admin.c */
 int cmd_gc(int argc, char **argv);     /* cmd_admin.c */
+int cmd_health(int argc, char **argv); /* cmd_health.c */
+/* "status --watch": the live view from a gateway's metrics (status_watch.c). */
+int cmd_status_watch(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const struct command commands[] = {
     {"status", cmd_status, "print a volume's settings, usage and counts"},
     {"fsck", cmd_fsck, "check the namespace and object references"},
     {"gc", cmd_gc, "delete objects that no metadata references"},
+    {"health", cmd_health, "check that a running gateway answers NFS and reaches Redis"},
 };
 
 #ifdef __SANITIZE_ADDRESS__

@@ -19,9 +19,8 @@
 
 #include "data_dir.h"
 #include "log.h"
-#include "meta.h"
-#include "object.h"
 #include "serve_embedded.h"
+#include "vfs_admin.h"
 
 #define REDIS_START_TIMEOUT_MS 15000
 
@@ -156,75 +155,31 @@ void embedded_redis_stop(struct embedded_redis *r)
 	r->pid = -1;
 }
 
-static int random_bytes(void *buf, size_t len)
-{
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	size_t got = 0;
-
-	if (fd < 0)
-		return -errno;
-	while (got < len) {
-		ssize_t n = read(fd, (char *)buf + got, len - got);
-		if (n <= 0) {
-			close(fd);
-			return -EIO;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	return 0;
-}
-
 int embedded_volume_prepare(const char *meta_url, const char *data_dir, char *err, size_t errlen)
 {
-	struct meta *m = NULL;
-	struct meta_settings s;
-	struct object_store *store = NULL;
-	uint8_t u[16];
-	int rc = meta_open(meta_url, &m, err, errlen);
+	struct gfs_admin *a = NULL;
+	struct gfs_volume_settings s;
+	int rc = gfs_admin_open(meta_url, &a, err, errlen);
 
 	if (rc < 0)
 		return rc;
-	rc = meta_load_settings(m, &s, err, errlen);
+	rc = gfs_admin_settings(a, &s, err, errlen);
 	if (rc == 0)
 		rc = data_dir_check_objects(data_dir, s.storage_url, err, errlen);
 	if (rc != -ENOENT) {
-		meta_close(m);
+		gfs_admin_close(a);
 		return rc;
 	}
 
-	memset(&s, 0, sizeof(s));
-	snprintf(s.name, sizeof(s.name), "gatefs");
-	snprintf(s.storage_url, sizeof(s.storage_url), "file://%s/objects", data_dir);
-	rc = random_bytes(u, sizeof(u));
-	if (rc == 0)
-		rc = random_bytes(s.secret, sizeof(s.secret));
-	if (rc < 0) {
-		snprintf(err, errlen, "cannot read /dev/urandom");
-		meta_close(m);
-		return rc;
-	}
-	u[6] = (u[6] & 0x0f) | 0x40; /* version 4 */
-	u[8] = (u[8] & 0x3f) | 0x80; /* RFC 4122 variant */
-	snprintf(s.uuid, sizeof(s.uuid), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-		 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-	s.block_size = META_DEFAULT_BLOCK_SIZE;
-	s.chunk_size = META_CHUNK_SIZE;
-	s.format_version = META_FORMAT_VERSION;
-	s.created_sec = time(NULL);
-
-	char objects[1100];
+	char objects[1100], storage[1200];
 	snprintf(objects, sizeof(objects), "%s/objects", data_dir);
+	snprintf(storage, sizeof(storage), "file://%s", objects);
+	struct gfs_format_request req = {.name = "gatefs", .storage_url = storage};
 	rc = mkdir_p(objects, 0700);
 	if (rc == 0)
-		rc = object_store_open(s.storage_url, NULL, &store, err, errlen);
-	if (rc == 0)
-		rc = object_store_probe(store, err, errlen);
-	object_store_close(store);
-	if (rc == 0)
-		rc = meta_format(m, &s, 0, err, errlen);
+		rc = gfs_admin_format(a, &req, &s, err, errlen);
 	if (rc == 0)
 		log_info("formatted embedded volume %s (uuid %s, objects in %s)", s.name, s.uuid, s.storage_url);
-	meta_close(m);
+	gfs_admin_close(a);
 	return rc;
 }

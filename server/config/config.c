@@ -14,7 +14,7 @@
 #include "log.h"
 #include "config.h"
 
-enum key_kind { KEY_STRING, KEY_SIZE, KEY_PORT, KEY_UINT, KEY_BOOL, KEY_LOG_LEVEL, KEY_PORTMAPPER };
+enum key_kind { KEY_STRING, KEY_SIZE, KEY_PORT, KEY_UINT, KEY_BOOL, KEY_LOG_LEVEL, KEY_LOG_FORMAT, KEY_PORTMAPPER };
 
 struct config_key {
 	const char *name;
@@ -47,6 +47,8 @@ static const struct config_key config_keys[] = {
     KEY("upload_threads", KEY_UINT, upload_threads),
     KEY("attr_cache", KEY_UINT, attr_cache_entries),
     KEY("log_level", KEY_LOG_LEVEL, log_level),
+    KEY("log_format", KEY_LOG_FORMAT, log_format),
+    STR_KEY("metrics_listen", metrics_listen),
     STR_KEY("listen", listen_addr),
     KEY("nfs_port", KEY_PORT, nfs_port),
     KEY("mount_port", KEY_PORT, mount_port),
@@ -54,8 +56,11 @@ static const struct config_key config_keys[] = {
     KEY("portmapper", KEY_PORTMAPPER, portmapper),
     KEY("threads", KEY_UINT, threads),
     KEY("auth_none", KEY_BOOL, allow_auth_none),
+    KEY("nfs4", KEY_BOOL, nfs4),
+    KEY("nfs4_lease_time", KEY_UINT, nfs4_lease_seconds),
     KEY("drc_entries", KEY_UINT, drc_entries),
     KEY("drc_size", KEY_SIZE, drc_bytes),
+    KEY("drc_retention", KEY_UINT, drc_retention_s),
 };
 
 static const char *const portmapper_names[] = {"auto", "builtin", "rpcbind", "off"};
@@ -73,8 +78,13 @@ void config_defaults(struct gfs_config *cfg)
 	cfg->portmapper = PORTMAPPER_AUTO;
 	cfg->threads = 0; /* chosen from the CPU count (cmd_serve.c) */
 	cfg->attr_cache_entries = 262144;
-	cfg->drc_entries = 4096;
-	cfg->drc_bytes = 16ull << 20;
+	cfg->nfs4_lease_seconds = 90;
+	/* 10k non-idempotent calls a second kept for 120 s (twice a TCP
+	 * client's 60 s retransmission timeout), CREATE-sized replies: 1.2M
+	 * entries of drc_footprint(264) = 336 bytes (docs/architecture/server.md). */
+	cfg->drc_entries = 1200000;
+	cfg->drc_bytes = 400ull << 20;
+	cfg->drc_retention_s = 120;
 }
 
 void config_free(struct gfs_config *cfg)
@@ -192,6 +202,14 @@ static int set_key(struct gfs_config *cfg, const struct config_key *k, const cha
 		if (level < 0) {
 			snprintf(problem, problemlen, "%s: '%s' is not one of error, warn, info, debug", k->name,
 				 value);
+			return -EINVAL;
+		}
+		*(int *)field = level;
+		return 0;
+	case KEY_LOG_FORMAT:
+		level = log_format_parse(value);
+		if (level < 0) {
+			snprintf(problem, problemlen, "%s: '%s' is not one of text, json", k->name, value);
 			return -EINVAL;
 		}
 		*(int *)field = level;

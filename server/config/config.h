@@ -36,6 +36,7 @@ struct gfs_config {
 	uint32_t upload_threads;
 	uint32_t attr_cache_entries; /* inodes in the attribute cache; 0 = none */
 	int log_level;		     /* enum log_level */
+	int log_format;		     /* enum log_format */
 
 	/* network */
 	char listen_addr[64]; /* IPv4 or IPv6 literal; default 0.0.0.0 */
@@ -45,10 +46,14 @@ struct gfs_config {
 	enum portmapper_mode portmapper;
 	uint32_t threads;     /* RPC worker threads; 0: from the CPU count */
 	bool allow_auth_none; /* offer AUTH_NONE in MNT replies and accept it */
+	bool nfs4;	      /* serve NFSv4.1/4.2 (not complete yet: docs/CONFIG.md) */
+	uint32_t nfs4_lease_seconds;
+	char metrics_listen[128]; /* "ADDR:PORT" of the Prometheus endpoint; empty: off */
 
 	/* duplicate request cache */
 	uint32_t drc_entries;
 	uint64_t drc_bytes;
+	uint32_t drc_retention_s;
 
 	struct export *exports;
 	size_t nexports;

@@ -93,6 +93,34 @@ static int apply_options(struct export_client *c, char *opts, char *dir, size_t 
 	return 0;
 }
 
+/* Peers that reach a dual-stack socket as ::ffff:a.b.c.d are matched as
+ * IPv4 (export.c), so an IPv6 spec of that space is turned into the IPv4
+ * range it means; one that covers it only in part (::/0, ::ffff:0:0/80)
+ * could never match such a peer and is refused rather than silently dead. */
+static int ipv4_mapped_as_ipv4(struct export_client *c, char *problem, size_t problemlen)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	if (c->family != AF_INET6)
+		return 0;
+	unsigned whole = c->prefix_len < 96 ? c->prefix_len / 8 : 12, rest = c->prefix_len < 96 ? c->prefix_len % 8 : 0;
+	int in_mapped = memcmp(c->addr, mapped, whole) == 0 &&
+			(rest == 0 || ((c->addr[whole] ^ mapped[whole]) & (uint8_t)(0xff << (8 - rest))) == 0);
+	if (!in_mapped)
+		return 0;
+	if (c->prefix_len < 96) {
+		snprintf(problem, problemlen,
+			 "client '%s' covers IPv4-mapped addresses (::ffff:0:0/96) only in part: write the IPv4 "
+			 "range as a.b.c.d/n, or use '*'",
+			 c->spec);
+		return -EINVAL;
+	}
+	c->family = AF_INET;
+	memmove(c->addr, c->addr + 12, 4);
+	memset(c->addr + 4, 0, 12);
+	c->prefix_len -= 96;
+	return 0;
+}
+
 static int parse_client_address(struct export_client *c, const char *spec, char *problem, size_t problemlen)
 {
 	char addr[64];
@@ -132,7 +160,7 @@ static int parse_client_address(struct export_client *c, const char *spec, char 
 		}
 		c->prefix_len = (unsigned)bits;
 	}
-	return 0;
+	return ipv4_mapped_as_ipv4(c, problem, problemlen);
 }
 
 static bool path_is_clean(const char *p)

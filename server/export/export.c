@@ -138,6 +138,7 @@ int export_admit(const struct rpc_call *call, const void *fh, size_t fh_len, str
 	const struct export *ex;
 	uint32_t export_id;
 	struct gfs_ref ref;
+	*out = (struct export_access){0}; /* a refused call has no export and no inode */
 	int rc = fh_decode(srv->vol, fh, fh_len, &export_id, &ref);
 
 	if (rc < 0)

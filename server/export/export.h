@@ -56,7 +56,9 @@ struct export_access {
 /* Decodes the handle, finds its export, checks the client address and port
  * against the export's client list and squashes the credentials.
  * Returns 0, -EBADMSG (bad handle), -ESTALE (unknown export, foreign volume,
- * bad MAC) or -EACCES (client not allowed / insecure port). */
+ * bad MAC), -EIO (the MAC could not be computed) or -EACCES (client not
+ * allowed / insecure port).  Whatever it returns, *out is defined: on an
+ * error out->export is NULL and out->ref is {0, 0}. */
 int export_admit(const struct rpc_call *call, const void *fh, size_t fh_len, struct export_access *out);
 
 /* The client entry that admits peer (port not checked), or NULL. */
@@ -67,6 +69,13 @@ int export_admit_export(const struct rpc_call *call, const struct export *ex, st
 /* True if ref is the export's root: LOOKUP ".." there must return the root
  * itself, so that a client can never walk out of its export. */
 bool export_is_root(const struct export *ex, struct gfs_ref ref);
+/* Whether LOOKUP ".." of directory dir may leave it: 1 if dir lies strictly
+ * below the export root (its parent is inside the export), 0 if dir is the
+ * root (".." is the root itself), -ESTALE if dir is not inside the tree
+ * this gateway exports at all (the export directory was renamed or made
+ * again since the handle was issued), or another error of the vfs.  Walks
+ * the parents of dir: a cost of its depth, paid only for "..". */
+int export_parent_allowed(struct gfs_vfs *vfs, const struct export *ex, struct gfs_ref dir);
 /* The stable id of an export path (FNV-1a; never 0). */
 uint32_t export_id_for_path(const char *path);
 /* Finds an export of call->server by id or by exact path; NULL if none. */

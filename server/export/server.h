@@ -1,7 +1,7 @@
 /*
  * server.h - what the protocol programs of one running gateway share: the
  * opened volume, the exports (with their roots resolved) and the MOUNT
- * list.  Built by the gatefs command (server/cli/cmd_serve.c); every
+ * list, and the NFSv4 state.  Built by the gatefs command (server/cli/cmd_serve.c); every
  * handler reaches it through rpc_call.server.
  */
 #ifndef GATEFS_SERVER_H
@@ -14,6 +14,7 @@
 #include "vfs.h"
 
 struct mount_list;
+struct nfs4_server;
 
 struct server {
 	struct gfs_vfs *vfs;
@@ -22,6 +23,7 @@ struct server {
 	size_t nexports;
 	bool allow_auth_none; /* offer AUTH_NONE in MNT replies */
 	struct mount_list *mounts;
+	struct nfs4_server *nfs4; /* NFSv4 state and pseudo fs; NULL unless nfs4 = on */
 };
 
 #endif

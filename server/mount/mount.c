@@ -25,9 +25,15 @@ struct mount_entry {
 	struct mount_entry *next;
 };
 
+/* DUMP is advisory (clients never depend on it) but its list lives in our
+ * memory, so a client that mounts many paths must not grow it without end:
+ * past these bounds the oldest entry (of that host, else of anyone) goes. */
+#define MOUNT_LIST_MAX 1024
+#define MOUNT_LIST_PER_HOST 64
+
 struct mount_list {
 	pthread_mutex_t lock;
-	struct mount_entry *head;
+	struct mount_entry *head; /* newest first */
 };
 
 struct mount_list *mount_list_create(void)
@@ -64,16 +70,40 @@ static void peer_name(const struct rpc_call *call, char *out, size_t outlen)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)outlen);
 }
 
-/* Adds (host, dir) unless present; removes when dir is NULL-matched below. */
-static void mount_list_add(struct mount_list *ml, const char *host, const char *dir)
+static void unlink_entry(struct mount_list *ml, struct mount_entry *victim)
 {
-	pthread_mutex_lock(&ml->lock);
-	for (struct mount_entry *e = ml->head; e; e = e->next) {
-		if (!strcmp(e->host, host) && !strcmp(e->dir, dir)) {
-			pthread_mutex_unlock(&ml->lock);
+	for (struct mount_entry **p = &ml->head; *p; p = &(*p)->next) {
+		if (*p == victim) {
+			*p = victim->next;
+			free(victim->dir);
+			free(victim);
 			return;
 		}
 	}
+}
+
+/* Adds (host, dir) unless present, within the bounds above. */
+static void mount_list_add(struct mount_list *ml, const char *host, const char *dir)
+{
+	pthread_mutex_lock(&ml->lock);
+	size_t total = 0, of_host = 0;
+	struct mount_entry *oldest = NULL, *oldest_of_host = NULL;
+	for (struct mount_entry *e = ml->head; e; e = e->next) {
+		if (!strcmp(e->host, host)) {
+			if (!strcmp(e->dir, dir)) {
+				pthread_mutex_unlock(&ml->lock);
+				return;
+			}
+			of_host++;
+			oldest_of_host = e;
+		}
+		total++;
+		oldest = e;
+	}
+	if (of_host >= MOUNT_LIST_PER_HOST)
+		unlink_entry(ml, oldest_of_host);
+	else if (total >= MOUNT_LIST_MAX)
+		unlink_entry(ml, oldest);
 	struct mount_entry *e = calloc(1, sizeof(*e));
 	if (e && (e->dir = strdup(dir))) {
 		snprintf(e->host, sizeof(e->host), "%s", host);
@@ -83,6 +113,33 @@ static void mount_list_add(struct mount_list *ml, const char *host, const char *
 		free(e);
 	}
 	pthread_mutex_unlock(&ml->lock);
+}
+
+/* The path with empty and "." components dropped ("/hf/./a//" is "/hf/a"),
+ * so that spellings of one directory are one export match and one entry of
+ * the mount list.  ".." is kept: resolve_below refuses it. */
+static void normalise_path(const char *in, char out[MNT3_PATHLEN + 1])
+{
+	size_t n = 0;
+	out[0] = 0;
+	for (const char *p = in; *p;) {
+		while (*p == '/')
+			p++;
+		size_t len = strcspn(p, "/");
+		if (len == 0 || (len == 1 && p[0] == '.')) {
+			p += len;
+			continue;
+		}
+		if (n + 1 + len > MNT3_PATHLEN)
+			len = MNT3_PATHLEN - n - 1; /* cannot happen: never longer than in */
+		out[n++] = '/';
+		memcpy(out + n, p, len);
+		n += len;
+		out[n] = 0;
+		p += len;
+	}
+	if (n == 0)
+		snprintf(out, MNT3_PATHLEN + 1, "/");
 }
 
 /* Removes host's entries for dir, or all of host's entries if dir is NULL. */
@@ -181,7 +238,8 @@ static enum rpc_disposition mnt3_null(struct rpc_call *call, void *args, void *r
 
 static enum rpc_disposition mnt3_mnt(struct rpc_call *call, void *args, void *result)
 {
-	const char *path = *(mnt3_dirpath *)args;
+	const char *asked = *(mnt3_dirpath *)args;
+	char path[MNT3_PATHLEN + 1];
 	mnt3_res *res = result;
 	struct server *srv = call->server;
 	struct export_access acc;
@@ -191,10 +249,16 @@ static enum rpc_disposition mnt3_mnt(struct rpc_call *call, void *args, void *re
 	int rc;
 
 	peer_name(call, host, sizeof(host));
-	const struct export *ex = path ? export_for_path(srv, path, &rest) : NULL;
+	if (!asked || asked[0] != '/') {
+		res->fhs_status = MNT3ERR_NOENT;
+		log_info("mount: %s asked for %s: not an absolute path", host, asked ? asked : "(null)");
+		return RPC_OK;
+	}
+	normalise_path(asked, path);
+	const struct export *ex = export_for_path(srv, path, &rest);
 	if (!ex) {
 		res->fhs_status = MNT3ERR_NOENT;
-		log_info("mount: %s asked for %s: no such export", host, path ? path : "(null)");
+		log_info("mount: %s asked for %s: no such export", host, path);
 		return RPC_OK;
 	}
 	rc = export_admit_export(call, ex, &acc);
@@ -251,11 +315,15 @@ static enum rpc_disposition mnt3_dump(struct rpc_call *call, void *args, void *r
 
 static enum rpc_disposition mnt3_umnt(struct rpc_call *call, void *args, void *result)
 {
-	char host[INET6_ADDRSTRLEN];
+	char host[INET6_ADDRSTRLEN], path[MNT3_PATHLEN + 1];
+	const char *asked = *(mnt3_dirpath *)args;
 
 	(void)result;
+	if (!asked)
+		return RPC_OK;
 	peer_name(call, host, sizeof(host));
-	mount_list_remove(call->server->mounts, host, *(mnt3_dirpath *)args);
+	normalise_path(asked, path);
+	mount_list_remove(call->server->mounts, host, path);
 	return RPC_OK;
 }
 

@@ -185,6 +185,26 @@ void nfs3_post_op_fh(const struct rpc_call *call, const struct export_access *ac
 	out->handle_follows = nfs3_make_fh(call, acc, ref, &out->post_op_fh3_u.handle) == 0;
 }
 
+/* One time of a sattr3: unchanged, the server's clock, or the client's. */
+static nfsstat3 sattr_time(time_how how, const nfstime3 *t, uint32_t now_flag, uint32_t set_flag, uint32_t *valid,
+			   struct gfs_time *out)
+{
+	switch (how) {
+	case DONT_CHANGE:
+		return NFS3_OK;
+	case SET_TO_SERVER_TIME:
+		*valid |= now_flag;
+		return NFS3_OK;
+	case SET_TO_CLIENT_TIME:
+		*valid |= set_flag;
+		out->sec = t->seconds;
+		out->nsec = t->nseconds;
+		return NFS3_OK;
+	default:
+		return NFS3ERR_INVAL;
+	}
+}
+
 nfsstat3 nfs3_sattr(const sattr3 *in, struct gfs_setattr *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -204,34 +224,13 @@ nfsstat3 nfs3_sattr(const sattr3 *in, struct gfs_setattr *out)
 		out->valid |= GFS_SET_SIZE;
 		out->size = in->size.set_size3_u.size;
 	}
-	switch (in->atime.set_it) {
-	case DONT_CHANGE:
-		break;
-	case SET_TO_SERVER_TIME:
-		out->valid |= GFS_SET_ATIME_NOW;
-		break;
-	case SET_TO_CLIENT_TIME:
-		out->valid |= GFS_SET_ATIME;
-		out->atime.sec = in->atime.set_atime_u.atime.seconds;
-		out->atime.nsec = in->atime.set_atime_u.atime.nseconds;
-		break;
-	default:
-		return NFS3ERR_INVAL;
-	}
-	switch (in->mtime.set_it) {
-	case DONT_CHANGE:
-		break;
-	case SET_TO_SERVER_TIME:
-		out->valid |= GFS_SET_MTIME_NOW;
-		break;
-	case SET_TO_CLIENT_TIME:
-		out->valid |= GFS_SET_MTIME;
-		out->mtime.sec = in->mtime.set_mtime_u.mtime.seconds;
-		out->mtime.nsec = in->mtime.set_mtime_u.mtime.nseconds;
-		break;
-	default:
-		return NFS3ERR_INVAL;
-	}
+	nfsstat3 st = sattr_time(in->atime.set_it, &in->atime.set_atime_u.atime, GFS_SET_ATIME_NOW, GFS_SET_ATIME,
+				 &out->valid, &out->atime);
+	if (st == NFS3_OK)
+		st = sattr_time(in->mtime.set_it, &in->mtime.set_mtime_u.mtime, GFS_SET_MTIME_NOW, GFS_SET_MTIME,
+				&out->valid, &out->mtime);
+	if (st != NFS3_OK)
+		return st;
 	if ((out->atime.nsec >= 1000000000u) || (out->mtime.nsec >= 1000000000u))
 		return NFS3ERR_INVAL;
 	return NFS3_OK;

@@ -179,7 +179,7 @@ enum rpc_disposition nfs3_write(struct rpc_call *call, void *args, void *result)
 	if (r->status == NFS3_OK && a->offset > (uint64_t)INT64_MAX - a->count)
 		r->status = NFS3ERR_FBIG;
 	if (r->status != NFS3_OK) {
-		if (r->status != NFS3ERR_BADHANDLE && r->status != NFS3ERR_STALE && r->status != NFS3ERR_ACCES)
+		if (acc.export) /* admitted: the inode may be shown */
 			nfs3_wcc_ref(call->vfs, acc.ref, &r->WRITE3res_u.resfail.file_wcc);
 		return RPC_OK;
 	}

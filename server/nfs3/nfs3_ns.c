@@ -20,11 +20,12 @@ static void wcc_out(struct gfs_vfs *vfs, const struct gfs_wcc *w, struct gfs_ref
 		nfs3_wcc_ref(vfs, ref, out);
 }
 
-/* wcc data for an error found before the vfs ran; none for bad handles. */
-static void early_wcc(struct gfs_vfs *vfs, nfsstat3 st, const struct export_access *acc, wcc_data *out)
+/* wcc data for an error found before the vfs ran: none unless the handle
+ * was admitted (a refused handle names no inode we may show). */
+static void early_wcc(struct gfs_vfs *vfs, const struct export_access *acc, wcc_data *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (st != NFS3ERR_BADHANDLE && st != NFS3ERR_STALE && st != NFS3ERR_ACCES)
+	if (acc->export)
 		nfs3_wcc_ref(vfs, acc->ref, out);
 }
 
@@ -76,7 +77,7 @@ enum rpc_disposition nfs3_setattr(struct rpc_call *call, void *args, void *resul
 	if (r->status == NFS3_OK)
 		r->status = nfs3_sattr(&a->new_attributes, &sa);
 	if (r->status != NFS3_OK) {
-		early_wcc(call->vfs, r->status, &acc, &r->SETATTR3res_u.resfail.obj_wcc);
+		early_wcc(call->vfs, &acc, &r->SETATTR3res_u.resfail.obj_wcc);
 		return RPC_OK;
 	}
 	if (a->guard.check) {
@@ -107,9 +108,13 @@ enum rpc_disposition nfs3_lookup(struct rpc_call *call, void *args, void *result
 		nfs3_post_op_ref(call->vfs, acc.ref, &r->LOOKUP3res_u.resfail.dir_attributes);
 		return RPC_OK;
 	}
-	/* ".." at the export root is the root itself: a client never walks out
-	 * of its export. */
-	if (strcmp(name, "..") == 0 && export_is_root(acc.export, acc.ref))
+	/* ".." at the export root is the root itself, and a directory that is
+	 * no longer inside the exported tree has no ".." at all: a client never
+	 * walks out of its export. */
+	int dotdot = strcmp(name, "..") == 0 ? export_parent_allowed(call->vfs, acc.export, acc.ref) : 1;
+	if (dotdot < 0)
+		err = dotdot;
+	else if (dotdot == 0)
 		err = gfs_getattr(call->vfs, acc.ref, &attr);
 	else
 		err = gfs_lookup(call->vfs, &acc.cred, acc.ref, name, &attr);
@@ -192,6 +197,12 @@ struct new_object_res {
 	wcc_data *ok_wcc;
 	wcc_data *fail_wcc;
 };
+/* The new_object_res of a CREATE3res, MKDIR3res, SYMLINK3res or MKNOD3res. */
+#define NEW_OBJECT_RES(r, TYPE)                                                                                        \
+	{                                                                                                              \
+		&(r)->TYPE##_u.resok.obj, &(r)->TYPE##_u.resok.obj_attributes, &(r)->TYPE##_u.resok.dir_wcc,           \
+		    &(r)->TYPE##_u.resfail.dir_wcc                                                                     \
+	}
 
 static void new_object_reply(struct rpc_call *call, const struct export_access *acc, nfsstat3 *status, int err,
 			     struct gfs_attr *attr, const struct gfs_setattr *sa, const struct gfs_wcc *w,
@@ -218,160 +229,192 @@ static nfsstat3 admit_dirop(struct rpc_call *call, const diropargs3 *where, stru
 	if (st == NFS3_OK)
 		st = nfs3_name(&where->name, name);
 	if (st != NFS3_OK)
-		early_wcc(call->vfs, st, acc, fail_wcc);
+		early_wcc(call->vfs, acc, fail_wcc);
 	return st;
 }
 
-enum rpc_disposition nfs3_create(struct rpc_call *call, void *args, void *result)
-{
-	CREATE3args *a = args;
-	CREATE3res *r = result;
+/*
+ * CREATE, MKDIR, SYMLINK and MKNOD differ only in how they read their
+ * arguments and in the vfs call that makes the object; admission, the name
+ * check, the early wcc on a refusal and the reply are one path (make_object).
+ */
+struct new_object {
 	struct export_access acc;
 	char name[GFS_NAME_MAX + 1];
-	struct gfs_setattr sa = {0};
+	struct gfs_setattr sa; /* the requested attributes, applied after the create */
+	bool keep_sa;	       /* false: none to apply after (EXCLUSIVE create) */
+	uint32_t mode;
 	struct gfs_attr attr;
-	struct gfs_wcc w = {0};
-	const uint8_t *verf = NULL;
-	enum gfs_create_how how = GFS_CREATE_GUARDED;
-	uint32_t mode = 0644;
+	struct gfs_wcc w;
+	/* what one procedure needs beyond that */
+	enum gfs_create_how how;
+	const uint8_t *verf;
+	enum gfs_ftype type;
+	uint32_t major, minor;
+	char path[GFS_PATH_MAX];
+};
 
-	r->status = admit_dirop(call, &a->where, &acc, name, &r->CREATE3res_u.resfail.dir_wcc);
-	if (r->status != NFS3_OK)
-		return RPC_OK;
+struct new_object_ops {
+	/* Reads the procedure's arguments into n (n->sa already holds none). */
+	nfsstat3 (*prepare)(const void *args, struct new_object *n);
+	/* Makes the object (a vfs errno). */
+	int (*make)(struct gfs_vfs *vfs, struct new_object *n);
+};
+
+static void make_object(struct rpc_call *call, const diropargs3 *where, const void *args,
+			const struct new_object_ops *ops, nfsstat3 *status, const struct new_object_res *out)
+{
+	struct new_object *n = calloc(1, sizeof(*n));
+	if (!n) {
+		*status = NFS3ERR_SERVERFAULT;
+		return;
+	}
+	n->keep_sa = true;
+	*status = admit_dirop(call, where, &n->acc, n->name, out->fail_wcc);
+	if (*status == NFS3_OK) {
+		*status = ops->prepare(args, n);
+		if (*status != NFS3_OK)
+			early_wcc(call->vfs, &n->acc, out->fail_wcc);
+	}
+	if (*status == NFS3_OK) {
+		int err = ops->make(call->vfs, n);
+		new_object_reply(call, &n->acc, status, err, &n->attr, n->keep_sa ? &n->sa : NULL, &n->w, out);
+	}
+	free(n);
+}
+
+/* The mode a sattr3 asks for, else the procedure's default. */
+static uint32_t mode_or(const struct new_object *n, uint32_t dflt)
+{
+	return (n->sa.valid & GFS_SET_MODE) ? n->sa.mode : dflt;
+}
+
+static nfsstat3 create_prepare(const void *args, struct new_object *n)
+{
+	const CREATE3args *a = args;
 	switch (a->how.mode) {
 	case UNCHECKED:
 	case GUARDED:
-		how = a->how.mode == UNCHECKED ? GFS_CREATE_UNCHECKED : GFS_CREATE_GUARDED;
-		r->status = nfs3_sattr(&a->how.createhow3_u.obj_attributes, &sa);
-		if (sa.valid & GFS_SET_MODE)
-			mode = sa.mode;
-		break;
+		n->how = a->how.mode == UNCHECKED ? GFS_CREATE_UNCHECKED : GFS_CREATE_GUARDED;
+		n->mode = 0644;
+		nfsstat3 st = nfs3_sattr(&a->how.createhow3_u.obj_attributes, &n->sa);
+		n->mode = mode_or(n, 0644);
+		return st;
 	case EXCLUSIVE:
 		/* The client follows with SETATTR for the real attributes (and
 		 * often a size of 0); owner read/write lets that SETATTR pass the
 		 * permission check for a non-root owner. */
-		how = GFS_CREATE_EXCLUSIVE;
-		verf = (const uint8_t *)a->how.createhow3_u.verf;
-		mode = 0600;
+		n->how = GFS_CREATE_EXCLUSIVE;
+		n->verf = (const uint8_t *)a->how.createhow3_u.verf;
+		n->mode = 0600;
+		n->keep_sa = false;
+		return NFS3_OK;
+	default:
+		return NFS3ERR_INVAL;
+	}
+}
+
+static int create_make(struct gfs_vfs *vfs, struct new_object *n)
+{
+	return gfs_create(vfs, &n->acc.cred, n->acc.ref, n->name, n->mode, n->how, n->verf, &n->attr, &n->w);
+}
+
+static nfsstat3 mkdir_prepare(const void *args, struct new_object *n)
+{
+	nfsstat3 st = nfs3_sattr(&((const MKDIR3args *)args)->attributes, &n->sa);
+	n->mode = mode_or(n, 0755);
+	return st;
+}
+
+static int mkdir_make(struct gfs_vfs *vfs, struct new_object *n)
+{
+	return gfs_mkdir(vfs, &n->acc.cred, n->acc.ref, n->name, n->mode, &n->attr, &n->w);
+}
+
+static nfsstat3 symlink_prepare(const void *args, struct new_object *n)
+{
+	const SYMLINK3args *a = args;
+	const nfspath3 *target = &a->symlink.symlink_data;
+	nfsstat3 st = nfs3_sattr(&a->symlink.symlink_attributes, &n->sa);
+	if (st == NFS3_OK && (target->nfspath3_len == 0 || memchr(target->nfspath3_val, '\0', target->nfspath3_len)))
+		st = NFS3ERR_INVAL;
+	if (st == NFS3_OK && target->nfspath3_len >= GFS_PATH_MAX)
+		st = NFS3ERR_NAMETOOLONG;
+	if (st != NFS3_OK)
+		return st;
+	memcpy(n->path, target->nfspath3_val, target->nfspath3_len);
+	n->path[target->nfspath3_len] = '\0';
+	n->mode = mode_or(n, 0777);
+	return NFS3_OK;
+}
+
+static int symlink_make(struct gfs_vfs *vfs, struct new_object *n)
+{
+	return gfs_symlink(vfs, &n->acc.cred, n->acc.ref, n->name, n->path, n->mode, &n->attr, &n->w);
+}
+
+static nfsstat3 mknod_prepare(const void *args, struct new_object *n)
+{
+	const mknoddata3 *what = &((const MKNOD3args *)args)->what;
+	nfsstat3 st;
+	switch (what->type) {
+	case NF3CHR:
+	case NF3BLK:
+		n->type = what->type == NF3CHR ? GFS_CHR : GFS_BLK;
+		n->major = what->mknoddata3_u.device.spec.specdata1;
+		n->minor = what->mknoddata3_u.device.spec.specdata2;
+		st = nfs3_sattr(&what->mknoddata3_u.device.dev_attributes, &n->sa);
+		break;
+	case NF3SOCK:
+	case NF3FIFO:
+		n->type = what->type == NF3SOCK ? GFS_SOCK : GFS_FIFO;
+		st = nfs3_sattr(&what->mknoddata3_u.pipe_attributes, &n->sa);
 		break;
 	default:
-		r->status = NFS3ERR_INVAL;
-		break;
+		return NFS3ERR_BADTYPE;
 	}
-	if (r->status != NFS3_OK) {
-		early_wcc(call->vfs, r->status, &acc, &r->CREATE3res_u.resfail.dir_wcc);
-		return RPC_OK;
-	}
-	int err = gfs_create(call->vfs, &acc.cred, acc.ref, name, mode, how, verf, &attr, &w);
-	struct new_object_res out = {&r->CREATE3res_u.resok.obj, &r->CREATE3res_u.resok.obj_attributes,
-				     &r->CREATE3res_u.resok.dir_wcc, &r->CREATE3res_u.resfail.dir_wcc};
-	new_object_reply(call, &acc, &r->status, err, &attr, verf ? NULL : &sa, &w, &out);
+	n->mode = mode_or(n, 0644);
+	return st;
+}
+
+static int mknod_make(struct gfs_vfs *vfs, struct new_object *n)
+{
+	return gfs_mknod(vfs, &n->acc.cred, n->acc.ref, n->name, n->type, n->mode, n->major, n->minor, &n->attr, &n->w);
+}
+
+enum rpc_disposition nfs3_create(struct rpc_call *call, void *args, void *result)
+{
+	static const struct new_object_ops ops = {create_prepare, create_make};
+	CREATE3res *r = result;
+	struct new_object_res out = NEW_OBJECT_RES(r, CREATE3res);
+	make_object(call, &((CREATE3args *)args)->where, args, &ops, &r->status, &out);
 	return RPC_OK;
 }
 
 enum rpc_disposition nfs3_mkdir(struct rpc_call *call, void *args, void *result)
 {
-	MKDIR3args *a = args;
+	static const struct new_object_ops ops = {mkdir_prepare, mkdir_make};
 	MKDIR3res *r = result;
-	struct export_access acc;
-	char name[GFS_NAME_MAX + 1];
-	struct gfs_setattr sa;
-	struct gfs_attr attr;
-	struct gfs_wcc w = {0};
-
-	r->status = admit_dirop(call, &a->where, &acc, name, &r->MKDIR3res_u.resfail.dir_wcc);
-	if (r->status != NFS3_OK)
-		return RPC_OK;
-	r->status = nfs3_sattr(&a->attributes, &sa);
-	if (r->status != NFS3_OK) {
-		early_wcc(call->vfs, r->status, &acc, &r->MKDIR3res_u.resfail.dir_wcc);
-		return RPC_OK;
-	}
-	uint32_t mode = (sa.valid & GFS_SET_MODE) ? sa.mode : 0755;
-	int err = gfs_mkdir(call->vfs, &acc.cred, acc.ref, name, mode, &attr, &w);
-	struct new_object_res out = {&r->MKDIR3res_u.resok.obj, &r->MKDIR3res_u.resok.obj_attributes,
-				     &r->MKDIR3res_u.resok.dir_wcc, &r->MKDIR3res_u.resfail.dir_wcc};
-	new_object_reply(call, &acc, &r->status, err, &attr, &sa, &w, &out);
+	struct new_object_res out = NEW_OBJECT_RES(r, MKDIR3res);
+	make_object(call, &((MKDIR3args *)args)->where, args, &ops, &r->status, &out);
 	return RPC_OK;
 }
 
 enum rpc_disposition nfs3_symlink(struct rpc_call *call, void *args, void *result)
 {
-	SYMLINK3args *a = args;
+	static const struct new_object_ops ops = {symlink_prepare, symlink_make};
 	SYMLINK3res *r = result;
-	struct export_access acc;
-	char name[GFS_NAME_MAX + 1];
-	struct gfs_setattr sa;
-	struct gfs_attr attr;
-	struct gfs_wcc w = {0};
-	const nfspath3 *target = &a->symlink.symlink_data;
-
-	r->status = admit_dirop(call, &a->where, &acc, name, &r->SYMLINK3res_u.resfail.dir_wcc);
-	if (r->status != NFS3_OK)
-		return RPC_OK;
-	r->status = nfs3_sattr(&a->symlink.symlink_attributes, &sa);
-	if (r->status == NFS3_OK &&
-	    (target->nfspath3_len == 0 || memchr(target->nfspath3_val, '\0', target->nfspath3_len)))
-		r->status = NFS3ERR_INVAL;
-	if (r->status == NFS3_OK && target->nfspath3_len >= GFS_PATH_MAX)
-		r->status = NFS3ERR_NAMETOOLONG;
-	if (r->status != NFS3_OK) {
-		early_wcc(call->vfs, r->status, &acc, &r->SYMLINK3res_u.resfail.dir_wcc);
-		return RPC_OK;
-	}
-	char path[GFS_PATH_MAX];
-	memcpy(path, target->nfspath3_val, target->nfspath3_len);
-	path[target->nfspath3_len] = '\0';
-	uint32_t mode = (sa.valid & GFS_SET_MODE) ? sa.mode : 0777;
-	int err = gfs_symlink(call->vfs, &acc.cred, acc.ref, name, path, mode, &attr, &w);
-	struct new_object_res out = {&r->SYMLINK3res_u.resok.obj, &r->SYMLINK3res_u.resok.obj_attributes,
-				     &r->SYMLINK3res_u.resok.dir_wcc, &r->SYMLINK3res_u.resfail.dir_wcc};
-	new_object_reply(call, &acc, &r->status, err, &attr, &sa, &w, &out);
+	struct new_object_res out = NEW_OBJECT_RES(r, SYMLINK3res);
+	make_object(call, &((SYMLINK3args *)args)->where, args, &ops, &r->status, &out);
 	return RPC_OK;
 }
 
 enum rpc_disposition nfs3_mknod(struct rpc_call *call, void *args, void *result)
 {
-	MKNOD3args *a = args;
+	static const struct new_object_ops ops = {mknod_prepare, mknod_make};
 	MKNOD3res *r = result;
-	struct export_access acc;
-	char name[GFS_NAME_MAX + 1];
-	struct gfs_setattr sa = {0};
-	struct gfs_attr attr;
-	struct gfs_wcc w = {0};
-	enum gfs_ftype type = GFS_FIFO;
-	uint32_t major = 0, minor = 0;
-
-	r->status = admit_dirop(call, &a->where, &acc, name, &r->MKNOD3res_u.resfail.dir_wcc);
-	if (r->status != NFS3_OK)
-		return RPC_OK;
-	const mknoddata3 *what = &a->what;
-	switch (what->type) {
-	case NF3CHR:
-	case NF3BLK:
-		type = what->type == NF3CHR ? GFS_CHR : GFS_BLK;
-		major = what->mknoddata3_u.device.spec.specdata1;
-		minor = what->mknoddata3_u.device.spec.specdata2;
-		r->status = nfs3_sattr(&what->mknoddata3_u.device.dev_attributes, &sa);
-		break;
-	case NF3SOCK:
-	case NF3FIFO:
-		type = what->type == NF3SOCK ? GFS_SOCK : GFS_FIFO;
-		r->status = nfs3_sattr(&what->mknoddata3_u.pipe_attributes, &sa);
-		break;
-	default:
-		r->status = NFS3ERR_BADTYPE;
-		break;
-	}
-	if (r->status != NFS3_OK) {
-		early_wcc(call->vfs, r->status, &acc, &r->MKNOD3res_u.resfail.dir_wcc);
-		return RPC_OK;
-	}
-	uint32_t mode = (sa.valid & GFS_SET_MODE) ? sa.mode : 0644;
-	int err = gfs_mknod(call->vfs, &acc.cred, acc.ref, name, type, mode, major, minor, &attr, &w);
-	struct new_object_res out = {&r->MKNOD3res_u.resok.obj, &r->MKNOD3res_u.resok.obj_attributes,
-				     &r->MKNOD3res_u.resok.dir_wcc, &r->MKNOD3res_u.resfail.dir_wcc};
-	new_object_reply(call, &acc, &r->status, err, &attr, &sa, &w, &out);
+	struct new_object_res out = NEW_OBJECT_RES(r, MKNOD3res);
+	make_object(call, &((MKNOD3args *)args)->where, args, &ops, &r->status, &out);
 	return RPC_OK;
 }
 
@@ -425,8 +468,8 @@ enum rpc_disposition nfs3_rename(struct rpc_call *call, void *args, void *result
 	r->status = from_st != NFS3_OK ? from_st : to_st;
 	if (r->status == NFS3_OK && from.export != to.export) {
 		r->status = NFS3ERR_XDEV;
-		early_wcc(call->vfs, r->status, &from, from_out);
-		early_wcc(call->vfs, r->status, &to, to_out);
+		early_wcc(call->vfs, &from, from_out);
+		early_wcc(call->vfs, &to, to_out);
 	}
 	if (r->status != NFS3_OK)
 		return RPC_OK;
@@ -457,7 +500,7 @@ enum rpc_disposition nfs3_link(struct rpc_call *call, void *args, void *result)
 	r->status = admit_dirop(call, &a->link, &dir, name, dir_out);
 	if (r->status == NFS3_OK && file.export != dir.export) {
 		r->status = NFS3ERR_XDEV;
-		early_wcc(call->vfs, r->status, &dir, dir_out);
+		early_wcc(call->vfs, &dir, dir_out);
 	}
 	if (r->status != NFS3_OK) {
 		nfs3_post_op_ref(call->vfs, file.ref, file_out);

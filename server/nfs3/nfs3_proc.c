@@ -53,6 +53,7 @@ const struct rpc_program nfs3_program = {
     .vers = 3,
     .nprocs = sizeof(nfs3_procs) / sizeof(nfs3_procs[0]),
     .procs = nfs3_procs,
+    .status_first = true,
 };
 
 enum rpc_disposition nfs3_null(struct rpc_call *call, void *args, void *result)

@@ -138,11 +138,13 @@ static void verifier_to_wire(uint64_t v, char out[NFS3_COOKIEVERFSIZE])
 		out[i] = (char)(v >> (56 - 8 * i));
 }
 
-/* The ".." of an export root lies outside the export; it is shown as the
- * root itself, without attributes or handle. */
-static int is_root_dotdot(const struct dir_fill *f, const struct gfs_dirent *e)
+/* The ".." of an export root lies outside the export, and so does that of
+ * a directory no longer inside the exported tree (export_parent_allowed);
+ * it is shown as the directory itself.  ".." never has attributes or a
+ * handle here. */
+static int is_hidden_dotdot(const struct dir_fill *f, const struct gfs_dirent *e)
 {
-	return strcmp(e->name, "..") == 0 && export_is_root(f->acc->export, f->acc->ref);
+	return strcmp(e->name, "..") == 0 && export_parent_allowed(f->call->vfs, f->acc->export, f->acc->ref) != 1;
 }
 
 static int fill_entry(void *arg, const struct gfs_dirent *e)
@@ -174,7 +176,7 @@ static int fill_entry(void *arg, const struct gfs_dirent *e)
 	 * list's "value follows". */
 	uint8_t *p = f->reply->entries + f->reply->entries_len;
 	p = put32(p, TRUE);
-	p = put64(p, is_root_dotdot(f, e) ? f->acc->ref.ino : e->ino);
+	p = put64(p, is_hidden_dotdot(f, e) ? f->acc->ref.ino : e->ino);
 	p = put_opaque(p, e->name, (uint32_t)namelen);
 	p = put64(p, e->cookie);
 	if (f->plus) {

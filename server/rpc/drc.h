@@ -5,7 +5,8 @@
  * first answer again instead of running twice (and answering EEXIST or
  * ENOENT).  A retransmission that arrives while the first is still running
  * is dropped: the client will ask again.  Bounded in entries and bytes; the
- * least recently used entry goes first.  Thread-safe.
+ * least recently used finished entry goes first, a running one never.
+ * Thread-safe.
  */
 #ifndef GATEFS_DRC_H
 #define GATEFS_DRC_H
@@ -32,7 +33,12 @@ enum drc_result {
 	DRC_REPLAY = 2,	     /* *reply (malloc'ed, caller frees) holds the first reply */
 };
 
-struct drc *drc_create(uint32_t max_entries, uint64_t max_bytes);
+/* Bounded by max_entries and by max_bytes of drc_footprint; replies unused
+ * for more than retention_s seconds are dropped. */
+struct drc *drc_create(uint32_t max_entries, uint64_t max_bytes, uint32_t retention_s);
+/* Bytes one entry with a reply of reply_len bytes takes (allocator overhead
+ * aside); the byte budget counts this. */
+size_t drc_footprint(size_t reply_len);
 void drc_destroy(struct drc *drc);
 
 /* Fills the address part of a key from a socket address. */
@@ -52,6 +58,7 @@ struct drc_stats {
 	uint64_t bytes;
 	uint64_t replays;
 	uint64_t drops;
+	uint64_t evicted; /* finished entries pushed out by the budget */
 };
 void drc_get_stats(struct drc *drc, struct drc_stats *out);
 

@@ -207,6 +207,6 @@ static const struct rpc_proc rpcb_procs[] = {
 			      rpcb_proc_getversaddr, 0},
 };
 
-const struct rpc_program pmap2_program = {"PMAP", PMAPPROG, PMAPVERS, 5, pmap2_procs};
-const struct rpc_program rpcb3_program = {"RPCBIND", RPCBPROG, RPCBVERS, 5, rpcb_procs};
-const struct rpc_program rpcb4_program = {"RPCBIND", RPCBPROG, RPCBVERS4, 10, rpcb_procs};
+const struct rpc_program pmap2_program = {"PMAP", PMAPPROG, PMAPVERS, 5, pmap2_procs, false};
+const struct rpc_program rpcb3_program = {"RPCBIND", RPCBPROG, RPCBVERS, 5, rpcb_procs, false};
+const struct rpc_program rpcb4_program = {"RPCBIND", RPCBPROG, RPCBVERS4, 10, rpcb_procs, false};

@@ -72,6 +72,10 @@ struct rpc_program {
 	uint32_t vers;
 	uint32_t nprocs;
 	const struct rpc_proc *procs; /* indexed by procedure number */
+	/* Every result (of a procedure with a result_size) starts with a
+	 * status enum where 0 is success, as NFSv3's nfsstat3: metrics count
+	 * other statuses as errors. */
+	bool status_first;
 };
 
 #endif

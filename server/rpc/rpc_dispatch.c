@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "drc.h"
+#include "rpc_metrics.h"
 #include "rpc_transport.h"
 
 #define NFS_PROGRAM_NUMBER 100003
@@ -123,9 +124,10 @@ static void send_disposition(struct svc_req *req, enum rpc_disposition d)
 	}
 }
 
-/* A non-idempotent call: consult the DRC, run, keep the encoded reply. */
-static void run_cached(struct rpc_service *svc, struct rpc_call *call, const struct rpc_proc *p, void *args,
-		       void *result)
+/* A non-idempotent call: consult the DRC, run, keep the encoded reply.
+ * Returns what became of the call (a replay is RPC_OK). */
+static enum rpc_disposition run_cached(struct rpc_service *svc, struct rpc_call *call, const struct rpc_proc *p,
+				       void *args, void *result)
 {
 	struct svc_req *req = call->req;
 	struct drc_key key;
@@ -147,14 +149,14 @@ static void run_cached(struct rpc_service *svc, struct rpc_call *call, const str
 	switch (drc_begin(svc->drc, &key, &replay, &replay_len)) {
 	case DRC_IN_PROGRESS:
 		log_debug("rpc: xid %08x %s retransmitted while in progress; dropped", call->xid, p->name);
-		return;
+		return RPC_DROP;
 	case DRC_REPLAY:
 		log_debug("rpc: xid %08x %s retransmitted; replaying the first reply", call->xid, p->name);
 		enc.data = replay;
 		enc.len = replay_len;
 		send_result(req, xdr_encoded, &enc);
 		free(replay);
-		return;
+		return RPC_OK;
 	case DRC_NEW:
 		break;
 	}
@@ -163,16 +165,17 @@ static void run_cached(struct rpc_service *svc, struct rpc_call *call, const str
 	if (d != RPC_OK) {
 		drc_abandon(svc->drc, &key);
 		send_disposition(req, d);
-		return;
+		return d;
 	}
 	if (encode_to_memory(p->encode_result, result, &enc) < 0) {
 		drc_abandon(svc->drc, &key);
 		svcerr_systemerr(req);
-		return;
+		return RPC_SYSTEM_ERR;
 	}
 	drc_finish(svc->drc, &key, enc.data, enc.len);
 	send_result(req, xdr_encoded, &enc);
 	free(enc.data);
+	return RPC_OK;
 }
 
 static bool auth_flavor_allowed(const struct rpc_service *svc, uint32_t prog, uint32_t proc, uint32_t flavor)
@@ -241,6 +244,7 @@ int rpc_dispatch(struct rpc_service *svc, struct svc_req *req)
 	}
 
 	const struct rpc_proc *p = &prog->procs[msg->cb_proc];
+	uint64_t started = metric_now_ns();
 	void *args = calloc(1, p->args_size ? p->args_size : 1);
 	void *result = calloc(1, p->result_size ? p->result_size : 1);
 	if (!args || !result) {
@@ -252,17 +256,27 @@ int rpc_dispatch(struct rpc_service *svc, struct svc_req *req)
 
 	msg->rm_xdr.proc = xdr_fn(p->decode_args);
 	msg->rm_xdr.where = args;
+	enum rpc_disposition d = RPC_GARBAGE;
 	if (!SVCAUTH_UNWRAP(req)) {
 		log_debug("rpc: xid %08x %s.%s: garbage arguments", call.xid, prog->name, p->name);
 		svcerr_decode(req);
 	} else if (p->flags & RPC_PROC_NONIDEMPOTENT) {
-		run_cached(svc, &call, p, args, result);
+		d = run_cached(svc, &call, p, args, result);
 	} else {
-		enum rpc_disposition d = p->handler(&call, args, result);
+		d = p->handler(&call, args, result);
 		if (d == RPC_OK)
 			send_result(req, xdr_fn(p->encode_result), result);
 		else
 			send_disposition(req, d);
+	}
+	struct rpc_proc_metrics *pm = rpc_metrics_find(prog);
+	if (pm) {
+		pm += msg->cb_proc;
+		metric_inc(&pm->calls);
+		metric_observe_since(&pm->latency, started);
+		/* A replayed reply leaves result zeroed, which reads as OK. */
+		if (d != RPC_OK || (prog->status_first && p->result_size >= sizeof(int32_t) && *(int32_t *)result != 0))
+			metric_inc(&pm->errors);
 	}
 	xdr_free(xdr_fn(p->decode_args), args);
 	xdr_free(xdr_fn(p->encode_result), result);

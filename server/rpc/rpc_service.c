@@ -3,12 +3,15 @@
  */
 #include <errno.h>
 
+#include "rpc_metrics.h"
 #include "rpc_service.h"
 
 int rpc_service_add(struct rpc_service *svc, const struct rpc_program *prog)
 {
 	if (svc->nprograms >= RPC_MAX_PROGRAMS)
 		return -ENOSPC;
+	if (!rpc_metrics_program(prog))
+		return -ENOMEM;
 	svc->programs[svc->nprograms++] = prog;
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include <rpc/svc_rqst.h>
 
 #include "log.h"
+#include "rpc_metrics.h"
 #include "rpc_transport.h"
 
 /* One call in flight: ntirpc's request with our context around it. */
@@ -79,6 +80,21 @@ static enum xprt_stat connection_closed(SVCXPRT *xprt)
 	return XPRT_DESTROYED;
 }
 
+/* Marks the transports of accepted connections (xp_u2), so that only they
+ * are counted out. */
+static char accepted_connection;
+
+/* ntirpc 4.3 calls this as it frees a transport (the socket is closed by
+ * then); unlike disconnect_cb, it runs for every accepted connection. */
+static enum xprt_stat connection_freed(SVCXPRT *xprt)
+{
+	if (xprt->xp_u2 == &accepted_connection) {
+		xprt->xp_u2 = NULL;
+		rpc_metrics_connection(-1);
+	}
+	return XPRT_DESTROYED;
+}
+
 static enum xprt_stat process_call(struct svc_req *req)
 {
 	atomic_fetch_add(&in_flight, 1);
@@ -91,6 +107,9 @@ static enum xprt_stat process_call(struct svc_req *req)
 static enum xprt_stat connection_accepted(SVCXPRT *xprt)
 {
 	rpc_recordcap_track(xprt->xp_fd, RPC_MAX_RECORD);
+	xprt->xp_u2 = &accepted_connection;
+	rpc_metrics_connection(1);
+	SVC_CONTROL(xprt, SVCSET_XP_FREE_USER_DATA, (void *)connection_freed);
 	xprt->xp_dispatch.process_cb = process_call;
 	return XPRT_IDLE;
 }

@@ -37,6 +37,8 @@ void rpc_borrowed_reply_end(void);
 void rpc_recordcap_track(int fd, uint32_t max_record);
 void rpc_recordcap_untrack(int fd);
 uint64_t rpc_recordcap_rejected(void);
+/* True once libntirpc's code has been located: only its reads are handled. */
+bool rpc_recordcap_confined(void);
 
 /* rpc_dispatch.c: handles one decoded call header (ntirpc process_cb). */
 struct svc_req;

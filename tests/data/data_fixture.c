@@ -46,7 +46,7 @@ int volume_setup(struct volume *v, uint32_t block_size, const char *s3_url, int 
 		fprintf(stderr, "meta_open: %s\n", err);
 		return rc;
 	}
-	struct meta_settings s = {0};
+	struct gfs_volume_settings s = {0};
 	snprintf(s.name, sizeof(s.name), "test");
 	uint64_t r = (uint64_t)getpid() * 2654435761u ^ (uint64_t)time(NULL);
 	snprintf(s.uuid, sizeof(s.uuid), "%08x-0000-4000-8000-%012llx", (unsigned)(r & 0xffffffff),

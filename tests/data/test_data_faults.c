@@ -374,7 +374,7 @@ TEST(one_failing_key_does_not_stop_the_delete_queue)
 	gfs_data_stats(v.vfs, &st);
 	CHECK_EQ(st.delete_failures, 1);
 	CHECK_EQ(st.delete_retrying, 1);
-	struct meta_usage u;
+	struct gfs_volume_usage u;
 	REQUIRE_EQ(meta_usage(v.vfs->meta, &u), 0);
 	CHECK_EQ(u.dead_slices, 1);
 	CHECK_EQ(u.dead_slices_failing, 1); /* what `gatefs status` shows */

@@ -15,6 +15,9 @@
 #        GK_SERVER  gatefs (default) or ganesha: nfs-ganesha VFS on a tmpfs
 #                   dir, in private network+mount namespaces (validates the
 #                   guest side without gatefs)
+#                   or external: a server that is already running (the
+#                   appliance container), at 127.0.0.1:GK_NFS_PORT with
+#                   MOUNT at GK_MOUNT_PORT; nothing is started or stopped
 #        GK_KEEP=1  keep the run directory even when the group passes
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -175,6 +178,7 @@ setup_gatefs() {
 			portmap_port = $portmap_port
 			portmapper = $([[ $n == 1 ]] && echo "$portmapper" || echo off)
 			log_level = info
+			nfs4 = $([[ $vers == 4* ]] && echo on || echo off)
 			/hf 127.0.0.1(rw,no_root_squash,insecure)
 		CONF
 		start_gateway "$n" || return 1
@@ -321,7 +325,12 @@ main() {
 	portmapper=off
 	[[ $vers == mountnfs:* ]] && portmapper=builtin
 	[[ $GK_SERVER == ganesha ]] && portmap_port=111
-	if [[ $GK_SERVER == ganesha ]]; then setup_ganesha; else setup_gatefs; fi || { say "server did not start"; return 1; }
+	if [[ $GK_SERVER == external ]]; then
+		nfs_ports[0]=${GK_NFS_PORT:?GK_SERVER=external needs GK_NFS_PORT}
+		mount_ports[0]=${GK_MOUNT_PORT:?GK_SERVER=external needs GK_MOUNT_PORT}
+		nfs_port=${nfs_ports[0]}
+		mount_port=${mount_ports[0]}
+	elif [[ $GK_SERVER == ganesha ]]; then setup_ganesha; else setup_gatefs; fi || { say "server did not start"; return 1; }
 	for ((n = 0; n < gateways; n++)); do
 		say "gateway $((n + 1)) on 127.0.0.1:${nfs_ports[n]} (mount ${mount_ports[n]})"
 	done

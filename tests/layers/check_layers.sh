@@ -20,11 +20,13 @@ allowed() {
 	data) echo "meta object util" ;;
 	vfs) echo "data meta object util" ;;
 	rpc) echo "util" ;;
-	export) echo "rpc vfs data meta object util" ;;
-	config) echo "export rpc vfs data meta object util" ;;
-	mount) echo "export rpc vfs data meta object util" ;;
-	nfs3) echo "export rpc vfs data meta object util" ;;
-	cli) echo "nfs3 mount config export rpc vfs data meta object util" ;;
+	export) echo "rpc vfs util" ;;
+	config) echo "export rpc vfs util" ;;
+	mount) echo "export rpc vfs util" ;;
+	nfs3) echo "export rpc vfs util" ;;
+	nfs4) echo "export rpc vfs util" ;;
+	metrics_http) echo "util" ;;
+	cli) echo "nfs3 nfs4 metrics_http mount config export rpc vfs util" ;;
 	*) return 1 ;;
 	esac
 }
@@ -48,9 +50,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for name in "${!archive[@]}"; do
 	nm -g --defined-only "${archive[$name]}" 2>/dev/null | awk 'NF == 3 {print $3}' | sort -u >"$tmp/$name.def"
-	# recv is defined by rpc/rpc_recordcap.c to bound TCP record sizes; it
-	# interposes libc's recv for the whole process, which is why meta's
-	# calls to recv resolve to it.  Not a call into rpc by intent.
+	# recv is defined by rpc/rpc_recordcap.c to bound TCP record sizes.
+	# It interposes libc's recv for the whole process (so meta's calls
+	# resolve to it) but acts only on calls made from libntirpc's code on
+	# registered RPC sockets; for everyone else it is libc's recv.
 	nm -g --undefined-only "${archive[$name]}" 2>/dev/null | awk '{print $NF}' | grep -vx recv | sort -u >"$tmp/$name.undef"
 done
 

@@ -3,8 +3,10 @@
  * two engine handles standing for two gateways of one volume: hits after a
  * gateway's own changes, every change made through the other gateway seen
  * on the next read, removal and re-creation of names, ACCESS answered from
- * the cache exactly as the script answers it, and a lost tracking
- * connection emptying the cache until tracking is back.
+ * the cache exactly as the script answers it, a lost tracking connection
+ * emptying the cache until tracking is back, and a tracking connection
+ * delayed or silenced by a proxy (tcpproxy.c) never letting a stale
+ * answer out.
  */
 #include <signal.h>
 #include <sys/resource.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "meta_fixture.h"
+#include "tcpproxy.h"
 
 static struct fixture F; /* gateway A: F.m, with the cache */
 static struct meta *B;	 /* gateway B: a second handle, no cache */
@@ -344,6 +347,104 @@ TEST(redis_flush_invalidates_everything)
 		rc = meta_getattr(F.m, ref_of(&f), &a);
 	CHECK_EQ(rc, -ESTALE);
 	down();
+}
+
+/* ---- a gateway whose tracking connection goes through a proxy ---- */
+
+static struct meta *A; /* cached, every connection through the proxy */
+static struct tcpproxy *proxy;
+
+static void up_proxied(void)
+{
+	REQUIRE(fixture_up(&F) == 0); /* F.m plays gateway B, uncached */
+	int port = 0;
+	proxy = tcpproxy_start(F.redis.port, "SUBSCRIBE", &port);
+	REQUIRE(proxy);
+	char url[128], err[512];
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", port);
+	REQUIRE_EQ(meta_open(url, &A, err, sizeof(err)), 0);
+	REQUIRE_EQ(meta_cache_start(A, 4096, err, sizeof(err)), 0);
+	REQUIRE_EQ(wait_tracking(A, 1, 5000), 0);
+}
+
+static void down_proxied(void)
+{
+	tcpproxy_set(proxy, TCPPROXY_PASS, 0);
+	tcpproxy_reset_marked(proxy); /* a swallowed SUBSCRIBE must not hold the close up */
+	meta_close(A);
+	A = NULL;
+	tcpproxy_stop(proxy);
+	proxy = NULL;
+	fixture_down(&F);
+}
+
+static int a_getattr_until_hit(struct gfs_ref ref, struct gfs_attr *out)
+{
+	for (int64_t end = now_ms() + 5000; now_ms() < end; usleep(1000)) {
+		struct meta_cache_stats before, after;
+		meta_cache_stats(A, &before);
+		if (meta_getattr(A, ref, out) != 0)
+			return -1;
+		meta_cache_stats(A, &after);
+		if (after.hits > before.hits)
+			return 0;
+	}
+	return -1;
+}
+
+/* The invalidations reach A 300 ms after Redis sent them: a change B made
+ * must still be what A answers next (the barrier waits for them). */
+TEST(delayed_tracking_connection_still_shows_changes_at_once)
+{
+	up_proxied();
+	struct gfs_attr f = create(F.m, &ROOT, F.root, "slow", 0644), a;
+	tcpproxy_set(proxy, TCPPROXY_DELAY, 300);
+	int stale = 0;
+	for (int i = 0; i < 6; i++) {
+		REQUIRE_EQ(a_getattr_until_hit(ref_of(&f), &a), 0);
+		struct gfs_setattr sa = {.valid = GFS_SET_MODE, .mode = 0600 + (uint32_t)i};
+		struct gfs_wcc w;
+		REQUIRE_EQ(meta_setattr(F.m, &ROOT, ref_of(&f), &sa, NULL, &w), 0);
+		REQUIRE_EQ(meta_getattr(A, ref_of(&f), &a), 0);
+		if (a.mode != sa.mode)
+			stale++;
+	}
+	CHECK_EQ(stale, 0);
+	down_proxied();
+}
+
+/* The tracking connection goes silent (open, but nothing passes either
+ * way): within 2 s A answers from Redis, with B's change, and keeps doing
+ * so; once the path is back, A tracks and caches again. */
+TEST(silent_tracking_connection_falls_back_to_redis_within_2s)
+{
+	up_proxied();
+	struct gfs_attr f = create(F.m, &ROOT, F.root, "silent", 0644), a;
+	REQUIRE_EQ(a_getattr_until_hit(ref_of(&f), &a), 0);
+	tcpproxy_set(proxy, TCPPROXY_SILENCE, 0);
+	struct gfs_setattr sa = {.valid = GFS_SET_MODE, .mode = 0611};
+	struct gfs_wcc w;
+	REQUIRE_EQ(meta_setattr(F.m, &ROOT, ref_of(&f), &sa, NULL, &w), 0);
+	int64_t t0 = now_ms();
+	REQUIRE_EQ(meta_getattr(A, ref_of(&f), &a), 0);
+	int64_t took = now_ms() - t0;
+	CHECK_EQ(a.mode, 0611);
+	CHECK(took <= 2000);
+	fprintf(stderr, "  first read after the silence: %lld ms\n", (long long)took);
+	for (int i = 0; i < 5; i++) {
+		sa.mode = 0620 + (uint32_t)i;
+		REQUIRE_EQ(meta_setattr(F.m, &ROOT, ref_of(&f), &sa, NULL, &w), 0);
+		t0 = now_ms();
+		REQUIRE_EQ(meta_getattr(A, ref_of(&f), &a), 0);
+		CHECK_EQ(a.mode, sa.mode);
+		CHECK(now_ms() - t0 <= 2000);
+	}
+	tcpproxy_set(proxy, TCPPROXY_PASS, 0);
+	tcpproxy_reset_marked(proxy);
+	REQUIRE_EQ(wait_tracking(A, 1, 15000), 0);
+	REQUIRE_EQ(a_getattr_until_hit(ref_of(&f), &a), 0);
+	CHECK_EQ(a.mode, sa.mode);
+	down_proxied();
 }
 
 TEST_MAIN()

@@ -123,7 +123,7 @@ TEST(write_read_truncate_compact)
 	REQUIRE_EQ(meta_read_chunk(F.m, f.ino, 0, &rec, &n), 0);
 	CHECK_EQ(n, 1);
 	free(rec);
-	struct meta_usage u;
+	struct gfs_volume_usage u;
 	REQUIRE_EQ(meta_usage(F.m, &u), 0);
 	CHECK_EQ(u.bytes, 10 << 20);
 	CHECK_EQ(u.inodes, 2);
@@ -172,7 +172,7 @@ TEST(capacity)
 {
 	REQUIRE(fixture_up(&F) == 0);
 	char err[256];
-	struct meta_settings s;
+	struct gfs_volume_settings s;
 	REQUIRE_EQ(meta_load_settings(F.m, &s, err, sizeof(err)), 0);
 	s.capacity_bytes = 1 << 20;
 	s.capacity_inodes = 3;

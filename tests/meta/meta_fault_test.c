@@ -152,7 +152,7 @@ TEST(client_killed_mid_loop_leaves_no_damage)
 		if (problems)
 			break;
 	}
-	struct meta_usage u;
+	struct gfs_volume_usage u;
 	REQUIRE_EQ(meta_usage(F.m, &u), 0);
 	fprintf(stderr, "after the kills: %llu inodes, %llu dead slices\n", (unsigned long long)u.inodes,
 		(unsigned long long)u.dead_slices);
@@ -264,7 +264,7 @@ TEST(config_renamed_and_unix_socket)
 	int rc = meta_open(url, &m, err, sizeof(err));
 	CHECK_EQ(rc, 0);
 	if (rc == 0) {
-		struct meta_settings s = {.block_size = META_DEFAULT_BLOCK_SIZE};
+		struct gfs_volume_settings s = {.block_size = META_DEFAULT_BLOCK_SIZE};
 		snprintf(s.name, sizeof(s.name), "v2");
 		CHECK_EQ(meta_format(m, &s, 0, err, sizeof(err)), 0);
 		struct gfs_attr a;

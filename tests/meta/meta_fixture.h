@@ -48,7 +48,7 @@ static inline int fixture_up(struct fixture *f)
 		fprintf(stderr, "meta_open: %s\n", err);
 		return -1;
 	}
-	struct meta_settings s = {.block_size = META_DEFAULT_BLOCK_SIZE, .chunk_size = META_CHUNK_SIZE};
+	struct gfs_volume_settings s = {.block_size = META_DEFAULT_BLOCK_SIZE, .chunk_size = META_CHUNK_SIZE};
 	snprintf(s.name, sizeof(s.name), "test");
 	snprintf(s.uuid, sizeof(s.uuid), "00000000-0000-0000-0000-000000000001");
 	snprintf(s.storage_url, sizeof(s.storage_url), "file:///tmp/none");

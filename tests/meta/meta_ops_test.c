@@ -34,12 +34,12 @@ TEST(format_and_settings)
 {
 	UP();
 	char err[512];
-	struct meta_settings s;
+	struct gfs_volume_settings s;
 	REQUIRE_EQ(meta_load_settings(F.m, &s, err, sizeof(err)), 0);
 	CHECK_STR(s.name, "test");
 	CHECK_EQ(s.format_version, META_FORMAT_VERSION);
 	CHECK_EQ(s.chunk_size, META_CHUNK_SIZE);
-	struct meta_settings s2 = s;
+	struct gfs_volume_settings s2 = s;
 	snprintf(s2.name, sizeof(s2.name), "renamed");
 	CHECK_EQ(meta_format(F.m, &s2, 0, err, sizeof(err)), -EEXIST);
 	CHECK_EQ(meta_format(F.m, &s2, 1, err, sizeof(err)), 0);
@@ -47,7 +47,7 @@ TEST(format_and_settings)
 	CHECK_STR(s.name, "renamed");
 	/* force never replaces the identity, even from a caller that did not
 	 * read it: the script compares the uuid */
-	struct meta_settings usurper = s2;
+	struct gfs_volume_settings usurper = s2;
 	snprintf(usurper.uuid, sizeof(usurper.uuid), "00000000-0000-4000-8000-000000000000");
 	snprintf(usurper.name, sizeof(usurper.name), "usurper");
 	CHECK_EQ(meta_format(F.m, &usurper, 1, err, sizeof(err)), -EEXIST);

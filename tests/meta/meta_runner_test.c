@@ -85,7 +85,7 @@ TEST(evalsha_when_function_load_is_refused)
 	struct meta *m;
 	char err[256];
 	REQUIRE_EQ(meta_open(r.url, &m, err, sizeof(err)), 0);
-	struct meta_settings s = {.block_size = META_DEFAULT_BLOCK_SIZE, .chunk_size = META_CHUNK_SIZE};
+	struct gfs_volume_settings s = {.block_size = META_DEFAULT_BLOCK_SIZE, .chunk_size = META_CHUNK_SIZE};
 	snprintf(s.name, sizeof(s.name), "test");
 	snprintf(s.uuid, sizeof(s.uuid), "00000000-0000-0000-0000-000000000002");
 	snprintf(s.storage_url, sizeof(s.storage_url), "file:///tmp/none");

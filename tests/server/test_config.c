@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "drc.h"
 #include "fh.h"
 #include "server.h"
 #include "testlib.h"
@@ -35,6 +36,7 @@ static const char good_config[] = "# a full configuration\n"
 				  "auth_none = yes\n"
 				  "drc_entries = 100\n"
 				  "drc_size = 1M\n"
+				  "drc_retention = 90\n"
 				  "\n"
 				  "/hf  10.0.0.0/8(rw,root_squash) 127.0.0.1(rw,no_root_squash,insecure) *(ro)\n"
 				  "/data -dir=/volumes/data,rw,anonuid=1000,anongid=1001 192.168.1.0/24 "
@@ -64,6 +66,7 @@ TEST(config_good_file)
 	CHECK(cfg.allow_auth_none);
 	CHECK_EQ(cfg.drc_entries, 100);
 	CHECK_EQ(cfg.drc_bytes, 1 << 20);
+	CHECK_EQ(cfg.drc_retention_s, 90);
 	REQUIRE_EQ(cfg.nexports, 2);
 
 	const struct export *hf = &cfg.exports[0];
@@ -136,6 +139,8 @@ static const struct {
     {"/hf host.example.com(rw)", "host names are not supported"},
     {"/hf 10.0.0.0/33(rw)", "bad prefix length"},
     {"/hf 10.0.0.0/(rw)", "bad prefix length"},
+    {"/hf ::ffff:0:0/80(rw)", "only in part"},
+    {"/hf ::/0(rw)", "only in part"},
     {"/hf *(anonuid=x)", "bad anonuid"},
     {"/hf *(anongid=-5)", "bad anongid"},
     {"/hf *(dir=/x)", "dir= applies to the whole export"},
@@ -301,6 +306,35 @@ TEST(export_admission_and_squashing)
 	config_free(&cfg);
 }
 
+/* A client written as an IPv4-mapped IPv6 range means those IPv4 peers,
+ * however they arrive (AF_INET, or ::ffff:a.b.c.d on a dual-stack socket). */
+TEST(export_ipv4_mapped_client_spec_matches_ipv4_peers)
+{
+	struct gfs_config cfg;
+	char err[512] = "";
+	struct export_access acc;
+
+	config_defaults(&cfg);
+	REQUIRE_EQ(config_parse_string(&cfg, "/m ::ffff:10.1.0.0/112(rw,insecure) ::ffff:127.0.0.1(ro,insecure)\n",
+				       "m.conf", err, sizeof(err)),
+		   0);
+	const struct export *m = &cfg.exports[0];
+	CHECK_STR(m->clients[0].spec, "::ffff:10.1.0.0/112"); /* shown as written */
+	struct rpc_call c = make_call("10.1.2.3", 40000, 1000, 1000);
+	REQUIRE_EQ(export_admit_export(&c, m, &acc), 0);
+	CHECK(!acc.read_only);
+	c = make_call("::ffff:10.1.200.7", 40000, 1000, 1000);
+	REQUIRE_EQ(export_admit_export(&c, m, &acc), 0);
+	c = make_call("127.0.0.1", 40000, 1000, 1000);
+	REQUIRE_EQ(export_admit_export(&c, m, &acc), 0);
+	CHECK(acc.read_only);
+	c = make_call("10.2.0.1", 40000, 1000, 1000);
+	CHECK_EQ(export_admit_export(&c, m, &acc), -EACCES);
+	c = make_call("::a01:203", 40000, 1000, 1000); /* the same bits, not mapped: IPv6 */
+	CHECK_EQ(export_admit_export(&c, m, &acc), -EACCES);
+	config_free(&cfg);
+}
+
 TEST(export_admit_checks_handles)
 {
 	struct gfs_config cfg;
@@ -331,15 +365,42 @@ TEST(export_admit_checks_handles)
 	CHECK(!export_is_root(acc.export, acc.ref));
 	CHECK(export_is_root(acc.export, (struct gfs_ref){10, 1}));
 
+	/* Every refusal leaves *out defined: no export, no inode (the nfs3
+	 * handlers decide from out->export whether to show attributes).  The
+	 * stale bytes stand for what the caller's stack held. */
+#define REFUSED(call_rc, want)                                                                                         \
+	do {                                                                                                           \
+		memset(&acc, 0xAA, sizeof(acc));                                                                       \
+		CHECK_EQ((call_rc), (want));                                                                           \
+		CHECK(acc.export == NULL);                                                                             \
+		CHECK_EQ(acc.ref.ino, 0);                                                                              \
+		CHECK_EQ(acc.ref.gen, 0);                                                                              \
+	} while (0)
 	/* The same inode through /data, which 127.0.0.1 may not use. */
 	fh_encode(&vol, cfg.exports[1].id, (struct gfs_ref){77, 3}, &fh);
-	CHECK_EQ(export_admit(&c, fh.data, fh.len, &acc), -EACCES);
+	REFUSED(export_admit(&c, fh.data, fh.len, &acc), -EACCES);
 	/* An export id that no export has (removed from the config). */
 	fh_encode(&vol, 12345, (struct gfs_ref){77, 3}, &fh);
-	CHECK_EQ(export_admit(&c, fh.data, fh.len, &acc), -ESTALE);
+	REFUSED(export_admit(&c, fh.data, fh.len, &acc), -ESTALE);
 	fh.data[20] ^= 1;
-	CHECK_EQ(export_admit(&c, fh.data, fh.len, &acc), -ESTALE);
-	CHECK_EQ(export_admit(&c, fh.data, 10, &acc), -EBADMSG);
+	REFUSED(export_admit(&c, fh.data, fh.len, &acc), -ESTALE);
+	REFUSED(export_admit(&c, fh.data, 10, &acc), -EBADMSG);
+#undef REFUSED
+	config_free(&cfg);
+}
+
+/* The default DRC keeps every reply a TCP client could still ask for again
+ * (it retransmits after 60 s; knfsd keeps 120 s) at 10k non-idempotent
+ * calls a second, CREATE-sized replies (264 bytes, the largest common). */
+TEST(config_default_drc_holds_two_minutes_at_10k_calls_per_second)
+{
+	struct gfs_config cfg;
+
+	config_defaults(&cfg);
+	uint64_t calls = 10000ull * 120;
+	CHECK(cfg.drc_retention_s >= 120);
+	CHECK(cfg.drc_entries >= calls);
+	CHECK(cfg.drc_bytes >= calls * drc_footprint(264));
 	config_free(&cfg);
 }
 

@@ -1,10 +1,28 @@
 /*
  * test_drc.c - the duplicate request cache: replay, in-progress drop,
- * distinct keys, abandon, and the entry and byte bounds.
+ * distinct keys, abandon, the entry and byte bounds (the byte bound holds
+ * for the real heap), running calls surviving eviction pressure, and
+ * expiry after the retention time.
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+/* From the sanitizer runtime (its header is not always installed). */
+size_t __sanitizer_get_current_allocated_bytes(void);
+static size_t heap_in_use(void)
+{
+	return __sanitizer_get_current_allocated_bytes();
+}
+#else
+#include <malloc.h>
+static size_t heap_in_use(void)
+{
+	return mallinfo2().uordblks;
+}
+#endif
 
 #include "drc.h"
 #include "testlib.h"
@@ -27,7 +45,7 @@ static struct drc_key key_for(uint32_t xid, const char *ip)
 
 TEST(drc_replays_first_reply)
 {
-	struct drc *d = drc_create(16, 1 << 20);
+	struct drc *d = drc_create(16, 1 << 20, 120);
 	struct drc_key k = key_for(1, "10.0.0.1");
 	void *reply = NULL;
 	size_t len = 0;
@@ -45,7 +63,7 @@ TEST(drc_replays_first_reply)
 
 TEST(drc_keys_differ_by_client_xid_and_args)
 {
-	struct drc *d = drc_create(16, 1 << 20);
+	struct drc *d = drc_create(16, 1 << 20, 120);
 	struct drc_key a = key_for(1, "10.0.0.1"), b = key_for(1, "10.0.0.2"), c = key_for(2, "10.0.0.1");
 	struct drc_key e = a;
 	void *reply;
@@ -62,7 +80,7 @@ TEST(drc_keys_differ_by_client_xid_and_args)
 
 TEST(drc_abandon_forgets)
 {
-	struct drc *d = drc_create(16, 1 << 20);
+	struct drc *d = drc_create(16, 1 << 20, 120);
 	struct drc_key k = key_for(5, "10.0.0.1");
 	void *reply;
 	size_t len;
@@ -75,7 +93,7 @@ TEST(drc_abandon_forgets)
 
 TEST(drc_bounded_by_entries_lru)
 {
-	struct drc *d = drc_create(4, 1 << 20);
+	struct drc *d = drc_create(4, 1 << 20, 120);
 	void *reply;
 	size_t len;
 	struct drc_stats st;
@@ -96,7 +114,7 @@ TEST(drc_bounded_by_entries_lru)
 
 TEST(drc_bounded_by_bytes)
 {
-	struct drc *d = drc_create(1000, 4096);
+	struct drc *d = drc_create(1000, 4096, 120);
 	char big[2048] = {0}, small[512] = {0};
 	void *reply;
 	size_t len;
@@ -116,6 +134,81 @@ TEST(drc_bounded_by_bytes)
 	drc_get_stats(d, &st);
 	CHECK(st.bytes <= 4096);
 	CHECK(st.entries <= 8);
+	drc_destroy(d);
+}
+
+TEST(drc_running_call_survives_eviction_pressure)
+{
+	struct drc *d = drc_create(4, 1 << 20, 120);
+	struct drc_key running = key_for(1, "10.0.0.1");
+	void *reply;
+	size_t len;
+
+	CHECK_EQ(drc_begin(d, &running, &reply, &len), DRC_NEW);
+	/* Many other calls come and go while the first is still running. */
+	for (uint32_t xid = 2; xid < 200; xid++) {
+		struct drc_key k = key_for(xid, "10.0.0.2");
+		CHECK_EQ(drc_begin(d, &k, &reply, &len), DRC_NEW);
+		drc_finish(d, &k, "RRRR", 4);
+	}
+	/* Its retransmission is still dropped, not run a second time... */
+	CHECK_EQ(drc_begin(d, &running, &reply, &len), DRC_IN_PROGRESS);
+	/* ...and its reply, once there, is kept and replayed. */
+	drc_finish(d, &running, "FIRST", 5);
+	REQUIRE_EQ(drc_begin(d, &running, &reply, &len), DRC_REPLAY);
+	CHECK_EQ(len, 5);
+	CHECK(memcmp(reply, "FIRST", 5) == 0);
+	free(reply);
+	struct drc_stats st;
+	drc_get_stats(d, &st);
+	CHECK(st.entries <= 4);
+	CHECK(st.evicted > 0);
+	drc_destroy(d);
+}
+
+TEST(drc_byte_budget_bounds_the_real_heap)
+{
+	enum { BUDGET = 1 << 20, CREATE_REPLY = 264 };
+	char reply_bytes[CREATE_REPLY];
+	void *reply;
+	size_t len;
+
+	memset(reply_bytes, 7, sizeof(reply_bytes));
+	struct drc *d = drc_create(1u << 20, BUDGET, 120);
+	REQUIRE(d);
+	size_t before = heap_in_use();
+	for (uint32_t xid = 1; xid <= 20000; xid++) {
+		struct drc_key k = key_for(xid, "10.0.0.1");
+		CHECK_EQ(drc_begin(d, &k, &reply, &len), DRC_NEW);
+		drc_finish(d, &k, reply_bytes, sizeof(reply_bytes));
+	}
+	size_t grown = heap_in_use() - before;
+	struct drc_stats st;
+	drc_get_stats(d, &st);
+	/* Everything the entries hold is inside the budget, and the budget is
+	 * used: as many entries as drc_footprint says fit. */
+	CHECK(st.bytes <= BUDGET);
+	CHECK(grown <= BUDGET);
+	CHECK(st.entries >= BUDGET / drc_footprint(CREATE_REPLY) - 1);
+	CHECK_EQ(drc_footprint(CREATE_REPLY), 336);
+	drc_destroy(d);
+}
+
+TEST(drc_replies_expire_after_retention)
+{
+	struct drc *d = drc_create(16, 1 << 20, 1);
+	struct drc_key old = key_for(1, "10.0.0.1"), fresh = key_for(2, "10.0.0.1");
+	void *reply;
+	size_t len;
+
+	CHECK_EQ(drc_begin(d, &old, &reply, &len), DRC_NEW);
+	drc_finish(d, &old, "OLD!", 4);
+	usleep(2100 * 1000);
+	CHECK_EQ(drc_begin(d, &fresh, &reply, &len), DRC_NEW);
+	struct drc_stats st;
+	drc_get_stats(d, &st);
+	CHECK_EQ(st.entries, 1);
+	CHECK_EQ(drc_begin(d, &old, &reply, &len), DRC_NEW);
 	drc_destroy(d);
 }
 

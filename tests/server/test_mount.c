@@ -4,6 +4,8 @@
  * below an export, no escape with ".."), DUMP, UMNT and UMNTALL.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -233,6 +235,63 @@ TEST(mount_dump_umnt_umntall)
 	c = call(MNT_UMNTALL);
 	REQUIRE_EQ(rr_call_tcp(fd, &c, NULL, 0, &r), 0);
 	CHECK_EQ(r.accept_stat, RR_SUCCESS);
+	CHECK_EQ(dump_count(fd, NULL), 0);
+	close(fd);
+}
+
+/* DUMP's list is bounded: spellings of one path are one entry (the path as
+ * normalised), and one host keeps at most 64 entries however many distinct
+ * directories it mounts. */
+TEST(mount_list_is_normalised_and_bounded)
+{
+	REQUIRE(gateway());
+	int fd = rr_tcp_connect(gw.mount_port);
+	REQUIRE(fd >= 0);
+	uint8_t fh[64], root[64];
+	size_t root_len = 0;
+	struct rr_reply r;
+	struct rr_call c = call(MNT_UMNTALL);
+	REQUIRE_EQ(rr_call_tcp(fd, &c, NULL, 0, &r), 0);
+
+	/* many calls on one connection: no Nagle delay per call */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
+	char path[600];
+	for (int i = 0; i < 100; i++) { /* /hf, /hf/., /hf/./., ... and with "//": distinct strings */
+		size_t n = (size_t)snprintf(path, sizeof(path), "/hf");
+		for (int k = 0; k < i / 2; k++)
+			n += (size_t)snprintf(path + n, sizeof(path) - n, "/.");
+		snprintf(path + n, sizeof(path) - n, "%s", i % 2 ? "//" : "");
+		REQUIRE_EQ(mnt(fd, false, path, i == 0 ? root : fh, i == 0 ? &root_len : NULL, NULL, NULL), 0);
+	}
+	CHECK_EQ(dump_count(fd, NULL), 1);
+	CHECK_EQ(dump_count(fd, "/hf"), 1);
+
+	/* 80 distinct directories: made over NFS, each mounted */
+	int nfd = rr_tcp_connect(gw.nfs_port);
+	REQUIRE(nfd >= 0);
+	setsockopt(nfd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
+	for (int i = 0; i < 80; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "many%d", i);
+		struct xb args = {.len = 0};
+		xb_opaque(&args, root, root_len);
+		xb_string(&args, name);
+		xb_u32(&args, 1);
+		xb_u32(&args, 0755);
+		for (int k = 0; k < 5; k++)
+			xb_u32(&args, 0);
+		struct rr_call mk = {.xid = next_xid++, .prog = NFS_PROG, .vers = 3, .proc = 9, .auth_sys = true};
+		REQUIRE_EQ(rr_call_tcp(nfd, &mk, args.data, args.len, &r), 0);
+		REQUIRE_EQ(r.accept_stat, RR_SUCCESS);
+		snprintf(path, sizeof(path), "/hf/%s", name);
+		REQUIRE_EQ(mnt(fd, false, path, fh, NULL, NULL, NULL), 0);
+	}
+	close(nfd);
+	CHECK_EQ(dump_count(fd, NULL), 64);
+	CHECK_EQ(dump_count(fd, "/hf/many79"), 1); /* the newest stay */
+	CHECK_EQ(dump_count(fd, "/hf"), 0);
+	c = call(MNT_UMNTALL);
+	REQUIRE_EQ(rr_call_tcp(fd, &c, NULL, 0, &r), 0);
 	CHECK_EQ(dump_count(fd, NULL), 0);
 	close(fd);
 }

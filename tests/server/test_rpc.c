@@ -356,6 +356,91 @@ TEST(rpc_huge_record_mark_is_dropped_without_pinning_memory)
 	CHECK(server_answers(gw.nfs_port));
 }
 
+/* Sends a record whose 4-byte mark arrives in pieces (cuts: the byte
+ * counts of the first pieces), pausing between them as a slow or
+ * fragmenting network would. */
+static bool send_mark_in_pieces(int fd, uint32_t mark_host, const int *cuts, int ncuts, const void *body, size_t len)
+{
+	uint32_t mark = htonl(mark_host);
+	const uint8_t *m = (const uint8_t *)&mark;
+	int at = 0;
+
+	for (int i = 0; i < ncuts; i++) {
+		if (send(fd, m + at, (size_t)cuts[i], MSG_NOSIGNAL) != cuts[i])
+			return false;
+		at += cuts[i];
+		usleep(150 * 1000);
+	}
+	if (send(fd, m + at, (size_t)(4 - at), MSG_NOSIGNAL) != 4 - at)
+		return false;
+	return len == 0 || send(fd, body, len, MSG_NOSIGNAL) == (ssize_t)len;
+}
+
+TEST(rpc_split_record_mark_is_reassembled)
+{
+	REQUIRE(gateway());
+	static const int splits[][3] = {{1, 0, 0}, {2, 0, 0}, {3, 0, 0}, {1, 1, 1}, {1, 2, 0}};
+	static const int nsplits[] = {1, 1, 1, 3, 2};
+	int fd = rr_tcp_connect(gw.nfs_port);
+	REQUIRE(fd >= 0);
+
+	/* Every way of cutting the mark, on one connection: each call is
+	 * answered and the stream stays in step for the next one. */
+	for (size_t i = 0; i < sizeof(nsplits) / sizeof(nsplits[0]); i++) {
+		struct rr_call c = call(NFS_PROG, 3, 0);
+		struct xb msg;
+		struct rr_reply r;
+		rr_build_call(&msg, &c, NULL, 0);
+		REQUIRE(
+		    send_mark_in_pieces(fd, 0x80000000u | (uint32_t)msg.len, splits[i], nsplits[i], msg.data, msg.len));
+		REQUIRE_EQ(rr_recv_record(fd, r.raw, sizeof(r.raw), &r.raw_len, 5000), 0);
+		REQUIRE_EQ(rr_parse_reply(r.raw, r.raw_len, &r), 0);
+		CHECK_EQ(r.xid, c.xid);
+		CHECK_EQ(r.accept_stat, RR_SUCCESS);
+	}
+	close(fd);
+
+	/* A huge mark cut in pieces is still refused before any allocation. */
+	fd = rr_tcp_connect(gw.nfs_port);
+	REQUIRE(fd >= 0);
+	int before = gw_log_count(&gw, "announced a record of");
+	static const int one_then_two[] = {1, 2};
+	REQUIRE(send_mark_in_pieces(fd, 0xffffffffu, one_then_two, 2, "AAAA", 4));
+	CHECK(rr_closed_by_peer(fd, 5000));
+	close(fd);
+	CHECK(gw_log_count(&gw, "announced a record of") > before);
+	CHECK(server_answers(gw.nfs_port));
+}
+
+TEST(rpc_stalled_record_marks_do_not_hold_threads)
+{
+	REQUIRE(gateway());
+	/* More clients than the gateway has threads (4) each send one byte
+	 * of a record mark and stop.  A receive that waited for the other
+	 * three would pin a thread per client; the others must still be
+	 * served at once. */
+	enum { N = 12 };
+	int fds[N];
+	for (int i = 0; i < N; i++) {
+		fds[i] = rr_tcp_connect(gw.nfs_port);
+		REQUIRE(fds[i] >= 0);
+		REQUIRE(send(fds[i], "\x80", 1, MSG_NOSIGNAL) == 1);
+	}
+	usleep(200 * 1000);
+	int fd = rr_tcp_connect(gw.nfs_port);
+	REQUIRE(fd >= 0);
+	struct rr_call c = call(NFS_PROG, 3, 0);
+	struct xb msg;
+	struct rr_reply r;
+	rr_build_call(&msg, &c, NULL, 0);
+	REQUIRE_EQ(rr_send_record(fd, msg.data, msg.len), 0);
+	CHECK_EQ(rr_recv_record(fd, r.raw, sizeof(r.raw), &r.raw_len, 3000), 0);
+	close(fd);
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	CHECK(server_answers(gw.nfs_port));
+}
+
 TEST(rpc_many_concurrent_connections)
 {
 	REQUIRE(gateway());
@@ -451,6 +536,60 @@ TEST(rpc_drc_replays_retransmitted_mkdir)
 	CHECK_EQ(xr_u32(&fresh.body), 17); /* NFS3ERR_EXIST */
 	close(fd);
 	CHECK(gw_log_count(&gw, "replaying the first reply") >= 1);
+}
+
+TEST(rpc_drc_replays_after_thousands_of_other_mutations)
+{
+	REQUIRE(gateway());
+	uint8_t root[64];
+	size_t root_len = mount_root(root);
+	REQUIRE(root_len > 0);
+
+	struct xb args = {.len = 0};
+	xb_opaque(&args, root, root_len);
+	xb_string(&args, "drc-pressure");
+	xb_u32(&args, 1);
+	xb_u32(&args, 0755);
+	for (int i = 0; i < 5; i++)
+		xb_u32(&args, 0);
+	struct rr_call mkdir_call = call(NFS_PROG, 3, 9);
+	struct rr_reply first, again;
+	int fd = rr_tcp_connect(gw.nfs_port);
+	REQUIRE(fd >= 0);
+	REQUIRE_EQ(rr_call_tcp(fd, &mkdir_call, args.data, args.len, &first), 0);
+	CHECK_EQ(xr_u32(&first.body), 0);
+
+	/* A busy client population: 4400 other non-idempotent calls (REMOVE
+	 * of names that do not exist), pipelined 32 at a time.  A 60 s
+	 * retransmission at 10k calls a second comes after 600k of them;
+	 * this is the same test at a scale a unit run can afford, and more
+	 * than the whole cache of the old default (4096 entries). */
+	enum { OTHERS = 4400, WINDOW = 32 };
+	for (int sent = 0; sent < OTHERS; sent += WINDOW) {
+		for (int k = 0; k < WINDOW; k++) {
+			struct xb rm = {.len = 0}, msg;
+			char name[32];
+			snprintf(name, sizeof(name), "absent-%d", sent + k);
+			xb_opaque(&rm, root, root_len);
+			xb_string(&rm, name);
+			struct rr_call c = call(NFS_PROG, 3, 12); /* REMOVE */
+			rr_build_call(&msg, &c, rm.data, rm.len);
+			REQUIRE_EQ(rr_send_record(fd, msg.data, msg.len), 0);
+		}
+		for (int k = 0; k < WINDOW; k++) {
+			struct rr_reply r;
+			REQUIRE_EQ(rr_recv_record(fd, r.raw, sizeof(r.raw), &r.raw_len, 10000), 0);
+		}
+	}
+	close(fd);
+
+	/* The MKDIR's reply was lost; the retransmission gets it again. */
+	fd = rr_tcp_connect(gw.nfs_port);
+	REQUIRE(fd >= 0);
+	REQUIRE_EQ(rr_call_tcp(fd, &mkdir_call, args.data, args.len, &again), 0);
+	CHECK_EQ(again.raw_len, first.raw_len);
+	CHECK(memcmp(again.raw, first.raw, first.raw_len) == 0);
+	close(fd);
 }
 
 TEST(rpc_clean_shutdown)

@@ -153,22 +153,72 @@ local function is_owner(a)
   return CRED.uid == 0 or CRED.uid == tonumber(a.u)
 end
 
--- POSIX permission check; mask bits 4 = read, 2 = write, 1 = execute.
--- Root passes everything except executing a non-directory without any x bit.
-local function may(a, mask)
+-- The Lua half of the one permission model (meta_perm.h, meta_perm.c; the
+-- table in tests/meta/meta_perm_test.c holds both to what knfsd does).
+-- acc: 4 read, 2 write, 1 execute/search, plus 8 = the owner passes, 16 =
+-- a regular file that may be executed may be read.  uid 0 passes everything
+-- except executing a non-directory without any x bit.
+local MAY_OWNER_OVERRIDE, MAY_READ_IF_EXEC = 8, 16
+local function permit(a, acc)
+  local mask = bit.band(acc, 7)
   local mode = tonumber(a.m)
   if CRED.uid == 0 then
     return bit.band(mask, 1) == 0 or a.t == DIR or bit.band(mode, 73) ~= 0
   end
+  local owner = CRED.uid == tonumber(a.u)
+  if owner and bit.band(acc, MAY_OWNER_OVERRIDE) ~= 0 then
+    return true
+  end
   local bits
-  if CRED.uid == tonumber(a.u) then
+  if owner then
     bits = bit.rshift(mode, 6)
   elseif in_group(tonumber(a.g)) then
     bits = bit.rshift(mode, 3)
   else
     bits = mode
   end
-  return bit.band(bits, mask) == mask
+  if bit.band(bits, mask) == mask then
+    return true
+  end
+  return bit.band(acc, MAY_READ_IF_EXEC) ~= 0 and mask == 4 and a.t == REG and bit.band(bits, 1) ~= 0
+end
+
+-- knfsd's ACCESS maps (meta_access_granted in meta_perm.c): per GFS_ACCESS_*
+-- bit, what it asks of a directory and of anything else (0 = never).
+local ACCESS_MAP = {{1, 4, 4}, {2, 1, 0}, {4, 3, 2}, {8, 3, 2}, {16, 3, 0}, {32, 0, 1}}
+local function access_granted(a, want)
+  local granted = 0
+  for _, m in ipairs(ACCESS_MAP) do
+    local acc = a.t == DIR and m[2] or m[3]
+    if bit.band(want, m[1]) ~= 0 and acc ~= 0 and permit(a, acc) then
+      granted = granted + m[1]
+    end
+  end
+  return granted
+end
+
+-- The mode after a write or truncate by the caller (meta_mode_after_write):
+-- S_ISUID, and S_ISGID with S_IXGRP, dropped from a regular file unless the
+-- caller is uid 0 (Linux should_remove_suid).
+local function drop_suid(mode)
+  mode = bit.band(mode, bit.bnot(2048))
+  if bit.band(mode, 8) ~= 0 then
+    mode = bit.band(mode, bit.bnot(1024))
+  end
+  return mode
+end
+
+local function mode_after_write(a)
+  local mode = tonumber(a.m)
+  if a.t ~= REG or CRED.uid == 0 then
+    return mode
+  end
+  return drop_suid(mode)
+end
+
+-- Only uid 0 makes block and character devices (knfsd: CAP_MKNOD).
+local function may_mknod(t)
+  return (t ~= '4' and t ~= '5') or CRED.uid == 0
 end
 
 -- Sticky directory: only root, the directory's owner or the entry's owner

@@ -12,7 +12,7 @@ end
 if a.t == DIR then
   return {-E.PERM}
 end
-if not may(dir, 3) then
+if not permit(dir, 3) then
   return {-E.ACCES}
 end
 if entry(dir.i, ARGV[A + 4]) then

@@ -7,7 +7,7 @@ if not d[1] or (ARGV[A + 1] ~= '0' and d[1] ~= ARGV[A + 1]) then
 elseif d[2] ~= DIR then
   return {-E.NOTDIR}
 end
-if not may({t = d[2], m = d[3], u = d[4], g = d[5]}, 1) then
+if not permit({t = d[2], m = d[3], u = d[4], g = d[5]}, 1) then
   return {-E.ACCES}
 end
 local name = ARGV[A + 2]

@@ -11,7 +11,7 @@ if not d then
   return {dir}
 end
 local name, t, how, verf = ARGV[A + 2], ARGV[A + 3], ARGV[A + 5], ARGV[A + 6]
-if not may(dir, 1) then
+if not permit(dir, 1) then
   return {-E.ACCES}
 end
 
@@ -36,8 +36,10 @@ end
 -- first, as it would for a caller who may only look.
 local cap = setting('capacity_inodes')
 local denied
-if not may(dir, 3) then
+if not permit(dir, 3) then
   denied = -E.ACCES
+elseif not may_mknod(t) then
+  denied = -E.PERM
 elseif cap > 0 and tonumber(redis.call('GET', P .. 'totalinodes') or '0') >= cap then
   denied = -E.NOSPC
 end
@@ -58,6 +60,10 @@ if bit.band(tonumber(dir.m), 1024) ~= 0 then -- setgid directory: inherit its gr
   gid = dir.g
   if t == DIR then
     mode = bit.bor(mode, 1024)
+  elseif bit.band(mode, 1032) == 1032 and CRED.uid ~= 0 and not in_group(tonumber(gid)) then
+    -- a setgid executable of a group its creator is not in (inode_init_owner,
+    -- CVE-2018-13405)
+    mode = bit.band(mode, bit.bnot(1024))
   end
 end
 mode = S(mode)

@@ -14,7 +14,7 @@ elseif ARGV[A + 4] ~= '0' and ARGV[A + 4] ~= sd.gen then
   return {-E.STALE}
 end
 local sname, dname = ARGV[A + 2], ARGV[A + 5]
-if not may(sd, 3) or not may(dd, 3) then
+if not permit(sd, 3) or not permit(dd, 3) then
   return {-E.ACCES}
 end
 local se = entry(sd.i, sname)
@@ -47,7 +47,7 @@ if moving_dir then
       return {-E.IO}
     end
   end
-  if not may(src, 2) then -- its '..' changes
+  if not permit(src, 2) then -- its '..' changes
     return {-E.ACCES}
   end
 end

@@ -1,4 +1,5 @@
--- setattr: ARGV[A..] = ino, gen, valid (GFS_SET_* bits), mode, uid, gid,
+-- setattr: ARGV[A..] = ino, gen, valid (GFS_SET_* bits; GFS_SET_DROP_SUID
+-- = 256 is what a WRITE by the caller drops), mode, uid, gid,
 -- size, atime sec, atime nsec, mtime sec, mtime nsec, guard ('1' = check),
 -- guard ctime sec, guard ctime nsec.  Returns {0, pre, attrs}.
 local a, e = get_inode(ARGV[A], ARGV[A + 1])
@@ -20,10 +21,13 @@ local uid, gid = tonumber(ARGV[A + 4]), tonumber(ARGV[A + 5])
 if has(1) and not owner then
   return {-E.PERM}
 end
-if has(2) and uid ~= tonumber(a.u) and CRED.uid ~= 0 then
+-- chown and chgrp (Linux chown_ok, chgrp_ok): even a change to the current
+-- value needs the owner (or uid 0), so a no-op cannot probe or touch ctime.
+local caller_owns = CRED.uid == tonumber(a.u)
+if has(2) and CRED.uid ~= 0 and not (caller_owns and uid == tonumber(a.u)) then
   return {-E.PERM}
 end
-if has(4) and gid ~= tonumber(a.g) and CRED.uid ~= 0 and (CRED.uid ~= tonumber(a.u) or not in_group(gid)) then
+if has(4) and CRED.uid ~= 0 and not (caller_owns and (gid == tonumber(a.g) or in_group(gid))) then
   return {-E.PERM}
 end
 local size
@@ -33,7 +37,7 @@ if has(8) then
   elseif a.t ~= REG then
     return {-E.INVAL}
   end
-  if not may(a, 2) then
+  if not permit(a, 2 + MAY_OWNER_OVERRIDE) then
     return {-E.ACCES}
   end
   size = tonumber(ARGV[A + 6])
@@ -46,7 +50,7 @@ if has(8) then
     return {-E.NOSPC}
   end
 end
-if (has(32) or has(128)) and not owner and not may(a, 2) then
+if (has(32) or has(128)) and not permit(a, 2 + MAY_OWNER_OVERRIDE) then
   return {-E.ACCES}
 end
 if (has(16) or has(64)) and not owner then
@@ -59,15 +63,23 @@ if has(1) then
     mode = bit.band(mode, bit.bnot(1024)) -- setgid needs membership
   end
 end
-local chowned = false
-if has(2) and uid ~= tonumber(a.u) then
-  a.u, chowned = S(uid), true
+if has(2) then
+  a.u = S(uid)
 end
-if has(4) and gid ~= tonumber(a.g) then
-  a.g, chowned = S(gid), true
+if has(4) then
+  a.g = S(gid)
 end
-if chowned and CRED.uid ~= 0 and a.t ~= DIR then
-  mode = bit.band(mode, bit.bnot(3072)) -- drop setuid/setgid
+if (has(2) or has(4)) and a.t ~= DIR then
+  -- chown drops S_ISUID, and S_ISGID with group-exec, whoever does it and
+  -- whatever mode comes with it (knfsd nfsd_sanitize_attrs, notify_change)
+  mode = drop_suid(mode)
+elseif (size or has(256)) and not has(1) then
+  -- a truncate or a WRITE (256: gfs_write asks before buffering its data)
+  -- by anyone but uid 0; an explicit new mode in the same call wins
+  mode = mode_after_write(a)
+end
+if has(256) and not has(1) and not has(2) and not has(4) and not size and mode == tonumber(a.m) then
+  return {0, a_pre, flat(a)} -- nothing to drop: no change, no ctime
 end
 a.m = S(mode)
 local what = 'c'

@@ -6,7 +6,7 @@ if not d then
   return {dir}
 end
 local name, rmdir = ARGV[A + 2], ARGV[A + 3] == '1'
-if not may(dir, 3) then
+if not permit(dir, 3) then
   return {-E.ACCES}
 end
 local en = entry(dir.i, name)

@@ -8,7 +8,7 @@ if not a then
 end
 local key, name = P .. 'x' .. a.i, ARGV[A + 3]
 if op == 'get' or op == 'list' then
-  if not may(a, 4) then
+  if not permit(a, 4) then
     return {-E.ACCES}
   end
   if op == 'list' then
@@ -20,7 +20,7 @@ if op == 'get' or op == 'list' then
   end
   return {0, v}
 end
-if not may(a, 2) then
+if not permit(a, 2) then
   return {-E.ACCES}
 end
 if op == 'set' then

@@ -1,0 +1,276 @@
+/*
+ * nfs4_compound.c - the NFSv4 program (RFC 8881 section 16): NULL and
+ * COMPOUND.  COMPOUND is decoded op by op from the table in nfs4_ops.c, so
+ * that decoding stops at an operation gatefs does not know instead of
+ * failing the whole request; the operations run in order until the first
+ * one that fails; the reply is encoded here into one buffer, which is what
+ * the session's slot keeps for a retransmission (nfs4_session.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "log.h"
+#include "nfs4_impl.h"
+#include "server.h"
+
+#define XDR_FN(fn) ((rpc_xdr_fn)(void (*)(void))(fn))
+#define REPLY_LIMIT (16u << 20)
+
+static bool decode_ops(XDR *xdrs, struct nfs4_compound_args *a)
+{
+	a->ops = calloc(a->nops ? a->nops : 1, sizeof(*a->ops));
+	if (!a->ops)
+		return false;
+	for (uint32_t i = 0; i < a->nops; i++) {
+		uint32_t opnum;
+		if (!xdr_u_int32_t(xdrs, &opnum)) {
+			a->stop_status = NFS4ERR_BADXDR;
+			break;
+		}
+		a->ops[i].argop = (nfs_opnum4)opnum;
+		a->ndecoded = i + 1;
+		const struct nfs4_op *op = nfs4_op_find(opnum);
+		if (!op) {
+			a->stop_status = opnum >= OP_ACCESS && opnum <= OP_CLONE ? NFS4ERR_NOTSUPP : NFS4ERR_OP_ILLEGAL;
+			break;
+		}
+		if (op->decode_args && !NFS4_XDRPROC(op->decode_args)(xdrs, &a->ops[i].nfs_argop4_u)) {
+			a->stop_status = NFS4ERR_BADXDR;
+			break;
+		}
+	}
+	return true;
+}
+
+bool nfs4_xdr_compound_args(XDR *xdrs, void *obj)
+{
+	struct nfs4_compound_args *a = obj;
+
+	if (xdrs->x_op == XDR_FREE) {
+		for (uint32_t i = 0; a->ops && i < a->ndecoded; i++) {
+			const struct nfs4_op *op = nfs4_op_find(a->ops[i].argop);
+			if (op && op->decode_args)
+				xdr_free(NFS4_XDRPROC(op->decode_args), &a->ops[i].nfs_argop4_u);
+		}
+		free(a->ops);
+		a->ops = NULL;
+		xdr_free(NFS4_XDRPROC(xdr_utf8str_cs), &a->tag);
+		return true;
+	}
+	if (xdrs->x_op != XDR_DECODE)
+		return false;
+	u_int start = XDR_GETPOS(xdrs);
+	if (!xdr_utf8str_cs(xdrs, &a->tag) || !xdr_u_int32_t(xdrs, &a->minorversion) || !xdr_u_int32_t(xdrs, &a->nops))
+		return false;
+	if (a->minorversion != 1 && a->minorversion != 2)
+		a->stop_status = NFS4ERR_MINOR_VERS_MISMATCH;
+	else if (a->nops > NFS4_MAX_OPS)
+		a->stop_status = NFS4ERR_TOO_MANY_OPS;
+	else if (!decode_ops(xdrs, a))
+		return false;
+	a->request_bytes = XDR_GETPOS(xdrs) - start;
+	return true;
+}
+
+bool nfs4_xdr_compound_reply(XDR *xdrs, void *obj)
+{
+	struct nfs4_compound_reply *r = obj;
+
+	if (xdrs->x_op == XDR_FREE) {
+		free(r->data);
+		r->data = NULL;
+		return true;
+	}
+	return r->len == 0 || XDR_PUTBYTES(xdrs, r->data, r->len);
+}
+
+/* One op's result: its number, then its result (status only for an op
+ * without a table row). */
+static bool encode_result(XDR *x, const nfs_resop4 *r)
+{
+	uint32_t opnum = r->resop;
+	const struct nfs4_op *op = nfs4_op_find(opnum);
+
+	if (!xdr_u_int32_t(x, &opnum))
+		return false;
+	if (!op || !op->encode_result) {
+		nfsstat4 st = r->nfs_resop4_u.opillegal.status;
+		return xdr_nfsstat4(x, &st);
+	}
+	return NFS4_XDRPROC(op->encode_result)(x, (void *)&r->nfs_resop4_u);
+}
+
+static int encode_reply(nfsstat4 status, utf8str_cs *tag, const nfs_resop4 *res, uint32_t nres,
+			struct nfs4_compound_reply *out)
+{
+	for (size_t cap = 8192; cap <= REPLY_LIMIT; cap *= 4) {
+		char *buf = malloc(cap);
+		XDR x;
+		bool ok;
+
+		if (!buf)
+			return -ENOMEM;
+		xdrmem_ncreate(&x, buf, (u_int)cap, XDR_ENCODE);
+		ok = xdr_nfsstat4(&x, &status) && xdr_utf8str_cs(&x, tag) && xdr_u_int32_t(&x, &nres);
+		for (uint32_t i = 0; ok && i < nres; i++)
+			ok = encode_result(&x, &res[i]);
+		if (ok)
+			out->len = XDR_GETPOS(&x);
+		if (x.x_ops->x_destroy)
+			x.x_ops->x_destroy(&x);
+		if (ok) {
+			out->data = buf;
+			return 0;
+		}
+		free(buf);
+	}
+	return -EMSGSIZE;
+}
+
+/* Runs op i; returns its status. */
+static nfsstat4 run_op(struct nfs4_compound *c, const struct nfs4_compound_args *a, uint32_t i, nfs_resop4 *r)
+{
+	nfs_opnum4 opnum = a->ops[i].argop;
+	const struct nfs4_op *op = nfs4_op_find(opnum);
+
+	r->resop = opnum;
+	if (!op) {
+		if (a->stop_status == NFS4ERR_OP_ILLEGAL)
+			r->resop = OP_ILLEGAL;
+		return a->stop_status;
+	}
+	if (i + 1 == a->ndecoded && a->stop_status == NFS4ERR_BADXDR)
+		return NFS4ERR_BADXDR;
+	if (i == 0 && opnum != OP_SEQUENCE) {
+		if (!(op->flags & NFS4_OP_NO_SESSION))
+			return NFS4ERR_OP_NOT_IN_SESSION;
+		if (a->nops > 1)
+			return NFS4ERR_NOT_ONLY_OP;
+	}
+	if (i > 0 && opnum == OP_SEQUENCE)
+		return NFS4ERR_SEQUENCE_POS;
+	if ((op->flags & NFS4_OP_NEED_FH) && c->cur.kind == NFS4_FH_NONE)
+		return NFS4ERR_NOFILEHANDLE;
+	return op->handler(c, (void *)&a->ops[i].nfs_argop4_u, &r->nfs_resop4_u);
+}
+
+static void free_results(nfs_resop4 *res, uint32_t nres)
+{
+	for (uint32_t i = 0; i < nres; i++) {
+		const struct nfs4_op *op = nfs4_op_find(res[i].resop);
+		if (op && op->encode_result)
+			xdr_free(NFS4_XDRPROC(op->encode_result), &res[i].nfs_resop4_u);
+	}
+	free(res);
+}
+
+static enum rpc_disposition nfs4_compound(struct rpc_call *call, void *args, void *result)
+{
+	struct nfs4_compound_args *a = args;
+	struct nfs4_compound_reply *reply = result;
+	struct nfs4_compound c = {
+	    .call = call,
+	    .nfs4 = call->server->nfs4,
+	    .minorversion = a->minorversion,
+	    .nops = a->nops,
+	    .request_bytes = a->request_bytes,
+	};
+	nfs_resop4 *res = calloc(a->ndecoded ? a->ndecoded : 1, sizeof(*res));
+	nfsstat4 status = NFS4_OK;
+	uint32_t nres = 0;
+
+	if (!res || !c.nfs4)
+		return RPC_SYSTEM_ERR;
+	if (a->stop_status == NFS4ERR_MINOR_VERS_MISMATCH || a->stop_status == NFS4ERR_TOO_MANY_OPS)
+		status = a->stop_status;
+	for (uint32_t i = 0; status == NFS4_OK && i < a->ndecoded; i++) {
+		status = run_op(&c, a, i, &res[i]);
+		if (status != NFS4_OK) {
+			const struct nfs4_op *op = nfs4_op_find(res[i].resop);
+			log_debug("nfs4: xid %08x op %u %s: status %d", call->xid, i, op ? op->name : "?", (int)status);
+		}
+		/* Every result type starts with its status. */
+		res[i].nfs_resop4_u.opillegal.status = status;
+		nres = i + 1;
+		if (c.replay)
+			break;
+	}
+	if (c.replay) {
+		free_results(res, nres);
+		reply->data = c.replay;
+		reply->len = (uint32_t)c.replay_len;
+		return RPC_OK;
+	}
+	int rc = encode_reply(status, &a->tag, res, nres, reply);
+	free_results(res, nres);
+	if (c.in_session)
+		nfs4_slot_finish(c.nfs4->state, c.sessionid, c.slot, rc == 0 ? reply->data : NULL, reply->len, true);
+	if (rc < 0) {
+		log_warn("nfs4: xid %08x: reply of %u ops could not be encoded", call->xid, nres);
+		return RPC_SYSTEM_ERR;
+	}
+	return RPC_OK;
+}
+
+static enum rpc_disposition nfs4_null(struct rpc_call *call, void *args, void *result)
+{
+	(void)call;
+	(void)args;
+	(void)result;
+	return RPC_OK;
+}
+
+static const struct rpc_proc nfs4_procs[] = {
+    [NFSPROC4_NULL] = {"NULL", XDR_FN(xdr_void), 0, XDR_FN(xdr_void), 0, nfs4_null, 0},
+    /* Not in the DRC: sessions give exactly-once semantics themselves. */
+    [NFSPROC4_COMPOUND] = {"COMPOUND", XDR_FN(nfs4_xdr_compound_args), sizeof(struct nfs4_compound_args),
+			   XDR_FN(nfs4_xdr_compound_reply), sizeof(struct nfs4_compound_reply), nfs4_compound, 0},
+};
+
+const struct rpc_program nfs4_program = {
+    .name = "nfs4",
+    .prog = 100003,
+    .vers = 4,
+    .nprocs = sizeof(nfs4_procs) / sizeof(nfs4_procs[0]),
+    .procs = nfs4_procs,
+};
+
+int nfs4_start(struct server *srv, uint32_t lease_seconds)
+{
+	struct nfs4_server *n = calloc(1, sizeof(*n));
+	struct nfs4_state_config sc = {
+	    .lease_seconds = lease_seconds ? lease_seconds : 90,
+	    .max_slots = 64,
+	};
+	struct timespec ts;
+
+	if (!n)
+		return -ENOMEM;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n->boot_time.sec = ts.tv_sec;
+	n->boot_time.nsec = (uint32_t)ts.tv_nsec;
+	n->state = nfs4_state_create(&sc);
+	if (!n->state || RAND_bytes(n->server_id, sizeof(n->server_id)) != 1 || nfs4_pseudo_build(n, srv) < 0) {
+		nfs4_state_destroy(n->state);
+		free(n->pseudo);
+		free(n);
+		return -ENOMEM;
+	}
+	srv->nfs4 = n;
+	return 0;
+}
+
+void nfs4_stop(struct server *srv)
+{
+	struct nfs4_server *n = srv->nfs4;
+
+	if (!n)
+		return;
+	nfs4_state_destroy(n->state);
+	free(n->pseudo);
+	free(n);
+	srv->nfs4 = NULL;
+}

@@ -1,0 +1,272 @@
+/*
+ * nfs4_data.c - opening and file data (RFC 8881 sections 18.16-18.32):
+ * OPEN (CLAIM_NULL and CLAIM_FH; UNCHECKED4, GUARDED4, EXCLUSIVE4 and
+ * EXCLUSIVE4_1), CLOSE, OPEN_DOWNGRADE, READ, WRITE and COMMIT.  Share
+ * reservations and stateids live behind nfs4_state.h; the data path is the
+ * vfs's, as for NFSv3.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nfs4_impl.h"
+
+/* The vfs's write verifier: new at every start and whenever Redis may have
+ * lost committed metadata, so that clients resend what was not committed. */
+static void put_verifier(const struct nfs4_compound *c, char out[NFS4_VERIFIER_SIZE])
+{
+	uint64_t v = gfs_write_verifier(c->call->vfs);
+	for (int i = 0; i < NFS4_VERIFIER_SIZE; i++)
+		out[i] = (char)(v >> (56 - 8 * i));
+}
+
+/* The "current stateid" stands for the last one an op of this compound
+ * returned (section 16.2.3.1.2). */
+static const stateid4 *resolve_stateid(const struct nfs4_compound *c, const stateid4 *sid)
+{
+	static const char zeros[NFS4_OTHER_SIZE];
+	if (sid->seqid == 1 && memcmp(sid->other, zeros, sizeof(zeros)) == 0 && c->have_cur_stateid)
+		return &c->cur_stateid;
+	return sid;
+}
+
+static void set_cur_stateid(struct nfs4_compound *c, const stateid4 *sid)
+{
+	c->cur_stateid = *sid;
+	c->have_cur_stateid = true;
+}
+
+/* Creates or opens name in the current directory; *created tells which. */
+static nfsstat4 open_create(struct nfs4_compound *c, const OPEN4args *a, const char *name, struct gfs_attr *attr,
+			    struct gfs_wcc *wcc, bool *created, bitmap4 *set)
+{
+	const createhow4 *how = &a->openhow.openflag4_u.how;
+	const fattr4 *attrs = NULL;
+	const uint8_t *verf = NULL;
+	enum gfs_create_how mode_how = GFS_CREATE_UNCHECKED;
+	struct gfs_setattr sa = {0};
+	static const fattr4 none = {{0, NULL}, {0, NULL}};
+
+	switch (how->mode) {
+	case UNCHECKED4:
+	case GUARDED4:
+		attrs = &how->createhow4_u.createattrs;
+		mode_how = how->mode == GUARDED4 ? GFS_CREATE_GUARDED : GFS_CREATE_UNCHECKED;
+		break;
+	case EXCLUSIVE4:
+		attrs = &none;
+		verf = (const uint8_t *)how->createhow4_u.createverf;
+		mode_how = GFS_CREATE_EXCLUSIVE;
+		break;
+	case EXCLUSIVE4_1:
+		attrs = &how->createhow4_u.ch_createboth.cva_attrs;
+		verf = (const uint8_t *)how->createhow4_u.ch_createboth.cva_verf;
+		mode_how = GFS_CREATE_EXCLUSIVE;
+		break;
+	default:
+		return NFS4ERR_INVAL;
+	}
+	nfsstat4 st = nfs4_decode_sattr(attrs, &sa, set);
+	if (st != NFS4_OK)
+		return st;
+	uint32_t mode = (sa.valid & GFS_SET_MODE) ? sa.mode : 0644;
+	int rc = gfs_create(c->call->vfs, &c->cur.acc.cred, c->cur.acc.ref, name, mode, mode_how, verf, attr, wcc);
+	if (rc < 0)
+		return nfs4_status(rc);
+	*created = wcc->has_pre && wcc->has_post && wcc->pre_change != wcc->post.change;
+	sa.valid &= ~(uint32_t)GFS_SET_MODE;
+	if (!*created)
+		sa.valid &= GFS_SET_SIZE; /* an existing file: only O_TRUNC applies */
+	if (sa.valid) {
+		struct gfs_wcc fw;
+		rc =
+		    gfs_setattr(c->call->vfs, &c->cur.acc.cred, (struct gfs_ref){attr->ino, attr->gen}, &sa, NULL, &fw);
+		if (rc < 0)
+			return nfs4_status(rc);
+		attr->size = fw.has_post ? fw.post.size : attr->size;
+	}
+	return NFS4_OK;
+}
+
+static nfsstat4 open_type_status(enum gfs_ftype t)
+{
+	switch (t) {
+	case GFS_REG:
+		return NFS4_OK;
+	case GFS_DIR:
+		return NFS4ERR_ISDIR;
+	case GFS_LNK:
+		return NFS4ERR_SYMLINK;
+	default:
+		return NFS4ERR_WRONG_TYPE;
+	}
+}
+
+NFS4_HANDLER(nfs4_op_open)
+{
+	OPEN4args *a = args;
+	OPEN4res *r = res;
+	OPEN4resok *ok = &r->OPEN4res_u.resok4;
+	uint32_t access = a->share_access & OPEN4_SHARE_ACCESS_BOTH, deny = a->share_deny;
+	bool create = a->openhow.opentype == OPEN4_CREATE, created = false;
+	struct gfs_attr attr;
+	struct gfs_wcc wcc = {0};
+	bitmap4 set = {0, NULL};
+	nfsstat4 st;
+
+	if (access == 0 || deny > OPEN4_SHARE_DENY_BOTH)
+		return NFS4ERR_INVAL;
+	st = nfs4_need_export(c, create || (access & OPEN4_SHARE_ACCESS_WRITE));
+	if (st != NFS4_OK)
+		return st == NFS4ERR_ACCESS ? NFS4ERR_ISDIR : st;
+	switch (a->claim.claim) {
+	case CLAIM_NULL: {
+		char name[GFS_NAME_MAX + 1];
+		if ((st = nfs4_name(&a->claim.open_claim4_u.file, name)) != NFS4_OK)
+			return st;
+		if (create)
+			st = open_create(c, a, name, &attr, &wcc, &created, &set);
+		else {
+			int rc = gfs_lookup(c->call->vfs, &c->cur.acc.cred, c->cur.acc.ref, name, &attr);
+			st = nfs4_status(rc);
+			if (rc == 0 && gfs_getattr(c->call->vfs, c->cur.acc.ref, &wcc.post) == 0) {
+				wcc.has_pre = wcc.has_post = 1;
+				wcc.pre_change = wcc.post.change;
+			}
+		}
+		break;
+	}
+	case CLAIM_FH:
+		if (create)
+			return NFS4ERR_INVAL;
+		st = nfs4_status(gfs_getattr(c->call->vfs, c->cur.acc.ref, &attr));
+		break;
+	case CLAIM_PREVIOUS:
+		return NFS4ERR_NO_GRACE; /* no state survives a restart yet */
+	default:
+		return NFS4ERR_NOTSUPP; /* no delegations are granted */
+	}
+	if (st == NFS4_OK)
+		st = open_type_status(attr.type);
+	struct gfs_ref file = {attr.ino, attr.gen};
+	if (st == NFS4_OK && !created) {
+		uint32_t want = ((access & OPEN4_SHARE_ACCESS_READ) ? GFS_ACCESS_READ : 0) |
+				((access & OPEN4_SHARE_ACCESS_WRITE) ? GFS_ACCESS_MODIFY : 0);
+		uint32_t granted = 0;
+		struct gfs_attr ignored;
+		int rc = gfs_access(c->call->vfs, &c->cur.acc.cred, file, want, &granted, &ignored);
+		st = rc < 0 ? nfs4_status(rc) : (granted & want) != want ? NFS4ERR_ACCESS : NFS4_OK;
+	}
+	if (st == NFS4_OK)
+		st = nfs4_open_acquire(c->nfs4->state, c->clientid, a->owner.owner.owner_val, a->owner.owner.owner_len,
+				       attr.ino, access, deny, &ok->stateid);
+	if (st != NFS4_OK) {
+		nfs4_bitmap_free(&set);
+		memset(&ok->stateid, 0, sizeof(ok->stateid));
+		return st;
+	}
+	nfs4_cinfo(&wcc, &ok->cinfo);
+	ok->rflags = OPEN4_RESULT_LOCKTYPE_POSIX;
+	ok->attrset = set;
+	ok->delegation.delegation_type = OPEN_DELEGATE_NONE;
+	c->cur.acc.ref = file;
+	set_cur_stateid(c, &ok->stateid);
+	return NFS4_OK;
+}
+
+NFS4_HANDLER(nfs4_op_close)
+{
+	CLOSE4args *a = args;
+	CLOSE4res *r = res;
+	nfsstat4 st = nfs4_need_export(c, false);
+
+	if (st != NFS4_OK)
+		return st;
+	st = nfs4_open_close(c->nfs4->state, c->clientid, resolve_stateid(c, &a->open_stateid), c->cur.acc.ref.ino,
+			     &r->CLOSE4res_u.open_stateid);
+	if (st == NFS4_OK)
+		set_cur_stateid(c, &r->CLOSE4res_u.open_stateid);
+	return st;
+}
+
+NFS4_HANDLER(nfs4_op_open_downgrade)
+{
+	OPEN_DOWNGRADE4args *a = args;
+	OPEN_DOWNGRADE4res *r = res;
+	nfsstat4 st = nfs4_need_export(c, false);
+
+	if (st != NFS4_OK)
+		return st;
+	st = nfs4_open_downgrade(c->nfs4->state, c->clientid, resolve_stateid(c, &a->open_stateid), c->cur.acc.ref.ino,
+				 a->share_access & OPEN4_SHARE_ACCESS_BOTH, a->share_deny,
+				 &r->OPEN_DOWNGRADE4res_u.resok4.open_stateid);
+	if (st == NFS4_OK)
+		set_cur_stateid(c, &r->OPEN_DOWNGRADE4res_u.resok4.open_stateid);
+	return st;
+}
+
+NFS4_HANDLER(nfs4_op_read)
+{
+	READ4args *a = args;
+	READ4res *r = res;
+	size_t count = a->count < NFS4_MAX_IO ? a->count : NFS4_MAX_IO, nread = 0;
+	struct gfs_attr attr;
+	int eof = 0;
+	nfsstat4 st = nfs4_need_export(c, false);
+
+	if (st == NFS4_OK)
+		st = nfs4_check_stateid(c, &a->stateid, OPEN4_SHARE_ACCESS_READ);
+	if (st != NFS4_OK)
+		return st;
+	char *buf = malloc(count ? count : 1);
+	if (!buf)
+		return NFS4ERR_DELAY;
+	int rc = gfs_read(c->call->vfs, &c->cur.acc.cred, c->cur.acc.ref, a->offset, count, buf, &nread, &eof, &attr);
+	if (rc < 0) {
+		free(buf);
+		return nfs4_status(rc);
+	}
+	r->READ4res_u.resok4.eof = eof != 0;
+	r->READ4res_u.resok4.data.data_val = buf;
+	r->READ4res_u.resok4.data.data_len = (u_int)nread;
+	return NFS4_OK;
+}
+
+NFS4_HANDLER(nfs4_op_write)
+{
+	WRITE4args *a = args;
+	WRITE4res *r = res;
+	enum gfs_stable committed = GFS_UNSTABLE;
+	struct gfs_wcc wcc;
+	nfsstat4 st = nfs4_need_export(c, true);
+
+	if (st == NFS4_OK)
+		st = nfs4_check_stateid(c, &a->stateid, OPEN4_SHARE_ACCESS_WRITE);
+	if (st != NFS4_OK)
+		return st;
+	if (a->stable > FILE_SYNC4)
+		return NFS4ERR_INVAL;
+	int rc = gfs_write(c->call->vfs, &c->cur.acc.cred, c->cur.acc.ref, a->offset, a->data.data_len,
+			   a->data.data_val, (enum gfs_stable)a->stable, &committed, &wcc);
+	if (rc < 0)
+		return nfs4_status(rc);
+	r->WRITE4res_u.resok4.count = a->data.data_len;
+	r->WRITE4res_u.resok4.committed = (stable_how4)committed;
+	put_verifier(c, r->WRITE4res_u.resok4.writeverf);
+	return NFS4_OK;
+}
+
+NFS4_HANDLER(nfs4_op_commit)
+{
+	COMMIT4res *r = res;
+	struct gfs_attr attr;
+	nfsstat4 st = nfs4_need_export(c, false);
+	(void)args;
+
+	if (st != NFS4_OK)
+		return st;
+	int rc = gfs_commit(c->call->vfs, c->cur.acc.ref, &attr);
+	if (rc < 0)
+		return nfs4_status(rc);
+	put_verifier(c, r->COMMIT4res_u.resok4.writeverf);
+	return NFS4_OK;
+}

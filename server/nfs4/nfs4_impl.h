@@ -1,0 +1,198 @@
+/*
+ * nfs4_impl.h - what the nfs4*.c files share: the state of one COMPOUND
+ * (current and saved filehandle, session slot, current stateid), the
+ * operation table row, the pseudo filesystem, the errno -> nfsstat4 table
+ * and attribute coding.  Private to the NFSv4 program.
+ */
+#ifndef GATEFS_NFS4_IMPL_H
+#define GATEFS_NFS4_IMPL_H
+
+#include "nfs4_prot.h"
+
+#include "export.h"
+#include "fh.h"
+#include "nfs4.h"
+#include "nfs4_state.h"
+#include "rpc.h"
+
+#define NFS4_MAX_IO (1u << 20)
+
+/* A node of the pseudo filesystem (RFC 8881 section 7.3): the root and
+ * every directory above an export.  A node whose path is an export's is
+ * that export's root instead. */
+struct nfs4_pseudo {
+	char path[1024];
+	uint32_t id; /* export_id_for_path(path): the handle and fileid */
+	int parent;  /* index, -1 for the root */
+	const struct export *export;
+};
+
+/* Per-server NFSv4 data, hung off struct server. */
+struct nfs4_server {
+	struct nfs4_state *state;
+	struct nfs4_pseudo *pseudo;
+	size_t npseudo;
+	struct gfs_time boot_time;
+	uint8_t server_id[16]; /* so_major_id: this gateway's start */
+};
+
+enum nfs4_fh_kind { NFS4_FH_NONE = 0, NFS4_FH_PSEUDO, NFS4_FH_EXPORT };
+
+struct nfs4_fh {
+	enum nfs4_fh_kind kind;
+	int pseudo;		  /* index into nfs4_server.pseudo */
+	struct export_access acc; /* NFS4_FH_EXPORT: export, inode, squashed cred */
+};
+
+struct nfs4_compound {
+	struct rpc_call *call;
+	struct nfs4_server *nfs4;
+	uint32_t minorversion;
+	uint32_t nops;
+	uint32_t request_bytes;
+	struct nfs4_fh cur, saved;
+	bool in_session;
+	uint8_t sessionid[NFS4_SESSIONID_SIZE];
+	slotid4 slot;
+	bool cachethis;
+	clientid4 clientid;
+	struct nfs4_slot_grant grant;
+	void *replay; /* set by SEQUENCE: the whole reply to resend */
+	size_t replay_len;
+	bool have_cur_stateid;
+	stateid4 cur_stateid;
+};
+
+/* An rpcgen routine (typed pointer) as the xdrproc_t xdr_free wants. */
+#define NFS4_XDRPROC(fn) ((xdrproc_t)(void (*)(void))(fn))
+
+/* One row of the operation table (nfs4_ops.c). */
+enum nfs4_op_flags {
+	NFS4_OP_NO_SESSION = 1 << 0, /* may be the first op outside a session */
+	NFS4_OP_NEED_FH = 1 << 1,    /* NFS4ERR_NOFILEHANDLE without a current fh */
+};
+struct nfs4_op {
+	const char *name;
+	rpc_xdr_fn decode_args; /* NULL: no arguments */
+	rpc_xdr_fn encode_result;
+	nfsstat4 (*handler)(struct nfs4_compound *c, void *args, void *res);
+	uint32_t flags;
+};
+/* The row for opnum, or NULL if gatefs does not implement it. */
+const struct nfs4_op *nfs4_op_find(uint32_t opnum);
+
+/* The decoded COMPOUND: ops[0..ndecoded) hold arguments; when decoding
+ * stopped early (an unknown op, bad XDR or too many ops) the reason is in
+ * stop_status and applies to op number ndecoded - 1 (or to the compound
+ * when ndecoded is 0). */
+struct nfs4_compound_args {
+	utf8str_cs tag;
+	uint32_t minorversion;
+	uint32_t nops; /* as sent */
+	uint32_t ndecoded;
+	nfs_argop4 *ops;
+	nfsstat4 stop_status;
+	uint32_t request_bytes;
+};
+bool nfs4_xdr_compound_args(XDR *xdrs, void *obj);
+/* The reply, encoded already (for the slot's reply cache). */
+struct nfs4_compound_reply {
+	void *data;
+	uint32_t len;
+};
+bool nfs4_xdr_compound_reply(XDR *xdrs, void *obj);
+
+/* nfs4_util.c */
+nfsstat4 nfs4_status(int err);
+/* Copies a component into out: INVAL if empty, BADNAME for "." "..", '/'
+ * or NUL, NAMETOOLONG past GFS_NAME_MAX. */
+nfsstat4 nfs4_name(const component4 *name, char out[GFS_NAME_MAX + 1]);
+/* Current fh is a file of an export (not pseudo): NOFILEHANDLE / the
+ * status for a pseudo node (ROFS when write, else the given one). */
+nfsstat4 nfs4_need_export(const struct nfs4_compound *c, bool write);
+/* The current fh's handle bytes. */
+void nfs4_fh_bytes(const struct nfs4_compound *c, const struct nfs4_fh *f, struct fh *out);
+void nfs4_cinfo(const struct gfs_wcc *w, change_info4 *out);
+bool nfs4_stateid_special(const stateid4 *sid); /* anonymous or bypass */
+/* Checks the stateid of READ, WRITE or SETATTR(size) on the current file;
+ * resolves the "current stateid" (RFC 8881 section 16.2.3.1.2). */
+nfsstat4 nfs4_check_stateid(struct nfs4_compound *c, const stateid4 *sid, uint32_t want);
+
+/* nfs4_fh.c: the pseudo filesystem and the fh ops. */
+int nfs4_pseudo_build(struct nfs4_server *n, const struct server *srv);
+/* A child of pseudo node idx named name: 0 and *child (a pseudo node,
+ * possibly an export root), or -ENOENT. */
+int nfs4_pseudo_child(const struct nfs4_server *n, int idx, const char *name, int *child);
+/* Sets f to the export root when node idx is one (client admitted), else to
+ * the pseudo node.  NFS4_OK or NFS4ERR_ACCESS. */
+nfsstat4 nfs4_enter_node(struct nfs4_compound *c, int idx, struct nfs4_fh *f);
+bool nfs4_node_visible(const struct nfs4_compound *c, int idx);
+
+/* nfs4_attr.c */
+struct nfs4_obj {
+	struct gfs_attr attr;
+	fsid4 fsid;
+	uint64_t mounted_on_fileid;
+	struct fh fh;
+};
+/* The attributes of f (a pseudo node or an inode of an export). */
+nfsstat4 nfs4_obj_of(struct nfs4_compound *c, const struct nfs4_fh *f, struct nfs4_obj *out);
+void nfs4_obj_export(struct nfs4_compound *c, const struct export *ex, const struct gfs_attr *a, struct nfs4_obj *out);
+/* Encodes the requested attributes into out (attr_vals malloc'ed). */
+nfsstat4 nfs4_encode_fattr(struct nfs4_compound *c, const struct nfs4_obj *o, const bitmap4 *req, fattr4 *out);
+/* Decodes settable attributes (size, mode, owner, owner_group,
+ * time_access_set, time_modify_set); set receives the bitmap of them. */
+nfsstat4 nfs4_decode_sattr(const fattr4 *in, struct gfs_setattr *sa, bitmap4 *set);
+void nfs4_bitmap_free(bitmap4 *b);
+
+/* Handlers, one per operation (nfs4_ops.c has the table). */
+#define NFS4_HANDLER(name) nfsstat4 name(struct nfs4_compound *c, void *args, void *res)
+NFS4_HANDLER(nfs4_op_access);
+NFS4_HANDLER(nfs4_op_close);
+NFS4_HANDLER(nfs4_op_commit);
+NFS4_HANDLER(nfs4_op_create);
+NFS4_HANDLER(nfs4_op_delegreturn);
+NFS4_HANDLER(nfs4_op_getattr);
+NFS4_HANDLER(nfs4_op_getfh);
+NFS4_HANDLER(nfs4_op_link);
+NFS4_HANDLER(nfs4_op_lookup);
+NFS4_HANDLER(nfs4_op_lookupp);
+NFS4_HANDLER(nfs4_op_nverify);
+NFS4_HANDLER(nfs4_op_open);
+NFS4_HANDLER(nfs4_op_open_downgrade);
+NFS4_HANDLER(nfs4_op_putfh);
+NFS4_HANDLER(nfs4_op_putpubfh);
+NFS4_HANDLER(nfs4_op_putrootfh);
+NFS4_HANDLER(nfs4_op_read);
+NFS4_HANDLER(nfs4_op_readdir);
+NFS4_HANDLER(nfs4_op_readlink);
+NFS4_HANDLER(nfs4_op_remove);
+NFS4_HANDLER(nfs4_op_rename);
+NFS4_HANDLER(nfs4_op_restorefh);
+NFS4_HANDLER(nfs4_op_savefh);
+NFS4_HANDLER(nfs4_op_secinfo);
+NFS4_HANDLER(nfs4_op_secinfo_no_name);
+NFS4_HANDLER(nfs4_op_setattr);
+NFS4_HANDLER(nfs4_op_verify);
+NFS4_HANDLER(nfs4_op_write);
+NFS4_HANDLER(nfs4_op_bind_conn_to_session);
+NFS4_HANDLER(nfs4_op_exchange_id);
+NFS4_HANDLER(nfs4_op_create_session);
+NFS4_HANDLER(nfs4_op_destroy_session);
+NFS4_HANDLER(nfs4_op_free_stateid);
+NFS4_HANDLER(nfs4_op_sequence);
+NFS4_HANDLER(nfs4_op_test_stateid);
+NFS4_HANDLER(nfs4_op_destroy_clientid);
+NFS4_HANDLER(nfs4_op_reclaim_complete);
+
+/* READDIR's result: the entry list is XDR already (nfs4_readdir.c). */
+struct nfs4_readdir_res {
+	nfsstat4 status;
+	char cookieverf[NFS4_VERIFIER_SIZE];
+	uint8_t *entries; /* malloc'ed; freed by XDR_FREE */
+	uint32_t entries_len;
+	bool_t eof;
+};
+bool nfs4_xdr_readdir_res(XDR *xdrs, void *obj);
+
+#endif

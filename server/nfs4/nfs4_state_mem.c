@@ -1,0 +1,602 @@
+/*
+ * nfs4_state_mem.c - nfs4_state.h kept in the memory of one gateway: lists
+ * of clients, each with its sessions and opens, under one mutex that is
+ * never held across a call into the vfs.  Lease expiry is lazy: a client
+ * whose lease ran out is dropped, with its sessions and opens, the next
+ * time EXCHANGE_ID or a share conflict walks the list.  The Redis layer
+ * replaces this file, not its callers (docs/architecture/nfs4.md).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "nfs4_state.h"
+
+#define MAC_LEN 8
+
+struct slot {
+	sequenceid4 seq;
+	bool busy;
+	bool cached; /* reply holds the reply to seq */
+	void *reply;
+	size_t reply_len;
+};
+
+struct session {
+	struct session *next;
+	uint8_t id[NFS4_SESSIONID_SIZE];
+	struct nfs4_session_params params;
+	struct slot *slots;
+};
+
+struct open {
+	struct open *next;
+	uint32_t id;
+	uint32_t seqid;
+	uint64_t ino;
+	uint32_t access, deny;
+	size_t owner_len;
+	uint8_t owner[NFS4_OPAQUE_LIMIT];
+};
+
+struct client {
+	struct client *next;
+	clientid4 id;
+	uint8_t verifier[8];
+	size_t owner_len;
+	uint8_t owner[NFS4_OPAQUE_LIMIT];
+	sequenceid4 sequence; /* next expected csa_sequence */
+	bool confirmed;
+	bool reclaim_complete;
+	time_t renewed;
+	/* The last CREATE_SESSION, for its replay. */
+	bool have_last_session;
+	uint8_t last_session[NFS4_SESSIONID_SIZE];
+	struct nfs4_session_params last_params;
+	struct session *sessions;
+	struct open *opens;
+};
+
+struct nfs4_state {
+	pthread_mutex_t lock;
+	struct nfs4_state_config cfg;
+	uint8_t key[32]; /* stateid MAC key; new at every start */
+	uint32_t boot;
+	uint32_t next_client;
+	uint32_t next_open;
+	struct client *clients;
+};
+
+struct nfs4_state *nfs4_state_create(const struct nfs4_state_config *cfg)
+{
+	struct nfs4_state *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	if (RAND_bytes(st->key, sizeof(st->key)) != 1) {
+		free(st);
+		return NULL;
+	}
+	pthread_mutex_init(&st->lock, NULL);
+	st->cfg = *cfg;
+	st->boot = (uint32_t)time(NULL);
+	st->next_client = 1;
+	st->next_open = 1;
+	return st;
+}
+
+static void free_session(struct session *s)
+{
+	for (uint32_t i = 0; s->slots && i < s->params.slots; i++)
+		free(s->slots[i].reply);
+	free(s->slots);
+	free(s);
+}
+
+static void free_client(struct client *c)
+{
+	while (c->sessions) {
+		struct session *s = c->sessions;
+		c->sessions = s->next;
+		free_session(s);
+	}
+	while (c->opens) {
+		struct open *o = c->opens;
+		c->opens = o->next;
+		free(o);
+	}
+	free(c);
+}
+
+void nfs4_state_destroy(struct nfs4_state *st)
+{
+	if (!st)
+		return;
+	while (st->clients) {
+		struct client *c = st->clients;
+		st->clients = c->next;
+		free_client(c);
+	}
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
+uint32_t nfs4_state_lease(const struct nfs4_state *st)
+{
+	return st->cfg.lease_seconds;
+}
+
+static time_t now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* Drops every client whose lease ran out (lazy expiry, see the top). */
+static void reap_expired(struct nfs4_state *st)
+{
+	time_t t = now();
+	for (struct client **p = &st->clients; *p;) {
+		struct client *c = *p;
+		if (t - c->renewed > (time_t)st->cfg.lease_seconds * 2) {
+			*p = c->next;
+			free_client(c);
+		} else
+			p = &c->next;
+	}
+}
+
+static struct client *find_client(struct nfs4_state *st, clientid4 id)
+{
+	for (struct client *c = st->clients; c; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static struct session *find_session(struct nfs4_state *st, const uint8_t *id, struct client **owner)
+{
+	for (struct client *c = st->clients; c; c = c->next)
+		for (struct session *s = c->sessions; s; s = s->next)
+			if (memcmp(s->id, id, NFS4_SESSIONID_SIZE) == 0) {
+				if (owner)
+					*owner = c;
+				return s;
+			}
+	return NULL;
+}
+
+nfsstat4 nfs4_client_exchange(struct nfs4_state *st, const void *owner, size_t owner_len, const uint8_t verifier[8],
+			      struct nfs4_client_info *out)
+{
+	if (owner_len > NFS4_OPAQUE_LIMIT)
+		return NFS4ERR_INVAL;
+	pthread_mutex_lock(&st->lock);
+	reap_expired(st);
+	struct client **p = &st->clients, *c = NULL;
+	for (; *p; p = &(*p)->next)
+		if ((*p)->owner_len == owner_len && memcmp((*p)->owner, owner, owner_len) == 0) {
+			c = *p;
+			break;
+		}
+	if (c && memcmp(c->verifier, verifier, 8) != 0) {
+		/* The client rebooted: its old state is gone. */
+		*p = c->next;
+		free_client(c);
+		c = NULL;
+	}
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			pthread_mutex_unlock(&st->lock);
+			return NFS4ERR_SERVERFAULT;
+		}
+		c->id = (clientid4)st->boot << 32 | st->next_client++;
+		memcpy(c->verifier, verifier, 8);
+		memcpy(c->owner, owner, owner_len);
+		c->owner_len = owner_len;
+		c->sequence = 1;
+		c->next = st->clients;
+		st->clients = c;
+	}
+	c->renewed = now();
+	out->clientid = c->id;
+	out->sequence = c->sequence;
+	out->confirmed = c->confirmed;
+	pthread_mutex_unlock(&st->lock);
+	return NFS4_OK;
+}
+
+nfsstat4 nfs4_client_destroy(struct nfs4_state *st, clientid4 clientid)
+{
+	nfsstat4 status = NFS4ERR_STALE_CLIENTID;
+
+	pthread_mutex_lock(&st->lock);
+	for (struct client **p = &st->clients; *p; p = &(*p)->next) {
+		struct client *c = *p;
+		if (c->id != clientid)
+			continue;
+		if (c->sessions) {
+			status = NFS4ERR_CLIENTID_BUSY;
+			break;
+		}
+		*p = c->next;
+		free_client(c);
+		status = NFS4_OK;
+		break;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return status;
+}
+
+nfsstat4 nfs4_client_reclaim_complete(struct nfs4_state *st, clientid4 clientid)
+{
+	nfsstat4 status = NFS4ERR_STALE_CLIENTID;
+
+	pthread_mutex_lock(&st->lock);
+	struct client *c = find_client(st, clientid);
+	if (c) {
+		status = c->reclaim_complete ? NFS4ERR_COMPLETE_ALREADY : NFS4_OK;
+		c->reclaim_complete = true;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return status;
+}
+
+nfsstat4 nfs4_session_create(struct nfs4_state *st, clientid4 clientid, sequenceid4 sequence,
+			     const struct nfs4_session_params *in, uint8_t sessionid[NFS4_SESSIONID_SIZE],
+			     struct nfs4_session_params *out)
+{
+	nfsstat4 status = NFS4_OK;
+
+	pthread_mutex_lock(&st->lock);
+	struct client *c = find_client(st, clientid);
+	if (!c) {
+		status = NFS4ERR_STALE_CLIENTID;
+		goto out;
+	}
+	if (sequence == c->sequence - 1 && c->have_last_session) {
+		memcpy(sessionid, c->last_session, NFS4_SESSIONID_SIZE);
+		*out = c->last_params;
+		goto out;
+	}
+	if (sequence != c->sequence) {
+		status = NFS4ERR_SEQ_MISORDERED;
+		goto out;
+	}
+	struct session *s = calloc(1, sizeof(*s));
+	*out = *in;
+	if (out->slots == 0)
+		out->slots = 1;
+	if (out->slots > st->cfg.max_slots)
+		out->slots = st->cfg.max_slots;
+	if (s)
+		s->slots = calloc(out->slots, sizeof(*s->slots));
+	if (!s || !s->slots || RAND_bytes(s->id + 8, 8) != 1) {
+		if (s)
+			free(s->slots);
+		free(s);
+		status = NFS4ERR_SERVERFAULT;
+		goto out;
+	}
+	for (int i = 0; i < 8; i++)
+		s->id[i] = (uint8_t)(clientid >> (56 - 8 * i));
+	s->params = *out;
+	s->next = c->sessions;
+	c->sessions = s;
+	c->confirmed = true;
+	c->renewed = now();
+	c->sequence++;
+	c->have_last_session = true;
+	memcpy(c->last_session, s->id, NFS4_SESSIONID_SIZE);
+	c->last_params = *out;
+	memcpy(sessionid, s->id, NFS4_SESSIONID_SIZE);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return status;
+}
+
+nfsstat4 nfs4_session_destroy(struct nfs4_state *st, const uint8_t sessionid[NFS4_SESSIONID_SIZE])
+{
+	nfsstat4 status = NFS4ERR_BADSESSION;
+
+	pthread_mutex_lock(&st->lock);
+	for (struct client *c = st->clients; c && status != NFS4_OK; c = c->next)
+		for (struct session **p = &c->sessions; *p; p = &(*p)->next)
+			if (memcmp((*p)->id, sessionid, NFS4_SESSIONID_SIZE) == 0) {
+				struct session *s = *p;
+				*p = s->next;
+				free_session(s);
+				status = NFS4_OK;
+				break;
+			}
+	pthread_mutex_unlock(&st->lock);
+	return status;
+}
+
+nfsstat4 nfs4_session_check(struct nfs4_state *st, const uint8_t sessionid[NFS4_SESSIONID_SIZE])
+{
+	pthread_mutex_lock(&st->lock);
+	nfsstat4 status = find_session(st, sessionid, NULL) ? NFS4_OK : NFS4ERR_BADSESSION;
+	pthread_mutex_unlock(&st->lock);
+	return status;
+}
+
+nfsstat4 nfs4_slot_begin(struct nfs4_state *st, const uint8_t sessionid[NFS4_SESSIONID_SIZE], slotid4 slotid,
+			 sequenceid4 seq, struct nfs4_slot_grant *out)
+{
+	nfsstat4 status = NFS4_OK;
+	struct client *c;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&st->lock);
+	struct session *s = find_session(st, sessionid, &c);
+	if (!s) {
+		status = NFS4ERR_BADSESSION;
+		goto out;
+	}
+	if (slotid >= s->params.slots) {
+		status = NFS4ERR_BADSLOT;
+		goto out;
+	}
+	struct slot *sl = &s->slots[slotid];
+	if (seq == sl->seq && seq != 0) {
+		if (sl->busy)
+			status = NFS4ERR_DELAY;
+		else if (!sl->cached)
+			status = NFS4ERR_RETRY_UNCACHED_REP;
+		else {
+			out->replay = malloc(sl->reply_len);
+			if (!out->replay)
+				status = NFS4ERR_DELAY;
+			else {
+				memcpy(out->replay, sl->reply, sl->reply_len);
+				out->replay_len = sl->reply_len;
+			}
+		}
+		goto out;
+	}
+	if (seq != sl->seq + 1 || sl->busy) {
+		status = NFS4ERR_SEQ_MISORDERED;
+		goto out;
+	}
+	sl->seq = seq;
+	sl->busy = true;
+	sl->cached = false;
+	free(sl->reply);
+	sl->reply = NULL;
+	sl->reply_len = 0;
+	c->renewed = now();
+	out->clientid = c->id;
+	out->params = s->params;
+	out->highest_slot = s->params.slots - 1;
+out:
+	pthread_mutex_unlock(&st->lock);
+	return status;
+}
+
+void nfs4_slot_finish(struct nfs4_state *st, const uint8_t sessionid[NFS4_SESSIONID_SIZE], slotid4 slotid,
+		      const void *reply, size_t len, bool cache)
+{
+	pthread_mutex_lock(&st->lock);
+	struct session *s = find_session(st, sessionid, NULL);
+	if (s && slotid < s->params.slots) {
+		struct slot *sl = &s->slots[slotid];
+		sl->busy = false;
+		if (cache && reply && len <= s->params.max_response_cached) {
+			sl->reply = malloc(len);
+			if (sl->reply) {
+				memcpy(sl->reply, reply, len);
+				sl->reply_len = len;
+				sl->cached = true;
+			}
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* other = {open id (4 bytes), MAC (8 bytes)}; the MAC binds it to the
+ * client and to this server's start. */
+static int stateid_mac(const struct nfs4_state *st, clientid4 clientid, uint32_t id, uint8_t out[MAC_LEN])
+{
+	uint8_t msg[12], md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+
+	for (int i = 0; i < 8; i++)
+		msg[i] = (uint8_t)(clientid >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++)
+		msg[8 + i] = (uint8_t)(id >> (24 - 8 * i));
+	if (!HMAC(EVP_sha256(), st->key, sizeof(st->key), msg, sizeof(msg), md, &md_len) || md_len < MAC_LEN)
+		return -EIO;
+	memcpy(out, md, MAC_LEN);
+	return 0;
+}
+
+static void make_stateid(const struct nfs4_state *st, clientid4 clientid, const struct open *o, stateid4 *out)
+{
+	out->seqid = o->seqid;
+	for (int i = 0; i < 4; i++)
+		out->other[i] = (char)(o->id >> (24 - 8 * i));
+	if (stateid_mac(st, clientid, o->id, (uint8_t *)out->other + 4) < 0)
+		memset(out->other + 4, 0, MAC_LEN); /* will never verify */
+}
+
+/* The open that sid names for clientid, or NULL if it is forged, another
+ * client's or gone. */
+static struct open *find_open(struct nfs4_state *st, clientid4 clientid, const stateid4 *sid, struct client **owner)
+{
+	uint8_t mac[MAC_LEN];
+	uint32_t id = 0;
+
+	for (int i = 0; i < 4; i++)
+		id = id << 8 | (uint8_t)sid->other[i];
+	if (stateid_mac(st, clientid, id, mac) < 0 || CRYPTO_memcmp(mac, sid->other + 4, MAC_LEN) != 0)
+		return NULL;
+	struct client *c = find_client(st, clientid);
+	if (!c)
+		return NULL;
+	if (owner)
+		*owner = c;
+	for (struct open *o = c->opens; o; o = o->next)
+		if (o->id == id)
+			return o;
+	return NULL;
+}
+
+/* seqid 0 means "the current one" in v4.1 (RFC 8881 section 8.2.2). */
+static nfsstat4 check_seqid(const struct open *o, const stateid4 *sid)
+{
+	if (sid->seqid == 0 || sid->seqid == o->seqid)
+		return NFS4_OK;
+	return sid->seqid < o->seqid ? NFS4ERR_OLD_STATEID : NFS4ERR_BAD_STATEID;
+}
+
+nfsstat4 nfs4_open_acquire(struct nfs4_state *st, clientid4 clientid, const void *owner, size_t owner_len, uint64_t ino,
+			   uint32_t access, uint32_t deny, stateid4 *out)
+{
+	nfsstat4 status = NFS4_OK;
+
+	if (owner_len > NFS4_OPAQUE_LIMIT)
+		return NFS4ERR_INVAL;
+	pthread_mutex_lock(&st->lock);
+	struct client *me = find_client(st, clientid);
+	if (!me) {
+		status = NFS4ERR_EXPIRED;
+		goto out;
+	}
+	struct open *mine = NULL;
+	for (int pass = 0; pass < 2; pass++) {
+		bool conflict = false;
+		for (struct client *c = st->clients; c; c = c->next)
+			for (struct open *o = c->opens; o; o = o->next) {
+				if (o->ino != ino)
+					continue;
+				bool same_owner =
+				    c == me && o->owner_len == owner_len && memcmp(o->owner, owner, owner_len) == 0;
+				if (same_owner) {
+					mine = o;
+					continue;
+				}
+				if ((o->deny & access) || (o->access & deny))
+					conflict = true;
+			}
+		if (!conflict)
+			break;
+		if (pass == 1) {
+			status = NFS4ERR_SHARE_DENIED;
+			goto out;
+		}
+		reap_expired(st); /* an expired holder yields; then look again */
+		mine = NULL;
+		if (!find_client(st, clientid)) {
+			status = NFS4ERR_EXPIRED;
+			goto out;
+		}
+	}
+	if (!mine) {
+		mine = calloc(1, sizeof(*mine));
+		if (!mine) {
+			status = NFS4ERR_SERVERFAULT;
+			goto out;
+		}
+		mine->id = st->next_open++;
+		mine->ino = ino;
+		memcpy(mine->owner, owner, owner_len);
+		mine->owner_len = owner_len;
+		mine->next = me->opens;
+		me->opens = mine;
+	}
+	mine->access |= access;
+	mine->deny |= deny;
+	mine->seqid++;
+	make_stateid(st, clientid, mine, out);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return status;
+}
+
+nfsstat4 nfs4_open_check(struct nfs4_state *st, clientid4 clientid, const stateid4 *sid, uint64_t ino, uint32_t want)
+{
+	nfsstat4 status;
+
+	pthread_mutex_lock(&st->lock);
+	struct open *o = find_open(st, clientid, sid, NULL);
+	if (!o || o->ino != ino)
+		status = NFS4ERR_BAD_STATEID;
+	else if ((status = check_seqid(o, sid)) == NFS4_OK) {
+		uint32_t allowed = o->access;
+		if (allowed & OPEN4_SHARE_ACCESS_WRITE)
+			allowed |= OPEN4_SHARE_ACCESS_READ;
+		if ((want & allowed) != want)
+			status = NFS4ERR_OPENMODE;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return status;
+}
+
+nfsstat4 nfs4_open_close(struct nfs4_state *st, clientid4 clientid, const stateid4 *sid, uint64_t ino, stateid4 *out)
+{
+	nfsstat4 status;
+	struct client *c = NULL;
+
+	pthread_mutex_lock(&st->lock);
+	struct open *o = find_open(st, clientid, sid, &c);
+	if (!o || o->ino != ino)
+		status = NFS4ERR_BAD_STATEID;
+	else if ((status = check_seqid(o, sid)) == NFS4_OK) {
+		o->seqid++;
+		make_stateid(st, clientid, o, out);
+		for (struct open **p = &c->opens; *p; p = &(*p)->next)
+			if (*p == o) {
+				*p = o->next;
+				free(o);
+				break;
+			}
+	}
+	pthread_mutex_unlock(&st->lock);
+	return status;
+}
+
+nfsstat4 nfs4_open_downgrade(struct nfs4_state *st, clientid4 clientid, const stateid4 *sid, uint64_t ino,
+			     uint32_t access, uint32_t deny, stateid4 *out)
+{
+	nfsstat4 status;
+
+	pthread_mutex_lock(&st->lock);
+	struct open *o = find_open(st, clientid, sid, NULL);
+	if (!o || o->ino != ino)
+		status = NFS4ERR_BAD_STATEID;
+	else if ((status = check_seqid(o, sid)) == NFS4_OK) {
+		if (access == 0 || (access & ~o->access) || (deny & ~o->deny))
+			status = NFS4ERR_INVAL;
+		else {
+			o->access = access;
+			o->deny = deny;
+			o->seqid++;
+			make_stateid(st, clientid, o, out);
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
+	return status;
+}
+
+nfsstat4 nfs4_stateid_test(struct nfs4_state *st, clientid4 clientid, const stateid4 *sid)
+{
+	pthread_mutex_lock(&st->lock);
+	struct open *o = find_open(st, clientid, sid, NULL);
+	nfsstat4 status = o ? check_seqid(o, sid) : NFS4ERR_BAD_STATEID;
+	pthread_mutex_unlock(&st->lock);
+	return status;
+}
+
+nfsstat4 nfs4_stateid_free(struct nfs4_state *st, clientid4 clientid, const stateid4 *sid)
+{
+	nfsstat4 status = nfs4_stateid_test(st, clientid, sid);
+	return status == NFS4_OK ? NFS4ERR_LOCKS_HELD : status;
+}
