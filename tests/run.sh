@@ -8,6 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The suite needs root (network namespaces, qemu, Podman, apt-get); a user
+# with sudo is lifted once here, so the same command serves both.
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then
+	exec sudo -E bash "$0" "$@"
+fi
+
 bash tests/deps.sh test
 
 BUILD_DIR=${BUILD_DIR:-build-test}
