@@ -267,10 +267,35 @@ void gc_schedule_compact(struct gc *g, gfs_ino_t ino, uint32_t chunk)
 	pthread_mutex_unlock(&g->lock);
 }
 
+/* A failing delayed delete (Redis or the store away) is logged when it
+ * starts failing, then at most once a minute, and when it works again:
+ * the deleter runs every second, and a line a second hides everything else. */
+#define DELETE_WARN_EVERY_SEC 60
+
+static void note_delete_result(int rc, int *failing, time_t *last_warn)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (rc >= 0) {
+		if (*failing)
+			log_info("gc: delayed delete works again");
+		*failing = 0;
+		return;
+	}
+	if (!*failing || now.tv_sec - *last_warn >= DELETE_WARN_EVERY_SEC) {
+		log_warn("gc: delayed delete failed: %s%s", strerror(-rc),
+			 *failing ? " (still failing)" : "; retrying every second, logged once a minute");
+		*last_warn = now.tv_sec;
+	}
+	*failing = 1;
+}
+
 static void *gc_main(void *arg)
 {
 	struct gc *g = arg;
 	struct gfs_vfs *vfs = g->vfs;
+	int delete_failing = 0;
+	time_t last_delete_warn = 0;
 	pthread_mutex_lock(&g->lock);
 	while (!g->stopping) {
 		if (g->nqueue == 0) {
@@ -298,8 +323,7 @@ static void *gc_main(void *arg)
 					 req.chunk, rc);
 		} else if (!vfs->read_only) {
 			int rc = gc_delete_dead(vfs, vfs->tuning.delete_delay_sec);
-			if (rc < 0)
-				log_warn("gc: delayed delete: %d", rc);
+			note_delete_result(rc, &delete_failing, &last_delete_warn);
 		}
 		pthread_mutex_lock(&g->lock);
 	}
