@@ -88,12 +88,12 @@ t1=$(date +%s)
 build_image() { # LOG ARGS...
 	local log=$1 rc
 	shift
-	timeout 900 podman build "$@" >"$log" 2>&1
+	timeout 600 podman build "$@" >"$log" 2>&1
 	rc=$?
 	[[ $rc == 0 ]] && return 0
 	tail -n 30 "$log"
 	local step
-	step=$(grep -E '^STEP [0-9]+/[0-9]+' "$log" | tail -n 1)
+	step=$(grep -E 'STEP [0-9]+/[0-9]+' "$log" | tail -n 1) # "[1/2] STEP 3/9: ..." in a multi-stage build
 	if [[ $step == *apt-get* ]] && { [[ $rc == 124 ]] ||
 		grep -qE 'Failed to fetch|Temporary failure resolving|Could not connect|Unable to connect|Connection timed out|Could not resolve' "$log"; }; then
 		status=0 # not a failure of the appliance: no container logs to show
