@@ -10,8 +10,6 @@ GATEFS=$1
 S3_ENV=${2:-}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatefs-cli-XXXXXX")
 PIDS=()
-passed=0
-failed=0
 
 cleanup() {
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -20,44 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() {
-	echo "OK   $1"
-	passed=$((passed + 1))
-}
-fail() {
-	echo "FAIL $1" >&2
-	[ -n "${2:-}" ] && sed 's/^/    /' "$2" >&2
-	failed=$((failed + 1))
-}
-# expect NAME STATUS PATTERN -- command...: runs it, checks exit status and
-# that its combined output matches the extended regex PATTERN.
-expect() {
-	local name=$1 want=$2 pattern=$3
-	shift 4
-	"$@" >"$WORK/out" 2>&1
-	local got=$?
-	if [ "$got" != "$want" ]; then
-		echo "    exit status $got, expected $want" >>"$WORK/out"
-		fail "$name" "$WORK/out"
-	elif [ -n "$pattern" ] && ! grep -Eq "$pattern" "$WORK/out"; then
-		echo "    output does not match /$pattern/" >>"$WORK/out"
-		fail "$name" "$WORK/out"
-	else
-		ok "$name"
-	fi
-}
-chosen_ports=" "
-free_port() { # VAR: a port no socket uses now, not chosen before (no subshell: remembered)
-	local p
-	while :; do
-		# below the kernel's ephemeral range, which outgoing connections use
-		p=$((20000 + RANDOM % 12768))
-		[[ $chosen_ports == *" $p "* ]] && continue
-		ss -Htan | awk '{ print $4 }' | grep -q ":$p\$" || break
-	done
-	chosen_ports+="$p "
-	printf -v "$1" '%s' "$p"
-}
+. "$(dirname "$0")/lib.sh"
 start_redis() { # DIR PORT [extra args]
 	local dir=$1 port=$2
 	shift 2

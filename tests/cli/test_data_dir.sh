@@ -11,8 +11,6 @@ set -u
 GATEFS=$1
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatefs-datadir-XXXXXX")
 PIDS=()
-passed=0
-failed=0
 
 cleanup() {
 	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
@@ -21,41 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() {
-	echo "OK   $1"
-	passed=$((passed + 1))
-}
-fail() {
-	echo "FAIL $1" >&2
-	[ -n "${2:-}" ] && sed 's/^/    /' "$2" >&2
-	failed=$((failed + 1))
-}
-expect() { # NAME STATUS PATTERN -- command...
-	local name=$1 want=$2 pattern=$3
-	shift 4
-	"$@" >"$WORK/out" 2>&1
-	local got=$?
-	if [ "$got" != "$want" ]; then
-		echo "    exit status $got, expected $want" >>"$WORK/out"
-		fail "$name" "$WORK/out"
-	elif [ -n "$pattern" ] && ! grep -Eq "$pattern" "$WORK/out"; then
-		echo "    output does not match /$pattern/" >>"$WORK/out"
-		fail "$name" "$WORK/out"
-	else
-		ok "$name"
-	fi
-}
-chosen_ports=" "
-free_port() { # VAR
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 12768))
-		[[ $chosen_ports == *" $p "* ]] && continue
-		ss -Htan | awk '{ print $4 }' | grep -q ":$p\$" || break
-	done
-	chosen_ports+="$p "
-	printf -v "$1" '%s' "$p"
-}
+. "$(dirname "$0")/lib.sh"
 wait_port() { # PORT: until something listens there (10 s)
 	for _ in $(seq 200); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
