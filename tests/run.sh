@@ -29,4 +29,13 @@ cd "$BUILD_DIR"
 # test-bed self-check against nfs-ganesha (LABELS testbed) is run by hand
 # when the kernel test bed changes (tests/kernel/README.md).
 # shellcheck disable=SC2086
-ctest --output-on-failure --timeout 1200 -j2 -LE 'bench|testbed' ${CTEST_ARGS:-}
+rc=0
+ctest --output-on-failure --timeout 1200 -j2 -LE 'bench|testbed' ${CTEST_ARGS:-} || rc=$?
+if [ "$rc" != 0 ]; then
+	# A failed test's output can be long; its failed checks are repeated
+	# last, where a log viewer that keeps only the tail still shows them.
+	echo "== failed checks (from Testing/Temporary/LastTest.log) =="
+	grep -E '^FAIL |^  [^ ]+:[0-9]+: |ERROR: AddressSanitizer|runtime error:|^not ok ' \
+		Testing/Temporary/LastTest.log | head -40 || true
+fi
+exit "$rc"
