@@ -72,6 +72,8 @@ cleanup() {
 	podman network rm -f "${project}_default" >/dev/null 2>&1
 	podman volume rm -f "${project}_redis-data" "${project}_gatefs-data" >/dev/null 2>&1
 	rm -rf "$log_dir"
+	# Each build leaves the image it replaced behind, untagged.
+	podman image prune -f >/dev/null 2>&1
 	exit $rc
 }
 log_dir=$(mktemp -d /tmp/gatefs-docker.XXXXXX)
@@ -81,14 +83,16 @@ trap cleanup EXIT
 t0=$(date +%s)
 "$src/tests/docker/base-image.sh" localhost/debian:bookworm || { say "no base image"; exit 1; }
 t1=$(date +%s)
-# A build's apt-get needs the Debian mirror from inside a container.  Where
-# that network path is down or stalls (it has here, for minutes), the
-# appliance cannot be built on this machine at all: that is a skip with the
-# reason, not a failure of the appliance.  Any other build failure fails.
+# A build's apt-get needs the Debian mirror.  The build's steps use the
+# host's network (--network host), as the host's own apt-get does: a
+# container network's DNS path to the host's resolver has stalled here for
+# minutes.  Where even that fails, the appliance cannot be built on this
+# machine at all: that is a skip with the reason, not a failure of the
+# appliance.  Any other build failure fails.
 build_image() { # LOG ARGS...
 	local log=$1 rc
 	shift
-	timeout 600 podman build "$@" >"$log" 2>&1
+	timeout 600 podman build --network host "$@" >"$log" 2>&1
 	rc=$?
 	[[ $rc == 0 ]] && return 0
 	tail -n 30 "$log"
