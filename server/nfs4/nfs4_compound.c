@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "nfs4_impl.h"
 #include "server.h"
 
@@ -187,7 +188,9 @@ static enum rpc_disposition nfs4_compound(struct rpc_call *call, void *args, voi
 	if (a->stop_status == NFS4ERR_MINOR_VERS_MISMATCH || a->stop_status == NFS4ERR_TOO_MANY_OPS)
 		status = a->stop_status;
 	for (uint32_t i = 0; status == NFS4_OK && i < a->ndecoded; i++) {
+		uint64_t op_start = metric_now_ns();
 		status = run_op(&c, a, i, &res[i]);
+		nfs4_metrics_op(res[i].resop, status, op_start);
 		if (status != NFS4_OK) {
 			const struct nfs4_op *op = nfs4_op_find(res[i].resop);
 			log_debug("nfs4: xid %08x op %u %s: status %d", call->xid, i, op ? op->name : "?", (int)status);
@@ -260,6 +263,7 @@ int nfs4_start(struct server *srv, uint32_t lease_seconds)
 		return -ENOMEM;
 	}
 	srv->nfs4 = n;
+	nfs4_metrics_register();
 	return 0;
 }
 

@@ -81,6 +81,11 @@ struct nfs4_op {
 /* The row for opnum, or NULL if gatefs does not implement it. */
 const struct nfs4_op *nfs4_op_find(uint32_t opnum);
 
+/* Per-operation metrics (nfs4_metrics.c): register once, then count each
+ * operation run with its status and the handler's start time. */
+void nfs4_metrics_register(void);
+void nfs4_metrics_op(uint32_t opnum, nfsstat4 status, uint64_t start_ns);
+
 /* The decoded COMPOUND: ops[0..ndecoded) hold arguments; when decoding
  * stopped early (an unknown op, bad XDR or too many ops) the reason is in
  * stop_status and applies to op number ndecoded - 1 (or to the compound

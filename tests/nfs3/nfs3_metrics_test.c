@@ -27,81 +27,11 @@
 
 static const struct timeval timeout = {20, 0};
 
-/* GET /metrics from 127.0.0.1:port; the body, malloc'ed, or NULL. */
-static char *scrape(int port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
-	if (write(fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1) {
-		close(fd);
-		return NULL;
-	}
-	size_t cap = 1 << 20, len = 0;
-	char *buf = malloc(cap);
-	ssize_t n;
-	while (buf && (n = read(fd, buf + len, cap - len - 1)) > 0) {
-		len += (size_t)n;
-		if (len + 1 == cap) {
-			char *nb = realloc(buf, cap *= 2);
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-			}
-			buf = nb;
-		}
-	}
-	close(fd);
-	if (!buf)
-		return NULL;
-	buf[len] = '\0';
-	char *body = strstr(buf, "\r\n\r\n");
-	if (strncmp(buf, "HTTP/1.", 7) != 0 || strncmp(buf + 8, " 200", 4) != 0 || !body) {
-		free(buf);
-		return NULL;
-	}
-	memmove(buf, body + 4, strlen(body + 4) + 1);
-	return buf;
-}
-
-/* The value of the sample whose name and labels are exactly key; -1 if absent. */
-static double value_of(const char *text, const char *key)
-{
-	size_t kl = strlen(key);
-	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (strncmp(p, key, kl) == 0 && p[kl] == ' ')
-			return strtod(p + kl + 1, NULL);
-	return -1;
-}
-
 static double proc_value(const char *text, const char *family, const char *proc)
 {
 	char key[256];
 	snprintf(key, sizeof(key), "%s{program=\"nfs3\",version=\"3\",procedure=\"%s\"}", family, proc);
-	return value_of(text, key);
-}
-
-/* 0 if promtool accepts the exposition text. */
-static int promtool_check(const char *text)
-{
-	char path[] = "/tmp/gatefs-metrics-XXXXXX";
-	int fd = mkstemp(path);
-	if (fd < 0)
-		return -1;
-	size_t len = strlen(text);
-	int ok = write(fd, text, len) == (ssize_t)len;
-	close(fd);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s", path);
-	int rc = ok ? system(cmd) : -1;
-	unlink(path);
-	return rc;
+	return gw_metrics_value(text, key);
 }
 
 struct scraper {
@@ -114,7 +44,7 @@ static void *scrape_loop(void *arg)
 {
 	struct scraper *s = arg;
 	while (!atomic_load(&s->stop)) {
-		char *t = scrape(s->port);
+		char *t = gw_metrics_scrape(s->port);
 		if (t && strstr(t, "gatefs_build_info{"))
 			s->ok++;
 		else
@@ -140,7 +70,7 @@ static int start_gateways(void)
 	if (gw_start_peer(&peer, &gw, extra) != 0)
 		return -1;
 	for (int i = 0; i < 100; i++) {
-		char *t = scrape(metrics_port);
+		char *t = gw_metrics_scrape(metrics_port);
 		if (t) {
 			free(t);
 			return 0;
@@ -180,13 +110,13 @@ TEST(metrics_follow_a_workload)
 	fh_free(&top);
 
 	char *before = NULL;
-	for (int i = 0; i < 100 && (!before || value_of(before, "gatefs_clients_connected") != 0); i++) {
+	for (int i = 0; i < 100 && (!before || gw_metrics_value(before, "gatefs_clients_connected") != 0); i++) {
 		free(before);
 		usleep(50000);
-		before = scrape(metrics_port);
+		before = gw_metrics_scrape(metrics_port);
 	}
 	REQUIRE(before != NULL);
-	CHECK(value_of(before, "gatefs_clients_connected") == 0);
+	CHECK(gw_metrics_value(before, "gatefs_clients_connected") == 0);
 
 	CLIENT *c = client_connect(peer.nfs_port, 100003, 3, &user);
 	REQUIRE(c != NULL);
@@ -218,7 +148,7 @@ TEST(metrics_follow_a_workload)
 		CHECK(got == MIB && memcmp(back, buf, MIB) == 0);
 	}
 
-	char *after = scrape(metrics_port);
+	char *after = gw_metrics_scrape(metrics_port);
 	atomic_store(&sc.stop, 1);
 	pthread_join(th, NULL);
 	REQUIRE(after != NULL);
@@ -249,28 +179,33 @@ TEST(metrics_follow_a_workload)
 	CHECK_EQ(proc_value(after, "gatefs_rpc_duration_seconds_count", "WRITE") -
 		     proc_value(before, "gatefs_rpc_duration_seconds_count", "WRITE"),
 		 3);
-	CHECK(value_of(after, "gatefs_rpc_calls_total{program=\"MOUNT\",version=\"3\",procedure=\"MNT\"}") >= 1);
+	CHECK(gw_metrics_value(after, "gatefs_rpc_calls_total{program=\"MOUNT\",version=\"3\",procedure=\"MNT\"}") >=
+	      1);
 
 	/* FILE_SYNC: every byte reached the store before the reply. */
-	double put = value_of(after, "gatefs_object_bytes_total{operation=\"put\"}") -
-		     value_of(before, "gatefs_object_bytes_total{operation=\"put\"}");
+	double put = gw_metrics_value(after, "gatefs_object_bytes_total{operation=\"put\"}") -
+		     gw_metrics_value(before, "gatefs_object_bytes_total{operation=\"put\"}");
 	CHECK(put >= 3.0 * MIB && put <= 4.0 * MIB);
-	CHECK(value_of(after, "gatefs_object_requests_total{operation=\"put\"}") -
-		  value_of(before, "gatefs_object_requests_total{operation=\"put\"}") >=
+	CHECK(gw_metrics_value(after, "gatefs_object_requests_total{operation=\"put\"}") -
+		  gw_metrics_value(before, "gatefs_object_requests_total{operation=\"put\"}") >=
 	      3);
-	CHECK(value_of(after, "gatefs_redis_round_trips_total") - value_of(before, "gatefs_redis_round_trips_total") >=
+	CHECK(gw_metrics_value(after, "gatefs_redis_round_trips_total") -
+		  gw_metrics_value(before, "gatefs_redis_round_trips_total") >=
 	      4);
-	CHECK(value_of(after, "gatefs_redis_round_trip_seconds_count") >=
-	      value_of(after, "gatefs_redis_round_trips_total") - 0.5);
-	CHECK(value_of(after, "gatefs_block_cache_hits_total") + value_of(after, "gatefs_block_cache_misses_total") -
-		  value_of(before, "gatefs_block_cache_hits_total") -
-		  value_of(before, "gatefs_block_cache_misses_total") >=
+	CHECK(gw_metrics_value(after, "gatefs_redis_round_trip_seconds_count") >=
+	      gw_metrics_value(after, "gatefs_redis_round_trips_total") - 0.5);
+	CHECK(gw_metrics_value(after, "gatefs_block_cache_hits_total") +
+		  gw_metrics_value(after, "gatefs_block_cache_misses_total") -
+		  gw_metrics_value(before, "gatefs_block_cache_hits_total") -
+		  gw_metrics_value(before, "gatefs_block_cache_misses_total") >=
 	      1);
-	CHECK(value_of(after, "gatefs_attr_cache_hits_total") - value_of(before, "gatefs_attr_cache_hits_total") >= 1);
-	CHECK(value_of(after, "gatefs_write_buffer_budget_bytes") == 128.0 * MIB);
-	CHECK(value_of(after, "gatefs_write_buffer_bytes") >= 0);
-	CHECK(value_of(after, "gatefs_clients_connected") >= 1);
-	CHECK_EQ(promtool_check(after), 0);
+	CHECK(gw_metrics_value(after, "gatefs_attr_cache_hits_total") -
+		  gw_metrics_value(before, "gatefs_attr_cache_hits_total") >=
+	      1);
+	CHECK(gw_metrics_value(after, "gatefs_write_buffer_budget_bytes") == 128.0 * MIB);
+	CHECK(gw_metrics_value(after, "gatefs_write_buffer_bytes") >= 0);
+	CHECK(gw_metrics_value(after, "gatefs_clients_connected") >= 1);
+	CHECK_EQ(gw_metrics_promtool(after), 0);
 
 	/* The live view shows the same figures. */
 	char cmd[512], out[8192];
@@ -282,8 +217,8 @@ TEST(metrics_follow_a_workload)
 	double connected = -1;
 	for (int i = 0; i < 100 && connected != 0; i++) {
 		usleep(50000);
-		char *t = scrape(metrics_port);
-		connected = t ? value_of(t, "gatefs_clients_connected") : -1;
+		char *t = gw_metrics_scrape(metrics_port);
+		connected = t ? gw_metrics_value(t, "gatefs_clients_connected") : -1;
 		free(t);
 	}
 	CHECK(connected == 0);

@@ -248,3 +248,73 @@ int gw_stop(struct gateway *gw)
 	gw->log[0] = 0;
 	return rc;
 }
+
+/* GET /metrics from 127.0.0.1:port; the body, malloc'ed, or NULL. */
+char *gw_metrics_scrape(int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+	if (write(fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1) {
+		close(fd);
+		return NULL;
+	}
+	size_t cap = 1 << 20, len = 0;
+	char *buf = malloc(cap);
+	ssize_t n;
+	while (buf && (n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (len + 1 == cap) {
+			char *nb = realloc(buf, cap *= 2);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+			}
+			buf = nb;
+		}
+	}
+	close(fd);
+	if (!buf)
+		return NULL;
+	buf[len] = '\0';
+	char *body = strstr(buf, "\r\n\r\n");
+	if (strncmp(buf, "HTTP/1.", 7) != 0 || strncmp(buf + 8, " 200", 4) != 0 || !body) {
+		free(buf);
+		return NULL;
+	}
+	memmove(buf, body + 4, strlen(body + 4) + 1);
+	return buf;
+}
+
+/* The value of the sample whose name and labels are exactly key; -1 if absent. */
+double gw_metrics_value(const char *text, const char *key)
+{
+	size_t kl = strlen(key);
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, key, kl) == 0 && p[kl] == ' ')
+			return strtod(p + kl + 1, NULL);
+	return -1;
+}
+
+/* 0 if promtool accepts the exposition text. */
+int gw_metrics_promtool(const char *text)
+{
+	char path[] = "/tmp/gatefs-metrics-XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	size_t len = strlen(text);
+	int ok = write(fd, text, len) == (ssize_t)len;
+	close(fd);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s", path);
+	int rc = ok ? system(cmd) : -1;
+	unlink(path);
+	return rc;
+}

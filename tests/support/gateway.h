@@ -69,4 +69,12 @@ int gw_log_count(const struct gateway *gw, const char *text);
 /* Path of the gatefs binary ($GATEFS_BIN, else GATEFS_BIN from CMake). */
 const char *gw_binary(void);
 
+/* The gateway's /metrics (metrics_listen = 127.0.0.1:port): GET it and
+ * return the body (malloc'ed), or NULL; the value of the sample whose name
+ * and labels are exactly key, or -1; 0 if `promtool check metrics`
+ * accepts the text. */
+char *gw_metrics_scrape(int port);
+double gw_metrics_value(const char *text, const char *key);
+int gw_metrics_promtool(const char *text);
+
 #endif
