@@ -135,6 +135,12 @@ int data_read_lend(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t change, uint64_t
 		   struct data_lent *out);
 void data_lent_release(struct gfs_vfs *vfs, struct data_lent *l);
 
+/* lseek SEEK_DATA (want_data) or SEEK_HOLE from offset in a file of the
+ * given size, over its committed records (commit buffered writes first):
+ * 0 and *out; -ENXIO when offset is at or past size, or no data follows
+ * it.  The end of the file is a hole. */
+int data_seek(struct gfs_vfs *vfs, gfs_ino_t ino, uint64_t size, uint64_t offset, int want_data, uint64_t *out);
+
 /* Sequential-read detection state (data_read.c). */
 int data_read_init(struct gfs_vfs *vfs);
 void data_read_fini(struct gfs_vfs *vfs);

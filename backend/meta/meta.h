@@ -56,6 +56,12 @@ int meta_load_settings(struct meta *m, struct gfs_volume_settings *s, char *err,
 int meta_lookup(struct meta *m, const struct gfs_cred *cred, struct gfs_ref dir, const char *name,
 		struct gfs_attr *out);
 int meta_getattr(struct meta *m, struct gfs_ref ref, struct gfs_attr *out);
+/* Makes [offset, offset+length) of a regular file read as zeros (zero
+ * records; the size never changes), as a write by cred would be allowed
+ * to: -EACCES, -EISDIR, -EINVAL (not a regular file).  Bumps mtime, ctime
+ * and the change counter; drops set-id bits as a write does. */
+int meta_punch(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, uint64_t length,
+	       struct gfs_wcc *wcc);
 int meta_setattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, const struct gfs_setattr *sa,
 		 const struct gfs_time *guard_ctime, struct gfs_wcc *wcc);
 int meta_access(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, uint32_t want, uint32_t *granted,
@@ -155,6 +161,11 @@ int meta_read_chunk(struct meta *m, gfs_ino_t ino, uint32_t chunk_index, struct 
  * count after the append, so the caller can schedule compaction. */
 int meta_write_slice(struct meta *m, struct gfs_ref ref, uint32_t chunk_index, const struct meta_slice *s,
 		     uint64_t new_size_min, struct gfs_wcc *wcc, size_t *nslices_out);
+/* The first chunk index >= from whose chunk list exists: 0 and *idx, or
+ * -ENOENT if there is none.  -EOPNOTSUPP for a file made before chunk
+ * indexes (no `k` field, FORMAT §4): its index may miss chunks, so the
+ * caller must take every chunk as possibly holding data. */
+int meta_next_chunk(struct meta *m, gfs_ino_t ino, uint32_t from, uint32_t *idx);
 /* Replaces the first nold records of a chunk with the given records, if the
  * list still starts with exactly those nold records (else -EAGAIN and
  * nothing changes).  Slice ids no longer referenced go to the delete queue. */

@@ -163,6 +163,35 @@ int meta_setattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref
 	return 0;
 }
 
+int meta_punch(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, uint64_t length,
+	       struct gfs_wcc *wcc)
+{
+	/* No file reaches past GFS_MAX_FILE_SIZE: clamping there keeps the
+	 * script's arithmetic exact (Lua numbers are doubles). */
+	if (offset > GFS_MAX_FILE_SIZE)
+		offset = GFS_MAX_FILE_SIZE;
+	if (length > GFS_MAX_FILE_SIZE - offset)
+		length = GFS_MAX_FILE_SIZE - offset;
+	struct meta_args a;
+	meta_args_init(&a);
+	args_ref(&a, ref);
+	meta_args_u64(&a, offset);
+	meta_args_u64(&a, length);
+	redisReply *r = NULL;
+	uint64_t token = meta_cache_token(m, ref.ino);
+	int rc = run(m, MS_PUNCH, cred, &a, &r);
+	if (rc < 0)
+		return rc;
+	struct gfs_wcc local;
+	if (!wcc)
+		wcc = &local;
+	meta_parse_wcc(elem(r, 1), elem(r, 2), wcc);
+	freeReplyObject(r);
+	if (wcc->has_post)
+		meta_cache_put(m, &wcc->post, token);
+	return 0;
+}
+
 int meta_access(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, uint32_t want, uint32_t *granted,
 		struct gfs_attr *attr_out)
 {

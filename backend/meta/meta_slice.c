@@ -79,6 +79,35 @@ int meta_read_chunk(struct meta *m, gfs_ino_t ino, uint32_t chunk_index, struct 
 	return 0;
 }
 
+int meta_next_chunk(struct meta *m, gfs_ino_t ino, uint32_t from, uint32_t *idx)
+{
+	char ikey[META_KEY_MAX], kkey[META_KEY_MAX];
+	meta_key(m, ikey, sizeof(ikey), "i%llu", (unsigned long long)ino);
+	meta_key(m, kkey, sizeof(kkey), "k%llu", (unsigned long long)ino);
+	int err = 0;
+	redisReply *r = meta_command(m, &err, "HGET %s k", ikey);
+	if (!r)
+		return err;
+	int indexed = r->type == REDIS_REPLY_STRING && r->len == 1 && r->str[0] == '1';
+	freeReplyObject(r);
+	if (!indexed)
+		return -EOPNOTSUPP;
+	r = meta_command(m, &err, "ZRANGEBYSCORE %s %u +inf LIMIT 0 1", kkey, from);
+	if (!r)
+		return err;
+	int rc = -ENOENT;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_STRING) {
+		char *end;
+		unsigned long v = strtoul(r->element[0]->str, &end, 10);
+		rc = *end || v > UINT32_MAX ? -EIO : 0;
+		*idx = (uint32_t)v;
+	} else if (r->type != REDIS_REPLY_ARRAY) {
+		rc = -EIO;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
 int meta_write_slice(struct meta *m, struct gfs_ref ref, uint32_t chunk_index, const struct meta_slice *s,
 		     uint64_t new_size_min, struct gfs_wcc *wcc, size_t *nslices_out)
 {

@@ -552,6 +552,75 @@ int gfs_commit(struct gfs_vfs *vfs, struct gfs_ref ref, struct gfs_attr *attr)
 	return 0;
 }
 
+/* ---- holes ---- */
+
+int gfs_seek(struct gfs_vfs *vfs, struct gfs_ref ref, uint64_t offset, int want_data, uint64_t *out, int *eof)
+{
+	int rc = writebuf_flush(vfs->wb, ref.ino);
+	struct gfs_attr a;
+	if (rc == 0)
+		rc = gfs_getattr(vfs, ref, &a);
+	if (rc < 0)
+		return rc;
+	if (a.type != GFS_REG)
+		return a.type == GFS_DIR ? -EISDIR : -EINVAL;
+	rc = data_seek(vfs, ref.ino, a.size, offset, want_data, out);
+	if (rc == 0)
+		*eof = *out >= a.size;
+	return rc;
+}
+
+int gfs_allocate(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset,
+		 uint64_t length, struct gfs_wcc *wcc)
+{
+	CHECK_WRITABLE(vfs);
+	if (offset > GFS_MAX_FILE_SIZE || length > GFS_MAX_FILE_SIZE - offset)
+		return -EFBIG;
+	struct gfs_attr a;
+	int rc = gfs_getattr(vfs, ref, &a);
+	if (rc < 0)
+		return rc;
+	if (a.type != GFS_REG)
+		return a.type == GFS_DIR ? -EISDIR : -EINVAL;
+	if (offset + length <= a.size) {
+		/* Nothing to do, but only for a caller who could have done it. */
+		uint32_t granted = 0;
+		rc = gfs_access(vfs, cred, ref, GFS_ACCESS_MODIFY, &granted, NULL);
+		if (rc == 0 && !(granted & GFS_ACCESS_MODIFY) && !(cred->uid == a.uid))
+			rc = -EACCES;
+		if (rc == 0 && wcc) {
+			wcc->has_pre = wcc->has_post = 1;
+			wcc->pre_size = a.size;
+			wcc->pre_mtime = a.mtime;
+			wcc->pre_ctime = a.ctime;
+			wcc->pre_change = a.change;
+			wcc->post = a;
+		}
+		return rc;
+	}
+	struct gfs_setattr sa = {.valid = GFS_SET_SIZE, .size = offset + length};
+	return gfs_setattr(vfs, cred, ref, &sa, NULL, wcc);
+}
+
+int gfs_deallocate(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset,
+		   uint64_t length, struct gfs_wcc *wcc)
+{
+	CHECK_WRITABLE(vfs);
+	if (length > UINT64_MAX - offset)
+		return -EINVAL;
+	/* Buffered writes happened before the punch: commit them first so the
+	 * zero records are newer than they are. */
+	int rc = writebuf_flush(vfs->wb, ref.ino);
+	if (rc < 0)
+		return rc;
+	rc = meta_punch(vfs->meta, cred, ref, offset, length, wcc);
+	if (rc == 0)
+		atomic_fetch_add(&vfs->commit_epoch, 1);
+	if (rc == 0 && wcc && wcc->has_post)
+		overlay_pending(vfs, &wcc->post);
+	return rc;
+}
+
 /* ---- xattrs ---- */
 
 int gfs_getxattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, const char *name, void *buf,

@@ -131,6 +131,25 @@ int gfs_write(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref r
 /* Upload and commit everything buffered for this file. */
 int gfs_commit(struct gfs_vfs *vfs, struct gfs_ref ref, struct gfs_attr *attr);
 
+/* lseek SEEK_DATA (want_data) or SEEK_HOLE from offset (NFSv4.2 SEEK):
+ * *out is where the data or hole starts, *eof whether *out is the end of
+ * the file.  -ENXIO when offset is at or past the end, or no data follows
+ * it; the end of the file is always a hole.  Commits buffered writes of
+ * the file first.  -EISDIR, -EINVAL for other than a regular file. */
+int gfs_seek(struct gfs_vfs *vfs, struct gfs_ref ref, uint64_t offset, int want_data, uint64_t *out, int *eof);
+/* fallocate(2) mode 0 (NFSv4.2 ALLOCATE): the file grows to at least
+ * offset+length, with the space charged to the volume as a size change
+ * is (-ENOSPC, -EDQUOT); within the file nothing changes.  -EFBIG past
+ * the largest size. */
+int gfs_allocate(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset,
+		 uint64_t length, struct gfs_wcc *wcc);
+/* fallocate(2) PUNCH_HOLE|KEEP_SIZE (NFSv4.2 DEALLOCATE): the range reads
+ * as zeros from now on, on every gateway; the size stays.  Buffered writes
+ * of the file are committed first, so none lands over the hole later.
+ * Permission as for a WRITE.  -EINVAL if offset+length overflows. */
+int gfs_deallocate(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset,
+		   uint64_t length, struct gfs_wcc *wcc);
+
 /* Extended attributes (user namespace semantics; names up to 255 bytes). */
 int gfs_getxattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, const char *name, void *buf,
 		 size_t bufsize, size_t *len);
