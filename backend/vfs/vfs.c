@@ -570,8 +570,8 @@ int gfs_seek(struct gfs_vfs *vfs, struct gfs_ref ref, uint64_t offset, int want_
 	return rc;
 }
 
-int gfs_allocate(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset,
-		 uint64_t length, struct gfs_wcc *wcc)
+int gfs_allocate(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, uint64_t length,
+		 struct gfs_wcc *wcc)
 {
 	CHECK_WRITABLE(vfs);
 	if (offset > GFS_MAX_FILE_SIZE || length > GFS_MAX_FILE_SIZE - offset)

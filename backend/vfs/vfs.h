@@ -141,8 +141,8 @@ int gfs_seek(struct gfs_vfs *vfs, struct gfs_ref ref, uint64_t offset, int want_
  * offset+length, with the space charged to the volume as a size change
  * is (-ENOSPC, -EDQUOT); within the file nothing changes.  -EFBIG past
  * the largest size. */
-int gfs_allocate(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset,
-		 uint64_t length, struct gfs_wcc *wcc);
+int gfs_allocate(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, uint64_t length,
+		 struct gfs_wcc *wcc);
 /* fallocate(2) PUNCH_HOLE|KEEP_SIZE (NFSv4.2 DEALLOCATE): the range reads
  * as zeros from now on, on every gateway; the size stays.  Buffered writes
  * of the file are committed first, so none lands over the hole later.
