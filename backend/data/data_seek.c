@@ -31,11 +31,8 @@ static int seek_in_chunk(struct gfs_vfs *vfs, gfs_ino_t ino, uint32_t idx, uint3
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < nrec; i++)
-		srcs[i] = (struct view_src){.pos = recs[i].pos,
-					    .len = recs[i].len,
-					    .off = recs[i].off,
-					    .id = recs[i].id,
-					    .size = recs[i].size};
+		srcs[i] = (struct view_src){
+		    .pos = recs[i].pos, .len = recs[i].len, .off = recs[i].off, .id = recs[i].id, .size = recs[i].size};
 	rc = slice_view(srcs, nrec, pos, end, &segs, &nseg);
 	if (rc == 0) {
 		rc = -ENOENT;

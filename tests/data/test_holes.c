@@ -38,7 +38,8 @@ static int holds(struct gfs_vfs *vfs, struct gfs_ref f, uint64_t off, size_t len
 		if (seed)
 			tl_fill_random(want, len, seed);
 		struct gfs_cred root = {0};
-		ok = gfs_read(vfs, &root, f, off, len, got, &n, &eof, NULL) == 0 && n == len && memcmp(want, got, len) == 0;
+		ok = gfs_read(vfs, &root, f, off, len, got, &n, &eof, NULL) == 0 && n == len &&
+		     memcmp(want, got, len) == 0;
 	}
 	free(want);
 	free(got);
