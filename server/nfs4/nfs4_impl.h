@@ -189,6 +189,9 @@ NFS4_HANDLER(nfs4_op_sequence);
 NFS4_HANDLER(nfs4_op_test_stateid);
 NFS4_HANDLER(nfs4_op_destroy_clientid);
 NFS4_HANDLER(nfs4_op_reclaim_complete);
+NFS4_HANDLER(nfs4_op_allocate);
+NFS4_HANDLER(nfs4_op_deallocate);
+NFS4_HANDLER(nfs4_op_seek);
 
 /* READDIR's result: the entry list is XDR already (nfs4_readdir.c). */
 struct nfs4_readdir_res {

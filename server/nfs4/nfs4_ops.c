@@ -61,6 +61,9 @@ static const struct nfs4_op ops[] = {
 	OP("DESTROY_CLIENTID", DESTROY_CLIENTID4args, DESTROY_CLIENTID4res, nfs4_op_destroy_clientid, NOSESS),
     [OP_RECLAIM_COMPLETE] =
 	OP("RECLAIM_COMPLETE", RECLAIM_COMPLETE4args, RECLAIM_COMPLETE4res, nfs4_op_reclaim_complete, 0),
+    [OP_ALLOCATE] = OP("ALLOCATE", ALLOCATE4args, ALLOCATE4res, nfs4_op_allocate, FH),
+    [OP_DEALLOCATE] = OP("DEALLOCATE", DEALLOCATE4args, DEALLOCATE4res, nfs4_op_deallocate, FH),
+    [OP_SEEK] = OP("SEEK", SEEK4args, SEEK4res, nfs4_op_seek, FH),
 };
 
 const struct nfs4_op *nfs4_op_find(uint32_t opnum)

@@ -97,8 +97,8 @@ TEST(unknown_and_unsupported_ops)
 	CHECK_EQ(s.res.resarray.resarray_val[1].resop, OP_ILLEGAL);
 	CHECK_EQ(v4_status(&s, 1), NFS4ERR_OP_ILLEGAL);
 
-	/* a real operation gatefs does not implement yet (ALLOCATE, LOCK) */
-	uint32_t unsupported[] = {OP_ALLOCATE, OP_LOCK};
+	/* real operations gatefs does not implement (WRITE_SAME, LAYOUTGET: no pNFS) */
+	uint32_t unsupported[] = {OP_WRITE_SAME, OP_LAYOUTGET};
 	for (int i = 0; i < 2; i++) {
 		n = header_and_sequence(&s, buf, sizeof(buf), 3);
 		n += put32(buf + n, unsupported[i]);
