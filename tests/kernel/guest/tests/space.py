@@ -1,0 +1,66 @@
+"""space.py - the NFSv4.2 space operations as the Linux client uses them.
+
+lseek SEEK_DATA/SEEK_HOLE (NFSv4.2 SEEK), posix_fallocate (ALLOCATE) and
+fallocate --punch-hole from util-linux (DEALLOCATE) on a sparse file of
+the mount.  A client whose server lacks SEEK answers SEEK_HOLE with the
+file size and SEEK_DATA with the offset itself, and fails the punch with
+EOPNOTSUPP, so each check below fails without the server's support.
+"""
+import errno
+import os
+import subprocess
+import sys
+
+MiB = 1 << 20
+PATH = "/mnt/space.bin"
+
+
+def expect(what, got, want):
+    if got != want:
+        print(f"space.py: {what}: got {got!r}, expected {want!r}", flush=True)
+        sys.exit(1)
+
+
+def main():
+    a, b = os.urandom(MiB), os.urandom(MiB)
+    fd = os.open(PATH, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.pwrite(fd, a, 0)
+    os.pwrite(fd, b, 130 * MiB)  # chunks 1 (64 MiB) and most of 2 stay holes
+    os.fsync(fd)
+    expect("SEEK_DATA from 0", os.lseek(fd, 0, os.SEEK_DATA), 0)
+    expect("SEEK_HOLE from 0", os.lseek(fd, 0, os.SEEK_HOLE), MiB)
+    expect("SEEK_DATA from 1 MiB", os.lseek(fd, MiB, os.SEEK_DATA), 130 * MiB)
+    expect("SEEK_HOLE from 130 MiB", os.lseek(fd, 130 * MiB, os.SEEK_HOLE), 131 * MiB)
+    try:
+        os.lseek(fd, 131 * MiB, os.SEEK_DATA)
+        expect("SEEK_DATA at the end", "an offset", "ENXIO")
+    except OSError as e:
+        expect("SEEK_DATA at the end", e.errno, errno.ENXIO)
+
+    os.posix_fallocate(fd, 200 * MiB, MiB)
+    expect("size after posix_fallocate", os.fstat(fd).st_size, 201 * MiB)
+    expect("SEEK_DATA after 131 MiB", _seek_or_errno(fd, 131 * MiB, os.SEEK_DATA), errno.ENXIO)
+    os.close(fd)
+
+    subprocess.run(["fallocate", "--punch-hole", "--offset", "4096", "--length", "8192", PATH], check=True)
+    fd = os.open(PATH, os.O_RDONLY)
+    head = os.pread(fd, MiB, 0)
+    expect("punched bytes are zeros", head[4096:12288] == bytes(8192), True)
+    expect("bytes around the hole kept", head[:4096] + head[12288:] == a[:4096] + a[12288:], True)
+    expect("SEEK_HOLE from 0 after the punch", os.lseek(fd, 0, os.SEEK_HOLE), 4096)
+    expect("SEEK_DATA from 4 KiB after the punch", os.lseek(fd, 4096, os.SEEK_DATA), 12288)
+    expect("size after the punch", os.fstat(fd).st_size, 201 * MiB)
+    expect("far data kept", os.pread(fd, MiB, 130 * MiB) == b, True)
+    os.close(fd)
+    os.unlink(PATH)
+    print("space.py: ok", flush=True)
+
+
+def _seek_or_errno(fd, off, whence):
+    try:
+        return os.lseek(fd, off, whence)
+    except OSError as e:
+        return e.errno
+
+
+main()

@@ -1,0 +1,14 @@
+# shellcheck shell=dash
+# space.sh - NFSv4.2 SEEK, ALLOCATE and DEALLOCATE from the Linux client:
+# lseek SEEK_DATA/SEEK_HOLE, posix_fallocate and fallocate --punch-hole on
+# a sparse file (space.py, with python3 and util-linux from the Debian
+# rootfs shared over 9p).
+[ -x /rootfs/usr/bin/python3 ] || fail "no python3 in /rootfs"
+step "prepare the chroot"
+run mount -t proc proc /rootfs/proc
+run mount -t tmpfs tmp /rootfs/tmp
+run mount --bind /dev /rootfs/dev
+run mount --bind /mnt /rootfs/mnt
+run mount --bind /gk /rootfs/gk
+step "seek, allocate and punch"
+chroot /rootfs /usr/bin/python3 /gk/tests/space.py || fail "space.py failed"
