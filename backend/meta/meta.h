@@ -16,6 +16,9 @@
 #include "gfs_types.h"
 
 #define META_FORMAT_VERSION 1
+/* What the first clone raises a volume's version to (FORMAT §3, §6):
+ * gatefs before clones would free a shared slice with its first file. */
+#define META_FORMAT_VERSION_CLONES 2
 #define META_DEFAULT_BLOCK_SIZE (4u << 20)
 #define META_CHUNK_SIZE (64u << 20)
 
@@ -62,6 +65,15 @@ int meta_getattr(struct meta *m, struct gfs_ref ref, struct gfs_attr *out);
  * and the change counter; drops set-id bits as a write does. */
 int meta_punch(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, uint64_t length,
 	       struct gfs_wcc *wcc);
+/* Makes [dst_off, dst_off+n) of file dst read what [src_off, src_off+n)
+ * of file src reads, by copying slice records (no object is read or
+ * written); n = count cut at the end of src (count 0: to the end).  Slices
+ * shared this way are counted in P sliceref (FORMAT §6).  Read permission
+ * on src and write permission on dst as cred: -EACCES; -EISDIR, -EINVAL
+ * (not regular files, or overlapping ranges of one file), -EFBIG,
+ * -ENOSPC.  *copied (optional) is n. */
+int meta_clone(struct meta *m, const struct gfs_cred *cred, struct gfs_ref src, struct gfs_ref dst, uint64_t src_off,
+	       uint64_t dst_off, uint64_t count, struct gfs_wcc *wcc, uint64_t *copied);
 int meta_setattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, const struct gfs_setattr *sa,
 		 const struct gfs_time *guard_ctime, struct gfs_wcc *wcc);
 int meta_access(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, uint32_t want, uint32_t *granted,

@@ -122,10 +122,11 @@ int meta_load_settings(struct meta *m, struct gfs_volume_settings *s, char *err,
 			s->created_sec = strtoll(v, NULL, 10);
 	}
 	freeReplyObject(r);
-	if (s->format_version != META_FORMAT_VERSION) {
-		snprintf(err, errlen,
-			 "volume %s has metadata format version %u; this gatefs reads only version %u (upgrade gatefs)",
-			 m->prefix, s->format_version, META_FORMAT_VERSION);
+	if (s->format_version != META_FORMAT_VERSION && s->format_version != META_FORMAT_VERSION_CLONES) {
+		snprintf(
+		    err, errlen,
+		    "volume %s has metadata format version %u; this gatefs reads versions %u and %u (upgrade gatefs)",
+		    m->prefix, s->format_version, META_FORMAT_VERSION, META_FORMAT_VERSION_CLONES);
 		log_error("meta: %s", err);
 		return -EPROTO;
 	}

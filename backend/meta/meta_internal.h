@@ -31,6 +31,7 @@ enum meta_script_id {
 	MS_FORMAT,
 	MS_STATFS,
 	MS_PUNCH,
+	MS_CLONE,
 	MS_COUNT
 };
 

@@ -192,6 +192,41 @@ int meta_punch(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, 
 	return 0;
 }
 
+int meta_clone(struct meta *m, const struct gfs_cred *cred, struct gfs_ref src, struct gfs_ref dst, uint64_t src_off,
+	       uint64_t dst_off, uint64_t count, struct gfs_wcc *wcc, uint64_t *copied)
+{
+	/* Beyond GFS_MAX_FILE_SIZE nothing exists to copy and nothing may be
+	 * written: the script's doubles stay exact below it. */
+	if (src_off > GFS_MAX_FILE_SIZE)
+		src_off = GFS_MAX_FILE_SIZE;
+	if (count > GFS_MAX_FILE_SIZE)
+		count = GFS_MAX_FILE_SIZE;
+	if (dst_off > GFS_MAX_FILE_SIZE)
+		return -EFBIG;
+	struct meta_args a;
+	meta_args_init(&a);
+	args_ref(&a, src);
+	args_ref(&a, dst);
+	meta_args_u64(&a, src_off);
+	meta_args_u64(&a, dst_off);
+	meta_args_u64(&a, count);
+	redisReply *r = NULL;
+	uint64_t token = meta_cache_token(m, dst.ino);
+	int rc = run(m, MS_CLONE, cred, &a, &r);
+	if (rc < 0)
+		return rc;
+	struct gfs_wcc local;
+	if (!wcc)
+		wcc = &local;
+	meta_parse_wcc(elem(r, 1), elem(r, 2), wcc);
+	if (copied)
+		*copied = r->elements > 3 ? meta_reply_u64(elem(r, 3)) : 0;
+	freeReplyObject(r);
+	if (wcc->has_post)
+		meta_cache_put(m, &wcc->post, token);
+	return 0;
+}
+
 int meta_access(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, uint32_t want, uint32_t *granted,
 		struct gfs_attr *attr_out)
 {

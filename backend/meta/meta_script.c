@@ -28,7 +28,7 @@ static const char *const script_names[MS_COUNT] = {
     [MS_MKNODE] = "mknode",	      [MS_LINK] = "link",	[MS_UNLINK] = "unlink",
     [MS_RENAME] = "rename",	      [MS_READDIR] = "readdir", [MS_XATTR] = "xattr",
     [MS_WRITE_SLICE] = "write_slice", [MS_COMPACT] = "compact", [MS_FORMAT] = "format",
-    [MS_STATFS] = "statfs",	      [MS_PUNCH] = "punch",
+    [MS_STATFS] = "statfs",	      [MS_PUNCH] = "punch",	[MS_CLONE] = "clone",
 };
 
 static int load_library(struct meta *m, redisContext *c, char *why, size_t whylen);

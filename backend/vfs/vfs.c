@@ -621,6 +621,26 @@ int gfs_deallocate(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_
 	return rc;
 }
 
+int gfs_clone(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref src, struct gfs_ref dst,
+	      uint64_t src_off, uint64_t dst_off, uint64_t count, uint64_t *copied, struct gfs_wcc *wcc)
+{
+	CHECK_WRITABLE(vfs);
+	/* The source's buffered writes are part of what it reads; the
+	 * destination's happened before the clone and must not land over it
+	 * later. */
+	int rc = writebuf_flush(vfs->wb, src.ino);
+	if (rc == 0 && dst.ino != src.ino)
+		rc = writebuf_flush(vfs->wb, dst.ino);
+	if (rc < 0)
+		return rc;
+	rc = meta_clone(vfs->meta, cred, src, dst, src_off, dst_off, count, wcc, copied);
+	if (rc == 0)
+		atomic_fetch_add(&vfs->commit_epoch, 1);
+	if (rc == 0 && wcc && wcc->has_post)
+		overlay_pending(vfs, &wcc->post);
+	return rc;
+}
+
 /* ---- xattrs ---- */
 
 int gfs_getxattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, const char *name, void *buf,

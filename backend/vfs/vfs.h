@@ -147,6 +147,15 @@ int gfs_allocate(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_re
  * as zeros from now on, on every gateway; the size stays.  Buffered writes
  * of the file are committed first, so none lands over the hole later.
  * Permission as for a WRITE.  -EINVAL if offset+length overflows. */
+/* Clone (NFSv4.2 CLONE and COPY, FICLONERANGE): [dst_off, dst_off+n) of
+ * dst reads what [src_off, src_off+n) of src reads, n = count cut at the
+ * end of src (0: to the end); *copied = n.  Metadata only: the slices are
+ * shared, no byte is read or stored again, and it takes one script
+ * whatever n is.  Buffered writes of both files are committed first.
+ * Permissions as READ of src and WRITE of dst; -EINVAL for overlapping
+ * ranges of one file. */
+int gfs_clone(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref src, struct gfs_ref dst,
+	      uint64_t src_off, uint64_t dst_off, uint64_t count, uint64_t *copied, struct gfs_wcc *wcc);
 int gfs_deallocate(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset,
 		   uint64_t length, struct gfs_wcc *wcc);
 

@@ -299,20 +299,32 @@ local function chunk_key(ino, idx)
   return P .. 'c' .. ino .. '_' .. S(idx)
 end
 
--- Queues every slice id of a packed record string for deletion, once.
--- Queue member = 8-byte id + 4-byte size, big-endian (bytes 5..16 of a record).
--- Scored with Redis's clock, not the gateway's: the deleter of another
--- gateway compares it with Redis's clock too (meta_dead_slices), so a
--- gateway whose clock is behind cannot cut the delete delay short.
+-- One chunk list stops referencing every slice of a packed record string
+-- (each once; members in keep are skipped, and added to it).  Member =
+-- 8-byte id + 4-byte size, big-endian (bytes 5..16 of a record).  A slice
+-- that other chunk lists still reference (a clone, P sliceref) loses one
+-- count; the last reference queues it for deletion.  Scored with Redis's
+-- clock, not the gateway's: the deleter of another gateway compares it
+-- with Redis's clock too (meta_dead_slices), so a gateway whose clock is
+-- behind cannot cut the delete delay short.
 local function queue_records(data, keep)
   local s = redis.call('TIME')[1]
+  local refs = P .. 'sliceref'
+  local shared = redis.call('EXISTS', refs) == 1 -- no clone ever: no lookups
   for off = 1, #data - 23, 24 do
     local hi, lo = struct.unpack('>I4I4', data, off + 4)
     if hi ~= 0 or lo ~= 0 then
       local member = string.sub(data, off + 4, off + 15)
       if not keep[member] then
         keep[member] = true
-        redis.call('ZADD', P .. 'delslices', s, member)
+        local n = shared and tonumber(redis.call('HGET', refs, member) or '0') or 0
+        if n > 1 then
+          redis.call('HINCRBY', refs, member, -1)
+        elseif n == 1 then
+          redis.call('HDEL', refs, member)
+        else
+          redis.call('ZADD', P .. 'delslices', s, member)
+        end
       end
     end
   end
@@ -331,18 +343,19 @@ end
 -- exist (field k = '1') lists its chunks in P k<INO>, so this costs what
 -- the file holds, not what its size spans: a sparse file of petabytes must
 -- not hold Redis for minutes.  Older files are walked by size.
+-- Each chunk list drops its own references (a clone may have put one
+-- slice into several chunks of one file).
 local function drop_chunks(a, first)
-  local done = {}
   if a.k == '1' then
     local kk = P .. 'k' .. a.i
     for _, idx in ipairs(redis.call('ZRANGEBYSCORE', kk, first, '+inf')) do
-      drop_chunk(a.i, idx, done)
+      drop_chunk(a.i, idx, {})
     end
     redis.call('ZREMRANGEBYSCORE', kk, first, '+inf')
     return
   end
   for idx = first, math.ceil(tonumber(a.s) / CHUNK) - 1 do
-    drop_chunk(a.i, S(idx), done)
+    drop_chunk(a.i, S(idx), {})
   end
 end
 
