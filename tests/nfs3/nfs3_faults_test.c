@@ -38,7 +38,7 @@
 /* The object store's budgets (URL parameters, docs/architecture/object.md)
  * and the read's wait for a block (GATEFS_FETCH_WAIT_MS): short, so that a
  * fault costs seconds, not the production 30 s. */
-#define STORE_PARAMS "retry_ms=3000&stall_ms=1000&attempt_ms=3000"
+#define STORE_PARAMS "retry_ms=1000&stall_ms=1000&attempt_ms=1000"
 #define FETCH_WAIT_MS "1000"
 /* The gateway's memory cache holds 4 of the pool's 24 blocks, so the
  * reader's round robin fetches from the store. */
