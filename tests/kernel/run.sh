@@ -176,12 +176,15 @@ setup_s3proxy() {
 	exec {proxy_fd}>"$run/proxy.ctl"
 	for _ in $(seq 100); do [[ -s $run/proxy.port ]] && break; sleep 0.1; done
 	[[ -s $run/proxy.port ]] || { say "gk-s3proxy did not start:"; cat "$run/proxy.log"; return 1; }
-	storage="http://127.0.0.1:$(cat "$run/proxy.port")/$bucket/kernel-$$?retry_ms=2000&stall_ms=1000&attempt_ms=2000"
+	# format with the default budget (a radosgw that just started may take
+	# seconds over its first request), serve with short ones.
+	storage="http://127.0.0.1:$(cat "$run/proxy.port")/$bucket/kernel-$$"
 	format_opts=(--block-size 65536)
 	# A read waits 1 s for its block, then gets NFS3ERR_JUKEBOX.
 	export GATEFS_FETCH_WAIT_MS=1000
 	# 4 blocks in memory: the guest's reads of 32 blocks reach the store.
-	gateway_extra="cache_mem = 256K"
+	gateway_extra="cache_mem = 256K
+storage_url = $storage?retry_ms=2000&stall_ms=1000&attempt_ms=2000"
 }
 
 proxy() { # COMMAND...: one command to gk-s3proxy (tests/kernel/gk_s3proxy.c)
