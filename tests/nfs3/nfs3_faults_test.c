@@ -13,6 +13,11 @@
  *     succeed within RECOVER_LIMIT_MS of the fault's end;
  *   - every write acknowledged as stable reads back byte-exact, at once
  *     and, at the end, from the store after a gateway restart.
+ * Each fault outlasts the store's retry budget, so fetches and uploads do
+ * fail during the load.  The test fails when a failed upload is counted as
+ * stored (writebuf.c: acknowledged files missing after the restart), when
+ * a failed fetch is kept as a cached block (cache.c: wrong bytes read),
+ * and when a failed fetch is never fetched again (cache.c: no recovery).
  */
 #include <errno.h>
 #include <pthread.h>
