@@ -3,11 +3,15 @@
  * redis-server and a file:// object store: read-your-writes before and
  * after commit, concurrent writers, sparse files, the buffer budget,
  * object-store failure, delayed delete, single-flight fetches, truncation
- * of buffered data and compaction, writes that overtake each other, and the
- * recycling of block buffers.
+ * of buffered data and compaction, writes that overtake each other, the
+ * recycling of block buffers, and the disk tier (a restarted gateway,
+ * volumes, checksums, free space, and a miss that wakes its readers before
+ * it writes the disk copy).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -914,6 +918,126 @@ TEST(corrupt_disk_block_is_fetched_again)
 	CHECK_EQ(st.disk_corrupt, 0);
 	free(w);
 	free(r);
+	volume_teardown(&v);
+}
+
+struct block_reader {
+	struct volume *v;
+	struct gfs_ref f;
+	uint8_t *buf;
+	size_t len;
+	atomic_int done;
+	int rc;
+};
+
+static void *block_reader_main(void *p)
+{
+	struct block_reader *a = p;
+	a->rc = read_exact(a->v, a->f, 0, a->buf, a->len);
+	atomic_store(&a->done, 1);
+	return NULL;
+}
+
+/* Reads len bytes from the read end of a FIFO, waiting at most 10 s for
+ * each piece; the count read (short when the writer never came). */
+static size_t drain_fifo(int fd, uint8_t *out, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		struct pollfd p = {fd, POLLIN, 0};
+		if (poll(&p, 1, 10000) <= 0)
+			break;
+		ssize_t n = read(fd, out + got, len - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}
+
+/* A miss wakes its waiting readers before it writes the disk copy: the
+ * disk write of the block is held (its temp file is a FIFO nobody reads
+ * yet, so the fetch thread blocks in open), and every reader of the block
+ * must have its bytes while that write is still pending.  With the wake-up
+ * after the disk write, the readers would wait for the disk. */
+TEST(a_miss_wakes_its_readers_before_the_disk_write)
+{
+	struct volume v;
+	REQUIRE_EQ(volume_setup(&v, 64 * KiB, NULL, 0), 0);
+	char cache_dir[400];
+	snprintf(cache_dir, sizeof(cache_dir), "%s/cache", v.dir);
+	v.cfg.cache_dir = cache_dir;
+	v.cfg.cache_disk_free_bytes = 1 * MiB;
+	REQUIRE_EQ(volume_reopen(&v), 0);
+	struct gfs_ref f;
+	REQUIRE_EQ(volume_create_file(&v, "one-block", &f), 0);
+	size_t len = 64 * KiB; /* one block: one fetch, one disk write */
+	uint8_t *w = malloc(len);
+	tl_fill_random(w, len, 81);
+	REQUIRE_EQ(write_all(&v, f, 0, w, len, GFS_FILE_SYNC), 0);
+	struct meta_slice *recs;
+	size_t n;
+	REQUIRE_EQ(meta_read_chunk(v.vfs->meta, f.ino, 0, &recs, &n), 0);
+	REQUIRE_EQ(n, 1);
+	uint64_t id = recs[0].id;
+	free(recs);
+	/* The tier's first write after open goes through tmp-<pid>-0
+	 * (cache_disk.c); the open removes stale temp files, so the FIFO is
+	 * made after it. */
+	REQUIRE_EQ(volume_reopen(&v), 0);
+	char fifo[700], block[700];
+	snprintf(fifo, sizeof(fifo), "%s/%s/%02x/tmp-%d-0", cache_dir, v.vfs->info.uuid, (unsigned)(id % 256),
+		 (int)getpid());
+	snprintf(block, sizeof(block), "%s/%s/%02x/%llu_0_%zu", cache_dir, v.vfs->info.uuid, (unsigned)(id % 256),
+		 (unsigned long long)id, len);
+	REQUIRE(mkfifo(fifo, 0600) == 0);
+
+	enum { READERS = 4 };
+	pthread_t t[READERS];
+	struct block_reader rd[READERS];
+	for (int i = 0; i < READERS; i++) {
+		rd[i] = (struct block_reader){.v = &v, .f = f, .buf = malloc(len), .len = len, .rc = 1};
+		pthread_create(&t[i], NULL, block_reader_main, &rd[i]);
+	}
+	int all_done = 0;
+	uint64_t t0 = mono_ms();
+	while (!all_done && mono_ms() - t0 < 3000) {
+		all_done = 1;
+		for (int i = 0; i < READERS; i++)
+			all_done &= atomic_load(&rd[i].done);
+		if (!all_done)
+			usleep(5000);
+	}
+	fprintf(stderr, "  readers %s while the disk write was held (%llu ms)\n",
+		all_done ? "had their bytes" : "were still waiting", (unsigned long long)(mono_ms() - t0));
+	CHECK(all_done);
+	struct gfs_data_stats st;
+	gfs_data_stats(v.vfs, &st);
+	CHECK_EQ(st.object_gets, 1);
+	CHECK_EQ(st.disk_bytes, 0); /* the disk copy is not written yet */
+
+	/* Let the disk write through: it must have been waiting to write
+	 * exactly this block and its checksum. */
+	int fd = open(fifo, O_RDONLY | O_NONBLOCK);
+	REQUIRE(fd >= 0);
+	uint8_t *on_disk = malloc(len + DISK_SUM_LEN);
+	size_t got = drain_fifo(fd, on_disk, len + DISK_SUM_LEN);
+	close(fd);
+	CHECK_EQ(got, len + DISK_SUM_LEN);
+	CHECK(got >= len && memcmp(on_disk, w, len) == 0);
+	for (int i = 0; i < READERS; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_EQ(rd[i].rc, 0);
+		CHECK(memcmp(rd[i].buf, w, len) == 0);
+		free(rd[i].buf);
+	}
+	/* The FIFO was renamed into the block's place; a later read must not
+	 * open it. */
+	wait_disk_copies(&v, len + DISK_SUM_LEN);
+	unlink(block);
+	unlink(fifo);
+	free(on_disk);
+	free(w);
 	volume_teardown(&v);
 }
 

@@ -19,6 +19,10 @@
 #                   appliance container), at 127.0.0.1:GK_NFS_PORT with
 #                   MOUNT at GK_MOUNT_PORT; nothing is started or stopped
 #        GK_KEEP=1  keep the run directory even when the group passes
+#        GATEFS_TEST_S3_ENV, GK_S3PROXY  rows whose hook is s3faults: the
+#                   radosgw fixture's env file and the gk-s3proxy binary;
+#                   the volume's blocks then live on radosgw behind the
+#                   fault proxy that the hook drives
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 group=${1:?usage: run.sh GROUP}
@@ -151,9 +155,47 @@ stop_gateway_hard() { # gateway 1
 	gateway_pids[0]=
 }
 
+# setup_s3proxy: the fault proxy in front of the radosgw fixture, as a
+# process of its own (gk-s3proxy) that reads commands from a FIFO held open
+# on $proxy_fd (see proxy); sets storage to the volume's S3 URL.  Short
+# retry budgets, so that a fault costs seconds.
+setup_s3proxy() {
+	[[ -r ${GATEFS_TEST_S3_ENV:-} ]] || { say "no radosgw fixture (GATEFS_TEST_S3_ENV)"; return 1; }
+	[[ -x ${GK_S3PROXY:-} ]] || { say "GK_S3PROXY must name the gk-s3proxy binary"; return 1; }
+	local key value rgw_port='' bucket=''
+	while IFS='=' read -r key value; do
+		case $key in
+		GATEFS_TEST_S3_PORT) rgw_port=$value ;;
+		GATEFS_TEST_S3_BUCKET) bucket=$value ;;
+		AWS_*) export "$key=$value" ;; # gatefs format and serve read them
+		esac
+	done <"$GATEFS_TEST_S3_ENV"
+	mkfifo "$run/proxy.ctl" || return 1
+	"$GK_S3PROXY" "$rgw_port" "$run/proxy.port" <"$run/proxy.ctl" >"$run/proxy.log" 2>&1 &
+	pids+=($!)
+	exec {proxy_fd}>"$run/proxy.ctl"
+	for _ in $(seq 100); do [[ -s $run/proxy.port ]] && break; sleep 0.1; done
+	[[ -s $run/proxy.port ]] || { say "gk-s3proxy did not start:"; cat "$run/proxy.log"; return 1; }
+	# format with the default budget (a radosgw that just started may take
+	# seconds over its first request), serve with short ones.
+	storage="http://127.0.0.1:$(cat "$run/proxy.port")/$bucket/kernel-$$"
+	format_opts=(--block-size 65536)
+	# A read waits 1 s for its block, then gets NFS3ERR_JUKEBOX.
+	export GATEFS_FETCH_WAIT_MS=1000
+	# 4 blocks in memory: the guest's reads of 32 blocks reach the store.
+	gateway_extra="cache_mem = 256K
+storage_url = $storage?retry_ms=2000&stall_ms=1000&attempt_ms=2000"
+}
+
+proxy() { # COMMAND...: one command to gk-s3proxy (tests/kernel/gk_s3proxy.c)
+	say "s3 proxy: $*"
+	echo "$*" >&"$proxy_fd"
+}
+
 setup_gatefs() {
 	[[ -x ${GATEFS:-} ]] || { say "GATEFS must name the gatefs binary"; return 1; }
-	local redis_port
+	local redis_port storage="file://$run/objects" format_opts=() gateway_extra=
+	if [[ $hook == s3faults ]]; then setup_s3proxy || return 1; fi
 	free_port redis_port
 	mkdir -p "$run/redis" "$run/objects"
 	redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$run/redis" --save '' --appendonly yes \
@@ -161,7 +203,7 @@ setup_gatefs() {
 	pids+=($!)
 	wait_listening "$redis_port" $! redis-server || return 1
 	local meta=redis://127.0.0.1:$redis_port/0
-	"$GATEFS" format --meta "$meta" --storage "file://$run/objects" kernel >"$run/format.log" 2>&1 ||
+	"$GATEFS" format --meta "$meta" --storage "$storage" "${format_opts[@]}" kernel >"$run/format.log" 2>&1 ||
 		{ say "gatefs format failed:"; cat "$run/format.log"; return 1; }
 	# The guests' traffic arrives from 127.0.0.1 through slirp, from
 	# unprivileged ports: hence insecure.  Root in the guest is root here.
@@ -179,6 +221,7 @@ setup_gatefs() {
 			portmapper = $([[ $n == 1 ]] && echo "$portmapper" || echo off)
 			log_level = info
 			nfs4 = $([[ $vers == 4* ]] && echo on || echo off)
+			$gateway_extra
 			/hf 127.0.0.1(rw,no_root_squash,insecure)
 		CONF
 		start_gateway "$n" || return 1
@@ -260,6 +303,52 @@ during_restart() {
 	say "restarting gateway"
 	start_gateway || return 1
 	echo restarted >"$run/coord/restarted"
+}
+
+during_s3faults() {
+	# Once the guest has files stable on the store: 503 SlowDown in three
+	# bursts, then a stall, while the guest writes and reads; then the
+	# store answers again and the guest checks that the gateway recovers.
+	local n=0
+	until [[ -e $run/coord/stable-written ]]; do
+		((n++ > timeout * 5)) && { say "guest never signalled stable-written"; return 1; }
+		any_guest_running || { say "guest ended before stable-written"; return 1; }
+		sleep 0.2
+	done
+	echo on >"$run/coord/fault-on"
+	for _ in 1 2 3; do
+		proxy status 503 SlowDown
+		sleep 4
+		proxy off
+		sleep 1
+	done
+	proxy stall
+	sleep 8
+	proxy stats
+	proxy off
+	echo off >"$run/coord/fault-off"
+}
+
+after_s3faults() {
+	# The store met the faults; and through a new gateway process (no
+	# cache: every block comes from the store) every file the guest saw
+	# acknowledged as stable reads back with its digest.
+	local faulted name sum got url n=0
+	proxy stats
+	sleep 0.5
+	faulted=$(awk '$1 == "requests" { f = $4 } END { print f + 0 }' "$run/proxy.log")
+	say "s3 proxy: $faulted requests faulted"
+	((faulted > 0)) || { say "no request met a fault"; return 1; }
+	[[ -s $run/coord/acked ]] || { say "guest wrote no list of acknowledged files"; return 1; }
+	stop_gateway || return 1
+	start_gateway || return 1
+	while read -r name sum; do
+		url="nfs://127.0.0.1/hf/s3faults-a/$name?version=3&nfsport=$nfs_port&mountport=$mount_port"
+		got=$(nfs-cat "$url" | sha256sum | cut -d' ' -f1)
+		[[ $got == "$sum" ]] || { say "$name: host read sha256 $got after a restart, guest wrote $sum"; return 1; }
+		n=$((n + 1))
+	done <"$run/coord/acked"
+	say "after a gateway restart: $n acknowledged files read back from the store"
 }
 
 after_hostsha() {

@@ -153,24 +153,72 @@ int gw_spawn(struct gateway *gw)
 	return -1;
 }
 
-int gw_start(struct gateway *gw, const char *extra)
+int gw_start_storage(struct gateway *gw, const char *storage, uint32_t block_size, const char *extra)
 {
 	memset(gw, 0, sizeof(*gw));
 	if (tl_redis_start(&gw->redis) != 0 || prepare(gw, "gw") != 0)
 		return -1;
-	char objects[400], storage[450];
-	snprintf(objects, sizeof(objects), "%s/objects", gw->dir);
-	mkdir(objects, 0755);
-	snprintf(storage, sizeof(storage), "file://%s", objects);
+	char objects[400], file_url[450], bs[16];
+	if (!storage) {
+		snprintf(objects, sizeof(objects), "%s/objects", gw->dir);
+		mkdir(objects, 0755);
+		snprintf(file_url, sizeof(file_url), "file://%s", objects);
+		storage = file_url;
+	}
 	if (write_config(gw, extra ? extra : GW_TEST_EXPORTS) != 0)
 		return -1;
-	char *fmt[] = {(char *)gw_binary(), "format", "--meta", gw->redis.url, "--storage", storage, "test", NULL};
+	snprintf(bs, sizeof(bs), "%u", block_size);
+	char *fmt[10];
+	int n = 0;
+	fmt[n++] = (char *)gw_binary();
+	fmt[n++] = "format";
+	fmt[n++] = "--meta";
+	fmt[n++] = gw->redis.url;
+	fmt[n++] = "--storage";
+	fmt[n++] = (char *)storage;
+	if (block_size) {
+		fmt[n++] = "--block-size";
+		fmt[n++] = bs;
+	}
+	fmt[n++] = "test";
+	fmt[n] = NULL;
 	if (run_logged(fmt, gw->log) != 0) {
 		fprintf(stderr, "gatefs format failed\n");
 		gw_print_log(gw);
 		return -1;
 	}
 	return gw_spawn(gw);
+}
+
+int gw_start(struct gateway *gw, const char *extra)
+{
+	return gw_start_storage(gw, NULL, 0, extra);
+}
+
+int gw_s3_env(char *bucket, size_t cap, int *port)
+{
+	const char *path = getenv("GATEFS_TEST_S3_ENV");
+	FILE *f = path ? fopen(path, "r") : NULL;
+	char line[1024];
+	if (!f)
+		return -1;
+	bucket[0] = 0;
+	*port = 0;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\r\n")] = 0;
+		char *eq = strchr(line, '=');
+		if (!eq)
+			continue;
+		*eq = 0;
+		if (strcmp(line, "GATEFS_TEST_S3_PORT") == 0)
+			*port = atoi(eq + 1);
+		else if (strcmp(line, "GATEFS_TEST_S3_BUCKET") == 0)
+			snprintf(bucket, cap, "%s", eq + 1);
+		else if (strncmp(line, "AWS_", 4) == 0)
+			setenv(line, eq + 1, 1); /* inherited by format and serve */
+	}
+	fclose(f);
+	return bucket[0] && *port > 0 ? 0 : -1;
 }
 
 int gw_start_peer(struct gateway *peer, const struct gateway *gw, const char *extra)
@@ -187,6 +235,43 @@ int gw_start_peer(struct gateway *peer, const struct gateway *gw, const char *ex
 	if (write_config(peer, config) != 0)
 		return -1;
 	return gw_spawn(peer);
+}
+
+/* SIGTERM and wait up to 20 s; 0 if it exited 0. */
+static int stop_process(struct gateway *gw)
+{
+	int rc = 0;
+	if (gw->pid <= 0)
+		return 0;
+	kill(gw->pid, SIGTERM);
+	int st = 0, exited = 0;
+	for (int i = 0; i < 400 && !exited; i++) {
+		if (waitpid(gw->pid, &st, WNOHANG) == gw->pid)
+			exited = 1;
+		else
+			sleep_50ms();
+	}
+	if (exited) {
+		gw->pid = 0;
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			fprintf(stderr, "gateway did not exit cleanly (status 0x%x)\n", st);
+			rc = -1;
+		}
+	} else {
+		fprintf(stderr, "gateway did not stop within 20 s of SIGTERM\n");
+		rc = -1;
+	}
+	gw_kill(gw);
+	return rc;
+}
+
+int gw_restart(struct gateway *gw)
+{
+	if (stop_process(gw) != 0) {
+		gw_print_log(gw);
+		return -1;
+	}
+	return gw_spawn(gw);
 }
 
 void gw_kill(struct gateway *gw)
@@ -213,28 +298,7 @@ static int sanitizer_reports(const char *log)
 
 int gw_stop(struct gateway *gw)
 {
-	int rc = 0;
-	if (gw->pid > 0) {
-		kill(gw->pid, SIGTERM);
-		int st = 0, exited = 0;
-		for (int i = 0; i < 400 && !exited; i++) {
-			if (waitpid(gw->pid, &st, WNOHANG) == gw->pid)
-				exited = 1;
-			else
-				sleep_50ms();
-		}
-		if (exited) {
-			gw->pid = 0;
-			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-				fprintf(stderr, "gateway did not exit cleanly (status 0x%x)\n", st);
-				rc = -1;
-			}
-		} else {
-			fprintf(stderr, "gateway did not stop within 20 s of SIGTERM\n");
-			rc = -1;
-		}
-		gw_kill(gw);
-	}
+	int rc = stop_process(gw);
 	if (gw->log[0] && sanitizer_reports(gw->log) > 0) {
 		fprintf(stderr, "sanitizer reports in the gateway log:\n");
 		rc = -1;

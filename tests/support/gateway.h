@@ -2,8 +2,9 @@
  * gateway.h - runs a real `gatefs serve` for the protocol tests: a private
  * redis-server, a file:// volume made by `gatefs format`, a config file
  * and free loopback ports for NFS, MOUNT and the builtin portmapper; and
- * more gateways of the same volume (gw_start_peer).  Knows nothing about
- * RPC, so that the libtirpc, the libnfs and the raw-RPC test programs can
+ * more gateways of the same volume (gw_start_peer); or the same on an S3
+ * store, e.g. radosgw through a test's s3proxy (gw_start_storage).  Knows
+ * nothing about RPC, so that the libtirpc, the libnfs and the raw-RPC test programs can
  * all use it.
  *
  * The standard exports (GW_TEST_EXPORTS, used when a test names none), all
@@ -17,6 +18,8 @@
 #ifndef GATEFS_TEST_GATEWAY_H
 #define GATEFS_TEST_GATEWAY_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "testlib.h"
@@ -46,6 +49,17 @@ struct gateway {
  * log is printed).  extra: configuration lines written after the generated
  * ones: settings and exports; NULL = GW_TEST_EXPORTS. */
 int gw_start(struct gateway *gw, const char *extra);
+/* As gw_start, on the object store `storage` (a URL of
+ * docs/architecture/object.md, e.g. an S3 bucket seen through a test's
+ * s3proxy; NULL: a file:// store in the temp dir), formatted with volume
+ * blocks of block_size bytes (0: the default).  S3 credentials come from
+ * the environment (AWS_*, see gw_s3_env). */
+int gw_start_storage(struct gateway *gw, const char *storage, uint32_t block_size, const char *extra);
+/* Reads the radosgw fixture's env file ($GATEFS_TEST_S3_ENV, set by ctest
+ * for FIXTURES_REQUIRED radosgw): exports its AWS_* lines for the gateways
+ * started after, and gives the bucket and radosgw's port; 0, or -1 when
+ * there is no fixture. */
+int gw_s3_env(char *bucket, size_t cap, int *port);
 /* Starts another gateway process of gw's volume: the same redis-server
  * and object store (the volume records it), its own ports, config, log and
  * temp dir, and the standard exports.  extra (may be NULL): more
@@ -54,6 +68,9 @@ int gw_start(struct gateway *gw, const char *extra);
 int gw_start_peer(struct gateway *peer, const struct gateway *gw, const char *extra);
 /* Starts (again) only the gateway process, on the same ports. */
 int gw_spawn(struct gateway *gw);
+/* Stops only the gateway process (SIGTERM; it must exit 0) and starts it
+ * again on the same ports: its caches are gone, the volume stays. */
+int gw_restart(struct gateway *gw);
 /* SIGKILL the gateway (no flush) and reap it. */
 void gw_kill(struct gateway *gw);
 /* True while the gateway process is alive. */
