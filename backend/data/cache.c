@@ -256,7 +256,13 @@ static void load(struct block_cache *c, struct cache_block *b)
 	int rc = slice_block_key(key, sizeof(key), c->vfs->info.uuid, b->id, b->idx, b->len);
 	if (rc >= 0) {
 		rc = c->vfs->store->ops->get(c->vfs->store, key, 0, b->len, b->data, &got);
-		store_failed = rc == -EIO;
+		store_failed = rc == -EIO || rc == -EACCES;
+		if (rc == -EACCES) {
+			/* The store refused this gateway's credentials: the NFS
+			 * caller has no permission problem, the gateway does. */
+			log_error("cache: the object store refused the credentials for block %s", key);
+			rc = -EIO;
+		}
 		if (rc == 0 && got != b->len) {
 			log_error("cache: block %s is %zu bytes, expected %u", key, got, b->len);
 			rc = -EIO;
