@@ -12,13 +12,6 @@
 
 /* The vfs's write verifier: new at every start and whenever Redis may have
  * lost committed metadata, so that clients resend what was not committed. */
-static void put_verifier(const struct nfs4_compound *c, char out[NFS4_VERIFIER_SIZE])
-{
-	uint64_t v = gfs_write_verifier(c->call->vfs);
-	for (int i = 0; i < NFS4_VERIFIER_SIZE; i++)
-		out[i] = (char)(v >> (56 - 8 * i));
-}
-
 /* The "current stateid" stands for the last one an op of this compound
  * returned (section 16.2.3.1.2). */
 static const stateid4 *resolve_stateid(const struct nfs4_compound *c, const stateid4 *sid)
@@ -251,7 +244,7 @@ NFS4_HANDLER(nfs4_op_write)
 		return nfs4_status(rc);
 	r->WRITE4res_u.resok4.count = a->data.data_len;
 	r->WRITE4res_u.resok4.committed = (stable_how4)committed;
-	put_verifier(c, r->WRITE4res_u.resok4.writeverf);
+	nfs4_put_verifier(c, r->WRITE4res_u.resok4.writeverf);
 	return NFS4_OK;
 }
 
@@ -267,6 +260,6 @@ NFS4_HANDLER(nfs4_op_commit)
 	int rc = gfs_commit(c->call->vfs, c->cur.acc.ref, &attr);
 	if (rc < 0)
 		return nfs4_status(rc);
-	put_verifier(c, r->COMMIT4res_u.resok4.writeverf);
+	nfs4_put_verifier(c, r->COMMIT4res_u.resok4.writeverf);
 	return NFS4_OK;
 }

@@ -109,6 +109,9 @@ bool nfs4_xdr_compound_reply(XDR *xdrs, void *obj);
 
 /* nfs4_util.c */
 nfsstat4 nfs4_status(int err);
+/* The write verifier (WRITE, COMMIT, COPY): changes when the gateway or
+ * its Redis restarts. */
+void nfs4_put_verifier(const struct nfs4_compound *c, char out[NFS4_VERIFIER_SIZE]);
 /* Copies a component into out: INVAL if empty, BADNAME for "." "..", '/'
  * or NUL, NAMETOOLONG past GFS_NAME_MAX. */
 nfsstat4 nfs4_name(const component4 *name, char out[GFS_NAME_MAX + 1]);
@@ -192,6 +195,8 @@ NFS4_HANDLER(nfs4_op_reclaim_complete);
 NFS4_HANDLER(nfs4_op_allocate);
 NFS4_HANDLER(nfs4_op_deallocate);
 NFS4_HANDLER(nfs4_op_seek);
+NFS4_HANDLER(nfs4_op_clone);
+NFS4_HANDLER(nfs4_op_copy);
 
 /* READDIR's result: the entry list is XDR already (nfs4_readdir.c). */
 struct nfs4_readdir_res {

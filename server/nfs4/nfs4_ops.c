@@ -64,6 +64,8 @@ static const struct nfs4_op ops[] = {
     [OP_ALLOCATE] = OP("ALLOCATE", ALLOCATE4args, ALLOCATE4res, nfs4_op_allocate, FH),
     [OP_DEALLOCATE] = OP("DEALLOCATE", DEALLOCATE4args, DEALLOCATE4res, nfs4_op_deallocate, FH),
     [OP_SEEK] = OP("SEEK", SEEK4args, SEEK4res, nfs4_op_seek, FH),
+    [OP_CLONE] = OP("CLONE", CLONE4args, CLONE4res, nfs4_op_clone, FH),
+    [OP_COPY] = OP("COPY", COPY4args, COPY4res, nfs4_op_copy, FH),
 };
 
 const struct nfs4_op *nfs4_op_find(uint32_t opnum)

@@ -39,6 +39,13 @@ static const struct {
     {-GFS_ENOTSYNC, NFS4ERR_NOT_SAME},
 };
 
+void nfs4_put_verifier(const struct nfs4_compound *c, char out[NFS4_VERIFIER_SIZE])
+{
+	uint64_t v = gfs_write_verifier(c->call->vfs);
+	for (int i = 0; i < NFS4_VERIFIER_SIZE; i++)
+		out[i] = (char)(v >> (56 - 8 * i));
+}
+
 nfsstat4 nfs4_status(int err)
 {
 	for (size_t i = 0; i < sizeof(status_table) / sizeof(status_table[0]); i++)

@@ -3,8 +3,9 @@
  * gateway with the project's v4 client: SEEK for data and holes (sparse
  * chunk ranges, punched ranges, the hole at the end, NXIO past it),
  * ALLOCATE growing a file, DEALLOCATE punching a hole that reads back as
- * zeros, and their errors (minor version 1, wrapping ranges, a directory,
- * a read-only open).
+ * zeros, CLONE and COPY sharing a file's data (whole, in part, past the
+ * end, then overwritten), and their errors (minor version 1, wrapping or
+ * overlapping ranges, a directory, a read-only open or export).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,108 @@ TEST(seek_allocate_and_deallocate)
 	CHECK_EQ(v4_close_file(&s, &f, &rsid), NFS4_OK);
 	CHECK_EQ(v4_close_file(&s, &f, &sid), NFS4_OK);
 	free(f.nfs_fh4_val);
+	free(hf.nfs_fh4_val);
+	v4_close(&s);
+}
+
+/* SEQUENCE, PUTFH src, SAVEFH, PUTFH dst, then CLONE or COPY of
+ * [src_off, +count) to dst_off: the op's status; *copied from COPY. */
+static int clone_or_copy(struct v4 *s, const nfs_fh4 *src, const stateid4 *ssid, const nfs_fh4 *dst,
+			 const stateid4 *dsid, bool copy, uint64_t src_off, uint64_t dst_off, uint64_t count,
+			 uint32_t minor, uint64_t *copied)
+{
+	v4_begin(s);
+	v4_seq(s, 0);
+	v4_putfh(s, src);
+	v4_add(s, OP_SAVEFH);
+	v4_putfh(s, dst);
+	if (copy) {
+		COPY4args *a = &v4_add(s, OP_COPY)->nfs_argop4_u.opcopy;
+		a->ca_src_stateid = *ssid;
+		a->ca_dst_stateid = *dsid;
+		a->ca_src_offset = src_off;
+		a->ca_dst_offset = dst_off;
+		a->ca_count = count;
+		a->ca_consecutive = true;
+		a->ca_synchronous = true;
+	} else {
+		CLONE4args *a = &v4_add(s, OP_CLONE)->nfs_argop4_u.opclone;
+		a->cl_src_stateid = *ssid;
+		a->cl_dst_stateid = *dsid;
+		a->cl_src_offset = src_off;
+		a->cl_dst_offset = dst_off;
+		a->cl_count = count;
+	}
+	if (v4_send_minor(s, minor) != RPC_SUCCESS)
+		return -1;
+	int st = v4_status(s, 4);
+	if (st == NFS4_OK && copy && copied) {
+		COPY4resok *ok = &s->res.resarray.resarray_val[4].nfs_resop4_u.opcopy.COPY4res_u.cr_resok4;
+		*copied = ok->cr_response.wr_count;
+		if (ok->cr_response.wr_committed != FILE_SYNC4 || !ok->cr_requirements.cr_synchronous)
+			return -3;
+	}
+	return st;
+}
+
+TEST(clone_and_copy_share_data)
+{
+	struct v4 s;
+	nfs_fh4 hf, src, dst;
+	stateid4 ssid, dsid;
+	REQUIRE(v4_root_session(&s, "clone") == 0);
+	REQUIRE(v4_export_fh(&s, "hf", &hf) == 0);
+	REQUIRE_EQ(v4_open(&s, &hf, "o1", "clone-src", OPEN4_SHARE_ACCESS_BOTH, 0, true, &ssid, &src), 0);
+	REQUIRE_EQ(v4_open(&s, &hf, "o1", "clone-dst", OPEN4_SHARE_ACCESS_BOTH, 0, true, &dsid, &dst), 0);
+	enum { LEN = 500000 };
+	static uint8_t data[LEN], back[LEN];
+	tl_fill_random(data, sizeof(data), 21);
+	REQUIRE_EQ(v4_io(&s, &src, &ssid, true, 0, data, LEN), NFS4_OK);
+
+	/* CLONE the whole file, then COPY a part of it further on */
+	CHECK_EQ(clone_or_copy(&s, &src, &ssid, &dst, &dsid, false, 0, 0, LEN, 2, NULL), NFS4_OK);
+	CHECK_EQ(v4_io(&s, &dst, &dsid, false, 0, back, LEN), NFS4_OK);
+	CHECK(memcmp(data, back, LEN) == 0);
+	uint64_t copied = 0;
+	CHECK_EQ(clone_or_copy(&s, &src, &ssid, &dst, &dsid, true, 1000, LEN + 10, 0, 2, &copied), NFS4_OK);
+	CHECK_EQ(copied, LEN - 1000); /* count 0: to the end of the source */
+	CHECK_EQ(v4_io(&s, &dst, &dsid, false, LEN + 10, back, LEN - 1000), NFS4_OK);
+	CHECK(memcmp(data + 1000, back, LEN - 1000) == 0);
+	struct v4_attrs a;
+	REQUIRE_EQ(v4_attrs_of(&s, &dst, &a), 0);
+	CHECK_EQ(a.size, 2 * LEN + 10 - 1000);
+	/* a COPY past the source's end is short, not an error */
+	CHECK_EQ(clone_or_copy(&s, &src, &ssid, &dst, &dsid, true, LEN - 10, 0, 100, 2, &copied), NFS4_OK);
+	CHECK_EQ(copied, 10);
+
+	/* overwriting the source leaves the clone alone */
+	uint8_t over[4096];
+	tl_fill_random(over, sizeof(over), 22);
+	REQUIRE_EQ(v4_io(&s, &src, &ssid, true, 20000, over, sizeof(over)), NFS4_OK);
+	CHECK_EQ(v4_io(&s, &dst, &dsid, false, 20000, back, sizeof(over)), NFS4_OK);
+	CHECK(memcmp(data + 20000, back, sizeof(over)) == 0);
+
+	/* errors */
+	CHECK_EQ(clone_or_copy(&s, &src, &ssid, &dst, &dsid, false, 0, 0, LEN, 1, NULL), NFS4ERR_NOTSUPP);
+	CHECK_EQ(clone_or_copy(&s, &src, &ssid, &dst, &dsid, false, 10, 0, LEN, 2, NULL), NFS4ERR_INVAL);
+	CHECK_EQ(clone_or_copy(&s, &src, &ssid, &src, &ssid, false, 0, 100, 1000, 2, NULL), NFS4ERR_INVAL);
+	CHECK_EQ(clone_or_copy(&s, &src, &ssid, &hf, &dsid, false, 0, 0, 10, 2, NULL), NFS4ERR_BAD_STATEID);
+	stateid4 anon = {0};
+	CHECK_EQ(clone_or_copy(&s, &src, &anon, &hf, &anon, false, 0, 0, 10, 2, NULL), NFS4ERR_ISDIR);
+	stateid4 rsid;
+	REQUIRE_EQ(v4_open(&s, &hf, "o2", "clone-dst", OPEN4_SHARE_ACCESS_READ, 0, false, &rsid, NULL), 0);
+	CHECK_EQ(clone_or_copy(&s, &src, &ssid, &dst, &rsid, false, 0, 0, 10, 2, NULL), NFS4ERR_OPENMODE);
+	CHECK_EQ(v4_close_file(&s, &dst, &rsid), NFS4_OK);
+	/* into the read-only export */
+	nfs_fh4 ro;
+	REQUIRE(v4_export_fh(&s, "ro", &ro) == 0);
+	CHECK_EQ(clone_or_copy(&s, &src, &anon, &ro, &anon, true, 0, 0, 10, 2, NULL), NFS4ERR_ROFS);
+	free(ro.nfs_fh4_val);
+
+	CHECK_EQ(v4_close_file(&s, &src, &ssid), NFS4_OK);
+	CHECK_EQ(v4_close_file(&s, &dst, &dsid), NFS4_OK);
+	free(src.nfs_fh4_val);
+	free(dst.nfs_fh4_val);
 	free(hf.nfs_fh4_val);
 	v4_close(&s);
 }

@@ -1,8 +1,9 @@
 # shellcheck shell=dash
-# space.sh - NFSv4.2 SEEK, ALLOCATE and DEALLOCATE from the Linux client:
-# lseek SEEK_DATA/SEEK_HOLE, posix_fallocate and fallocate --punch-hole on
-# a sparse file (space.py, with python3 and util-linux from the Debian
-# rootfs shared over 9p).
+# space.sh - NFSv4.2 SEEK, ALLOCATE, DEALLOCATE, CLONE and COPY from the
+# Linux client: lseek SEEK_DATA/SEEK_HOLE, posix_fallocate and fallocate
+# --punch-hole on a sparse file, cp --reflink=always and copy_file_range
+# (space.py, with python3, util-linux and coreutils from the Debian rootfs
+# shared over 9p).
 [ -x /rootfs/usr/bin/python3 ] || fail "no python3 in /rootfs"
 step "prepare the chroot"
 run mount -t proc proc /rootfs/proc
@@ -10,5 +11,5 @@ run mount -t tmpfs tmp /rootfs/tmp
 run mount --bind /dev /rootfs/dev
 run mount --bind /mnt /rootfs/mnt
 run mount --bind /gk /rootfs/gk
-step "seek, allocate and punch"
+step "seek, allocate, punch, clone and copy"
 chroot /rootfs /usr/bin/python3 /gk/tests/space.py || fail "space.py failed"
