@@ -25,6 +25,12 @@ struct fsck_inode {
 	int chunk_indexed;	/* files: its chunk lists are listed in P k<INO> */
 };
 
+/* One chunk list holding a slice (each list counted once per slice). */
+struct fsck_holder {
+	uint64_t id;
+	uint32_t size;
+};
+
 struct fsck {
 	struct meta *m;
 	meta_report_cb cb;
@@ -33,6 +39,9 @@ struct fsck {
 	struct fsck_inode *inodes;
 	size_t ninodes, cap;
 	uint64_t max_slice;
+	struct fsck_holder *holders; /* for the P sliceref check */
+	size_t nholders, holders_cap;
+	int holders_failed; /* out of memory: that check is skipped */
 };
 
 static void problem(struct fsck *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -278,6 +287,94 @@ static int check_owner(void *arg, const char *key, size_t plen)
 	return 0;
 }
 
+/* Notes that the chunk list whose holders start at index first holds the
+ * slice, once per list. */
+static void add_holder(struct fsck *f, size_t first, uint64_t id, uint32_t size)
+{
+	for (size_t i = first; i < f->nholders; i++)
+		if (f->holders[i].id == id && f->holders[i].size == size)
+			return;
+	if (f->nholders == f->holders_cap) {
+		size_t cap = f->holders_cap ? f->holders_cap * 2 : 1024;
+		struct fsck_holder *h = realloc(f->holders, cap * sizeof(*h));
+		if (!h) {
+			f->holders_failed = 1;
+			return;
+		}
+		f->holders = h;
+		f->holders_cap = cap;
+	}
+	f->holders[f->nholders++] = (struct fsck_holder){id, size};
+}
+
+static int cmp_holder(const void *a, const void *b)
+{
+	const struct fsck_holder *x = a, *y = b;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->size < y->size ? -1 : x->size > y->size;
+}
+
+/* P sliceref must count, for every slice that several chunk lists hold,
+ * the lists beyond the first, and nothing else (FORMAT §6): a count too
+ * low frees a slice that a file still reads. */
+static int check_shared_slices(struct fsck *f)
+{
+	if (f->holders_failed) {
+		problem(f, "shared slices not checked: out of memory");
+		return 0;
+	}
+	if (f->nholders)
+		qsort(f->holders, f->nholders, sizeof(*f->holders), cmp_holder);
+	char key[META_KEY_MAX];
+	meta_key(f->m, key, sizeof(key), "sliceref");
+	int err = 0;
+	redisReply *r = meta_command(f->m, &err, "HGETALL %s", key);
+	if (!r)
+		return err;
+	size_t counted = 0;
+	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+		const redisReply *member = r->element[i], *value = r->element[i + 1];
+		if (member->len != 12) {
+			problem(f, "sliceref: member %zu has %zu bytes, not 12", i / 2, member->len);
+			continue;
+		}
+		struct meta_slice s = {0};
+		uint8_t rec[META_REC_SIZE] = {0};
+		memcpy(rec + 4, member->str, 12);
+		meta_unpack_slice(rec, &s);
+		struct fsck_holder want = {s.id, s.size};
+		struct fsck_holder *h =
+		    f->nholders ? bsearch(&want, f->holders, f->nholders, sizeof(want), cmp_holder) : NULL;
+		size_t lists = 0;
+		if (h) {
+			while (h > f->holders && cmp_holder(h - 1, &want) == 0)
+				h--;
+			while (h + lists < f->holders + f->nholders && cmp_holder(h + lists, &want) == 0)
+				lists++;
+		}
+		long long n = strtoll(value->str ? value->str : "0", NULL, 10);
+		if (lists < 2 || n != (long long)lists - 1)
+			problem(f, "sliceref: slice %llu counts %lld more holders, but %zu chunk lists hold it",
+				(unsigned long long)s.id, n, lists);
+		counted++;
+	}
+	freeReplyObject(r);
+	/* every slice held by several lists must be counted */
+	size_t shared = 0;
+	for (size_t i = 0; i < f->nholders;) {
+		size_t j = i + 1;
+		while (j < f->nholders && cmp_holder(&f->holders[j], &f->holders[i]) == 0)
+			j++;
+		if (j - i > 1)
+			shared++;
+		i = j;
+	}
+	if (shared != counted)
+		problem(f, "sliceref: %zu slices are held by several chunk lists, %zu are counted", shared, counted);
+	return 0;
+}
+
 static int check_chunk(void *arg, const char *key, size_t plen)
 {
 	struct fsck *f = arg;
@@ -313,9 +410,12 @@ static int check_chunk(void *arg, const char *key, size_t plen)
 	}
 	if ((uint64_t)idx * META_CHUNK_SIZE >= in->size && r->len)
 		problem(f, "chunk %s lies beyond the file size %llu", key, (unsigned long long)in->size);
+	size_t first_holder = f->nholders;
 	for (size_t off = 0; off < r->len; off += META_REC_SIZE) {
 		struct meta_slice s;
 		meta_unpack_slice((const uint8_t *)r->str + off, &s);
+		if (s.id)
+			add_holder(f, first_holder, s.id, s.size);
 		if ((uint64_t)s.pos + s.len > META_CHUNK_SIZE)
 			problem(f, "chunk %s record %zu: pos %u + len %u beyond the chunk", key, off / META_REC_SIZE,
 				s.pos, s.len);
@@ -414,6 +514,9 @@ int meta_fsck(struct meta *m, meta_report_cb cb, void *arg)
 		rc = check_counters(&f);
 	if (rc == 0)
 		rc = check_dead_queue(&f);
+	if (rc == 0)
+		rc = check_shared_slices(&f);
+	free(f.holders);
 	free(f.inodes);
 	return rc < 0 ? rc : f.problems;
 }

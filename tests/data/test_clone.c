@@ -102,6 +102,16 @@ TEST(clone_shares_slices_until_the_last_reference_goes)
 	REQUIRE_EQ(gfs_clone(v.vfs, &v.root, src, keep, 1 * MiB, 0, 1 * MiB, &copied, NULL), 0);
 	CHECK_EQ(copied, 1 * MiB);
 
+	/* fsck agrees with the counts, and notices one gone */
+	CHECK_EQ(meta_fsck(v.vfs->meta, NULL, NULL), 0);
+	REQUIRE_EQ(tl_redis_cmd(&v.redis, "HSET 'gatefs{gfs}:sliceref' probeprobe12 1"), 0); /* held by none */
+	CHECK(meta_fsck(v.vfs->meta, NULL, NULL) > 0);
+	REQUIRE_EQ(tl_redis_cmd(&v.redis, "HDEL 'gatefs{gfs}:sliceref' probeprobe12"), 0);
+	REQUIRE_EQ(tl_redis_cmd(&v.redis, "RENAME 'gatefs{gfs}:sliceref' 'gatefs{gfs}:saved'"), 0); /* counts lost */
+	CHECK(meta_fsck(v.vfs->meta, NULL, NULL) > 0);
+	REQUIRE_EQ(tl_redis_cmd(&v.redis, "RENAME 'gatefs{gfs}:saved' 'gatefs{gfs}:sliceref'"), 0);
+	CHECK_EQ(meta_fsck(v.vfs->meta, NULL, NULL), 0);
+
 	/* overwriting either leaves the other alone */
 	REQUIRE_EQ(put(&v, src, 0, 64 * KiB, 3), 0);
 	REQUIRE_EQ(put(&v, dst, 2 * MiB, 64 * KiB, 4), 0);
@@ -178,6 +188,7 @@ TEST(clone_moves_ranges_across_chunk_boundaries)
 		size_t len = n - off < 8 * MiB ? n - off : 8 * MiB;
 		CHECK(same(v.vfs, src, from + off, dst, to + off, len));
 	}
+	CHECK_EQ(meta_fsck(v.vfs->meta, NULL, NULL), 0);
 	volume_teardown(&v);
 }
 
@@ -215,6 +226,7 @@ TEST(compacting_a_clone_keeps_both_files)
 	REQUIRE_EQ(volume_reopen(&v), 0);
 	uint8_t *d = bytes_of(v.vfs, dst, 0, 800 * KiB);
 	CHECK(d && memcmp(d, orig, 800 * KiB) == 0);
+	CHECK_EQ(meta_fsck(v.vfs->meta, NULL, NULL), 0);
 	free(d);
 	free(orig);
 	volume_teardown(&v);
