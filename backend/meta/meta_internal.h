@@ -30,6 +30,7 @@ enum meta_script_id {
 	MS_COMPACT,
 	MS_FORMAT,
 	MS_STATFS,
+	MS_LOCK,
 	MS_COUNT
 };
 
