@@ -6,6 +6,7 @@
  * LOCKS_HELD on CLOSE and FREE_STATEID, bad ranges, an expired lease
  * freeing a lock, and reclaim after a gateway restart.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -367,6 +368,73 @@ TEST(reclaim_after_gateway_restart)
 	free(hf.nfs_fh4_val);
 	v4_close(&a);
 	v4_close(&b);
+}
+
+/* Redis's count of calls of one command (INFO commandstats). */
+static long long redis_calls(const struct tl_redis *r, const char *command)
+{
+	char cmd[256], line[512], want[64];
+	snprintf(cmd, sizeof(cmd), "redis-cli -h 127.0.0.1 -p %d INFO commandstats", r->port);
+	snprintf(want, sizeof(want), "cmdstat_%s:calls=", command);
+	FILE *f = popen(cmd, "r");
+	long long calls = 0;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, want, strlen(want)))
+			calls = atoll(line + strlen(want));
+	pclose(f);
+	return calls;
+}
+
+static long long script_calls(void)
+{
+	return redis_calls(&g1.redis, "fcall") + redis_calls(&g1.redis, "evalsha");
+}
+
+/* SEQUENCE of a client holding locks writes its Redis lease at most every
+ * third of a lease (2 s here), not once per call; and what LOCK + LOCKU
+ * cost through one gateway. */
+TEST(lease_renewal_is_throttled)
+{
+	REQUIRE(up());
+	struct v4 a;
+	nfs_fh4 hf, f;
+	stateid4 oa;
+	struct lk la = {0};
+	REQUIRE_EQ(session(&a, &g1, "renew-a"), 0);
+	REQUIRE_EQ(v4_export_fh(&a, "hf", &hf), 0);
+	REQUIRE_EQ(v4_open(&a, &hf, "oa", "lk4", OPEN4_SHARE_ACCESS_BOTH, 0, true, &oa, &f), 0);
+	REQUIRE_EQ(lock(&a, &f, &oa, "la", WRITE_LT, 0, 1, false, &la), NFS4_OK);
+	long long before = script_calls();
+	double start = now_s();
+	int n = 0;
+	while (now_s() - start < 2.0) {
+		CHECK_EQ(renew(&a), NFS4_OK);
+		n++;
+		usleep(20 * 1000);
+	}
+	long long writes = script_calls() - before;
+	fprintf(stderr, "%d SEQUENCEs in 2 s cost %lld lease renewals in Redis\n", n, writes);
+	CHECK(n > 40);
+	CHECK(writes >= 2 && writes <= 4);
+
+	/* LOCK + LOCKU round trips, one client, one gateway */
+	int pairs = 300;
+	start = now_s();
+	for (int i = 0; i < pairs; i++) {
+		if (lock(&a, &f, &la.sid, NULL, WRITE_LT, 100, 10, false, &la) != NFS4_OK ||
+		    locku(&a, &f, &la.sid, 100, 10, &la.sid) != NFS4_OK) {
+			CHECK(!"lock/unlock failed");
+			break;
+		}
+	}
+	double took = now_s() - start;
+	fprintf(stderr, "%d LOCK+LOCKU pairs in %.2f s: %.0f us per operation\n", pairs, took,
+		took / (2 * pairs) * 1e6);
+	free(f.nfs_fh4_val);
+	free(hf.nfs_fh4_val);
+	v4_close(&a);
 }
 
 TEST(lock_gateways_stop_cleanly)
