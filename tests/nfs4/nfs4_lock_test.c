@@ -4,7 +4,8 @@
  * one volume: conflicts between clients and across gateways, LOCKT
  * reporting the holder, lock stateids (forged, another client's, old),
  * LOCKS_HELD on CLOSE and FREE_STATEID, bad ranges, an expired lease
- * freeing a lock, and reclaim after a gateway restart.
+ * freeing a lock, a rebooted or destroyed client's locks freed at once,
+ * reclaim after a gateway restart, and throttled lease renewals.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,6 +369,67 @@ TEST(reclaim_after_gateway_restart)
 	free(hf.nfs_fh4_val);
 	v4_close(&a);
 	v4_close(&b);
+}
+
+/* EXCHANGE_ID for owner with a new verifier (the client rebooted), on a
+ * connection of its own: the status. */
+static int exchange_rebooted(struct gateway *g, const char *owner)
+{
+	struct v4 r;
+	memset(&r, 0, sizeof(r));
+	r.cl = v4_connect(g->nfs_port, 0, 0, false);
+	if (!r.cl)
+		return -1;
+	v4_begin(&r);
+	EXCHANGE_ID4args *e = &v4_add(&r, OP_EXCHANGE_ID)->nfs_argop4_u.opexchange_id;
+	memcpy(e->eia_clientowner.co_verifier, "rebooted", 8);
+	e->eia_clientowner.co_ownerid.co_ownerid_val = (char *)owner;
+	e->eia_clientowner.co_ownerid.co_ownerid_len = (u_int)strlen(owner);
+	e->eia_state_protect.spa_how = SP4_NONE;
+	int st = v4_send(&r) == RPC_SUCCESS ? v4_status(&r, 0) : -1;
+	v4_close(&r);
+	return st;
+}
+
+/* A client that reboots (new verifier) or is destroyed loses its locks at
+ * once, not a lease later. */
+TEST(reboot_and_destroy_release_locks)
+{
+	REQUIRE(up());
+	struct v4 a, b, c;
+	nfs_fh4 hf, f;
+	stateid4 oa, ob, oc;
+	struct lk la = {0}, lb = {0}, lc = {0};
+	REQUIRE_EQ(session(&a, &g1, "reboot-a"), 0);
+	REQUIRE_EQ(session(&b, &g1, "reboot-b"), 0);
+	REQUIRE_EQ(session(&c, &g2, "reboot-c"), 0);
+	REQUIRE_EQ(v4_export_fh(&a, "hf", &hf), 0);
+	REQUIRE_EQ(v4_open(&a, &hf, "oa", "lk5", OPEN4_SHARE_ACCESS_BOTH, 0, true, &oa, &f), 0);
+	REQUIRE_EQ(v4_open(&b, &hf, "ob", "lk5", OPEN4_SHARE_ACCESS_BOTH, 0, false, &ob, NULL), 0);
+	REQUIRE_EQ(v4_open(&c, &hf, "oc", "lk5", OPEN4_SHARE_ACCESS_BOTH, 0, false, &oc, NULL), 0);
+	REQUIRE_EQ(lock(&a, &f, &oa, "la", WRITE_LT, 0, EOF64, false, &la), NFS4_OK);
+	CHECK_EQ(lock(&b, &f, &ob, "lb", WRITE_LT, 0, 1, false, &lb), NFS4ERR_DENIED);
+	CHECK_EQ(exchange_rebooted(&g1, "reboot-a"), NFS4_OK);
+	CHECK_EQ(lock(&b, &f, &ob, "lb", WRITE_LT, 0, 1, false, &lb), NFS4_OK);
+
+	/* DESTROY_CLIENTID (after DESTROY_SESSION) frees b's lock for c, a
+	 * client of the other gateway */
+	CHECK_EQ(lock(&c, &f, &oc, "lc", WRITE_LT, 0, 1, false, &lc), NFS4ERR_DENIED);
+	v4_begin(&b);
+	memcpy(v4_add(&b, OP_DESTROY_SESSION)->nfs_argop4_u.opdestroy_session.dsa_sessionid, b.sessionid,
+	       sizeof(b.sessionid));
+	REQUIRE_EQ(v4_send(&b), RPC_SUCCESS);
+	CHECK_EQ(v4_status(&b, 0), NFS4_OK);
+	v4_begin(&b);
+	v4_add(&b, OP_DESTROY_CLIENTID)->nfs_argop4_u.opdestroy_clientid.dca_clientid = b.clientid;
+	REQUIRE_EQ(v4_send(&b), RPC_SUCCESS);
+	CHECK_EQ(v4_status(&b, 0), NFS4_OK);
+	CHECK_EQ(lock(&c, &f, &oc, "lc", WRITE_LT, 0, 1, false, &lc), NFS4_OK);
+	free(f.nfs_fh4_val);
+	free(hf.nfs_fh4_val);
+	v4_close(&a);
+	v4_close(&b);
+	v4_close(&c);
 }
 
 /* Redis's count of calls of one command (INFO commandstats). */
