@@ -180,6 +180,15 @@ TEST(leases_and_release)
 	usleep(500 * 1000);
 	CHECK_EQ(meta_lock_set(G2, 7, "cb", "o", 1, GFS_LOCK_WRITE, 0, 1, LEASE, &c), 0);
 	CHECK_EQ(count("ca", "o"), 0); /* deleted by the grant that found it expired */
+	/* a client whose lease ran out but comes back before anyone wanted its
+	 * locks keeps them all (its own grant does not drop them) */
+	REQUIRE_EQ(meta_lock_set(F.m, 13, "ce", "o", 1, GFS_LOCK_WRITE, 0, 10, 300, NULL), 0);
+	usleep(500 * 1000);
+	CHECK_EQ(meta_lock_set(F.m, 13, "ce", "o", 1, GFS_LOCK_WRITE, 100, 10, LEASE, NULL), 0);
+	uint32_t n = 0;
+	CHECK_EQ(meta_lock_count(F.m, 13, "ce", "o", 1, &n), 0);
+	CHECK_EQ(n, 2);
+	CHECK_EQ(meta_lock_set(G2, 13, "cb", "o", 1, GFS_LOCK_READ, 5, 1, LEASE, &c), -EAGAIN);
 	/* release of one owner, and of a whole client, on several inodes */
 	CHECK_EQ(meta_lock_set(F.m, 10, "cc", "o1", 2, GFS_LOCK_WRITE, 0, 1, LEASE, NULL), 0);
 	CHECK_EQ(meta_lock_set(F.m, 11, "cc", "o1", 2, GFS_LOCK_WRITE, 0, 1, LEASE, NULL), 0);

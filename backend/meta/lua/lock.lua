@@ -12,7 +12,8 @@
 -- string comparison orders them and no 64-bit arithmetic is done in Lua
 -- (its numbers are doubles).  A lock of an owner whose client lease key is
 -- gone (its PX ran out on Redis's clock) is treated as absent and deleted
--- here, with the client's index entry for the inode.
+-- here, with the client's index entry for the inode; the asking client's
+-- own locks are kept (it is alive).
 local op = ARGV[A]
 local REC = 35 -- type (1) + start (17) + end (17)
 
@@ -60,10 +61,11 @@ local function unindex(lkey, ino, client)
 end
 
 -- Every field of a client whose lease ran out is deleted; returns the
--- remaining {field, value} pairs.
-local function live_locks(lkey, ino)
+-- remaining {field, value} pairs.  The asking client is alive whatever its
+-- lease key says (it is asking), so its own locks are never dropped here.
+local function live_locks(lkey, ino, asker)
   local all = redis.call('HGETALL', lkey)
-  local live, dead = {}, {}
+  local live, dead = {}, {[asker] = false}
   for i = 1, #all, 2 do
     local c = client_of(all[i])
     if dead[c] == nil then
@@ -160,12 +162,12 @@ end
 
 if op == 'test' then
   local typ, s, e = ARGV[A + 4], ARGV[A + 5], ARGV[A + 6]
-  return conflict(live_locks(lkey, ino), field, typ, s, e) or {0}
+  return conflict(live_locks(lkey, ino, client), field, typ, s, e) or {0}
 end
 
 if op == 'set' then
   local typ, s, e, lease = ARGV[A + 4], ARGV[A + 5], ARGV[A + 6], ARGV[A + 7]
-  local live = live_locks(lkey, ino)
+  local live = live_locks(lkey, ino, client)
   local denied = conflict(live, field, typ, s, e)
   if denied then
     return denied
