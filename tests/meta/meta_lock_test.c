@@ -2,7 +2,8 @@
  * meta_lock_test.c - byte-range locks and leases (meta_lock_*) against a
  * real redis-server, through two engine handles on one Redis as two
  * gateways of a volume: conflicts between them, read sharing, merging and
- * splitting, upgrades, expired leases, release of an owner and a client,
+ * splitting, upgrades, expired leases (on Redis's clock, whatever the
+ * gateways' clocks say), release of an owner and a client,
  * 64-bit range edges, and random operations checked against a model.
  */
 #include <time.h>
@@ -203,6 +204,29 @@ TEST(leases_and_release)
 	CHECK_EQ(meta_lock_set(G2, 12, "cd", "o", 1, GFS_LOCK_WRITE, 0, 1, LEASE, NULL), 0);
 	/* nothing of cc is left in Redis */
 	CHECK_EQ(tl_redis_cmd(&F.redis, "EXISTS 'gatefs{gfs}:lockinos:cc'"), 0);
+	down();
+}
+
+/* Leases run on Redis's clock: a gateway whose clock is an hour ahead
+ * neither expires another's lease early nor keeps its own alive longer. */
+TEST(leases_ignore_gateway_clocks)
+{
+	up();
+	char err[512];
+	struct meta *ahead;
+	setenv("GATEFS_TEST_CLOCK_SKEW_SEC", "3600", 1);
+	int rc = meta_open(F.redis.url, &ahead, err, sizeof(err));
+	unsetenv("GATEFS_TEST_CLOCK_SKEW_SEC");
+	REQUIRE_EQ(rc, 0);
+	REQUIRE_EQ(meta_lock_set(F.m, 7, "ca", "o", 1, GFS_LOCK_WRITE, 0, 1, 800, NULL), 0);
+	CHECK_EQ(meta_lock_set(ahead, 7, "cb", "o", 1, GFS_LOCK_WRITE, 0, 1, LEASE, NULL), -EAGAIN);
+	REQUIRE_EQ(meta_lock_set(ahead, 8, "cc", "o", 1, GFS_LOCK_WRITE, 0, 1, 800, NULL), 0);
+	usleep(400 * 1000);
+	CHECK_EQ(meta_lock_set(F.m, 8, "cb", "o", 1, GFS_LOCK_WRITE, 0, 1, LEASE, NULL), -EAGAIN);
+	usleep(600 * 1000);
+	CHECK_EQ(meta_lock_set(F.m, 8, "cb", "o", 1, GFS_LOCK_WRITE, 0, 1, LEASE, NULL), 0);
+	CHECK_EQ(meta_lock_set(ahead, 7, "cb", "o", 1, GFS_LOCK_WRITE, 0, 1, LEASE, NULL), 0);
+	meta_close(ahead);
 	down();
 }
 
