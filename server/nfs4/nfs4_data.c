@@ -1,7 +1,8 @@
 /*
  * nfs4_data.c - opening and file data (RFC 8881 sections 18.16-18.32):
- * OPEN (CLAIM_NULL and CLAIM_FH; UNCHECKED4, GUARDED4, EXCLUSIVE4 and
- * EXCLUSIVE4_1; CLAIM_PREVIOUS during the grace period), CLOSE, OPEN_DOWNGRADE, READ, WRITE and COMMIT.  Share
+ * OPEN (CLAIM_NULL and CLAIM_FH, and CLAIM_PREVIOUS during the grace
+ * period; UNCHECKED4, GUARDED4, EXCLUSIVE4 and EXCLUSIVE4_1), CLOSE,
+ * OPEN_DOWNGRADE, READ, WRITE and COMMIT.  Share
  * reservations and stateids live behind nfs4_state.h; the data path is the
  * vfs's, as for NFSv3.
  */

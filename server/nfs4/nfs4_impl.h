@@ -128,8 +128,10 @@ uint32_t nfs4_redis_lease_ms(const struct nfs4_compound *c);
 nfsstat4 nfs4_locks_held_by_open(struct nfs4_compound *c, const stateid4 *open_sid);
 /* FREE_STATEID of a lock stateid (*was_lock): LOCKS_HELD while it holds one. */
 nfsstat4 nfs4_free_lock_stateid(struct nfs4_compound *c, const stateid4 *sid, bool *was_lock);
-/* Drops every lock of client key (rebooted or destroyed); "" = none. */
+/* Drops every lock of client key (the client rebooted); "" = none. */
 void nfs4_release_client_locks(struct nfs4_compound *c, const char *key);
+/* Drops every lock of these owners (DESTROY_CLIENTID). */
+void nfs4_release_owner_locks(struct nfs4_compound *c, const struct nfs4_lock_info *owners, size_t n);
 /* SEQUENCE: renews the client's Redis lease when the slot grant asks. */
 void nfs4_renew_lease(struct nfs4_compound *c, const struct nfs4_slot_grant *g);
 

@@ -224,6 +224,17 @@ void nfs4_release_client_locks(struct nfs4_compound *c, const char *key)
 			 gfs_strerror(rc));
 }
 
+void nfs4_release_owner_locks(struct nfs4_compound *c, const struct nfs4_lock_info *owners, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = gfs_lock_release_owner(c->call->vfs, owners[i].key, owners[i].owner, owners[i].owner_len);
+		if (rc < 0) /* not fatal: they go when the client's Redis lease runs out */
+			log_warn("nfs4: releasing the locks of an owner of client %s: %s; they are freed when its "
+				 "lease expires",
+				 owners[i].key, gfs_strerror(rc));
+	}
+}
+
 void nfs4_renew_lease(struct nfs4_compound *c, const struct nfs4_slot_grant *g)
 {
 	if (!g->renew_lease)

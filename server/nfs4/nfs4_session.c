@@ -117,11 +117,13 @@ NFS4_HANDLER(nfs4_op_destroy_session)
 NFS4_HANDLER(nfs4_op_destroy_clientid)
 {
 	DESTROY_CLIENTID4args *a = args;
-	char key[NFS4_CLIENT_KEY_LEN + 1] = "";
+	struct nfs4_lock_info *owners;
+	size_t n;
 	(void)res;
-	nfsstat4 st = nfs4_client_destroy(c->nfs4->state, a->dca_clientid, key);
+	nfsstat4 st = nfs4_client_destroy(c->nfs4->state, a->dca_clientid, &owners, &n);
 	if (st == NFS4_OK)
-		nfs4_release_client_locks(c, key);
+		nfs4_release_owner_locks(c, owners, n);
+	free(owners);
 	return st;
 }
 

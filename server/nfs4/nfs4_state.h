@@ -54,9 +54,13 @@ struct nfs4_client_info {
 };
 nfsstat4 nfs4_client_exchange(struct nfs4_state *st, const void *owner, size_t owner_len, const uint8_t verifier[8],
 			      struct nfs4_client_info *out);
+struct nfs4_lock_info;
 /* DESTROY_CLIENTID: NFS4ERR_CLIENTID_BUSY while it has sessions.  On
- * NFS4_OK, key is the client's key, whose locks the caller releases. */
-nfsstat4 nfs4_client_destroy(struct nfs4_state *st, clientid4 clientid, char key[NFS4_CLIENT_KEY_LEN + 1]);
+ * NFS4_OK, *owners (malloc'ed, the caller frees) are the lock owners the
+ * client made through this gateway, whose locks the caller releases: not
+ * every lock of its key, because the same client instance (same key) may
+ * hold locks through another gateway, which is another server to it. */
+nfsstat4 nfs4_client_destroy(struct nfs4_state *st, clientid4 clientid, struct nfs4_lock_info **owners, size_t *n);
 /* The client's key in the shared lock table: hex of SHA-256 over its
  * EXCHANGE_ID owner and verifier (truncated), so every gateway, and this
  * one after a restart, names one client instance alike.  STALE_CLIENTID if

@@ -274,9 +274,15 @@ nfsstat4 nfs4_client_exchange(struct nfs4_state *st, const void *owner, size_t o
 	return NFS4_OK;
 }
 
-nfsstat4 nfs4_client_destroy(struct nfs4_state *st, clientid4 clientid, char key[NFS4_CLIENT_KEY_LEN + 1])
+static void lock_info(const struct nfs4_state *st, clientid4 clientid, const struct client *c, const struct open *o,
+		      const struct lockst *l, struct nfs4_lock_info *out);
+
+nfsstat4 nfs4_client_destroy(struct nfs4_state *st, clientid4 clientid, struct nfs4_lock_info **owners, size_t *n)
 {
 	nfsstat4 status = NFS4ERR_STALE_CLIENTID;
+
+	*owners = NULL;
+	*n = 0;
 
 	pthread_mutex_lock(&st->lock);
 	for (struct client **p = &st->clients; *p; p = &(*p)->next) {
@@ -287,8 +293,23 @@ nfsstat4 nfs4_client_destroy(struct nfs4_state *st, clientid4 clientid, char key
 			status = NFS4ERR_CLIENTID_BUSY;
 			break;
 		}
+		size_t count = 0;
+		for (struct lockst *l = c->locks; l; l = l->next)
+			count++;
+		if (count && !(*owners = calloc(count, sizeof(**owners)))) {
+			status = NFS4ERR_DELAY; /* nothing is destroyed: the client asks again */
+			break;
+		}
+		for (struct lockst *l = c->locks; l; l = l->next) {
+			/* one entry per owner, however many files it locked */
+			bool seen = false;
+			for (size_t i = 0; i < *n && !seen; i++)
+				seen = (*owners)[i].owner_len == l->owner_len &&
+				       memcmp((*owners)[i].owner, l->owner, l->owner_len) == 0;
+			if (!seen)
+				lock_info(st, clientid, c, NULL, l, &(*owners)[(*n)++]);
+		}
 		*p = c->next;
-		memcpy(key, c->key, sizeof(c->key));
 		free_client(c);
 		status = NFS4_OK;
 		break;

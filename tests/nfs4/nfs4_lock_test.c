@@ -425,6 +425,30 @@ TEST(reboot_and_destroy_release_locks)
 	REQUIRE_EQ(v4_send(&b), RPC_SUCCESS);
 	CHECK_EQ(v4_status(&b, 0), NFS4_OK);
 	CHECK_EQ(lock(&c, &f, &oc, "lc", WRITE_LT, 0, 1, false, &lc), NFS4_OK);
+
+	/* One client instance (same owner and verifier: same key in Redis)
+	 * through both gateways, which are two servers to it: destroying its
+	 * client on one gateway leaves the locks it holds through the other. */
+	struct v4 m1, m2;
+	stateid4 om;
+	struct lk lm = {0};
+	REQUIRE_EQ(session(&m1, &g1, "reboot-multi"), 0);
+	REQUIRE_EQ(session(&m2, &g2, "reboot-multi"), 0);
+	REQUIRE_EQ(v4_open(&m2, &hf, "om", "lk5", OPEN4_SHARE_ACCESS_BOTH, 0, false, &om, NULL), 0);
+	REQUIRE_EQ(lock(&m2, &f, &om, "lm", WRITE_LT, 100, 1, false, &lm), NFS4_OK);
+	v4_begin(&m1);
+	memcpy(v4_add(&m1, OP_DESTROY_SESSION)->nfs_argop4_u.opdestroy_session.dsa_sessionid, m1.sessionid,
+	       sizeof(m1.sessionid));
+	REQUIRE_EQ(v4_send(&m1), RPC_SUCCESS);
+	CHECK_EQ(v4_status(&m1, 0), NFS4_OK);
+	v4_begin(&m1);
+	v4_add(&m1, OP_DESTROY_CLIENTID)->nfs_argop4_u.opdestroy_clientid.dca_clientid = m1.clientid;
+	REQUIRE_EQ(v4_send(&m1), RPC_SUCCESS);
+	CHECK_EQ(v4_status(&m1, 0), NFS4_OK);
+	CHECK_EQ(lock(&c, &f, &lc.sid, NULL, WRITE_LT, 100, 1, false, &lm), NFS4ERR_DENIED);
+	CHECK_STR(lm.owner, "lm");
+	v4_close(&m1);
+	v4_close(&m2);
 	free(f.nfs_fh4_val);
 	free(hf.nfs_fh4_val);
 	v4_close(&a);
