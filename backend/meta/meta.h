@@ -215,6 +215,9 @@ int meta_lock_count(struct meta *m, gfs_ino_t ino, const char *client, const voi
  * lease): client destroyed, rebooted, or its lease expired. */
 int meta_lock_release_owner(struct meta *m, const char *client, const void *owner, size_t owner_len);
 int meta_lock_release_client(struct meta *m, const char *client);
+/* The same, only if the client's lease has run out in Redis (no gateway
+ * renewed it): *released 1 if it had, else 0 and nothing changes. */
+int meta_lock_release_expired(struct meta *m, const char *client, int *released);
 /* Sets the client's lease to expire lease_ms from now on Redis's clock. */
 int meta_lease_renew(struct meta *m, const char *client, uint32_t lease_ms);
 

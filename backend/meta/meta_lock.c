@@ -218,6 +218,21 @@ int meta_lock_release_client(struct meta *m, const char *client)
 	return run(m, &a, NULL, &n);
 }
 
+int meta_lock_release_expired(struct meta *m, const char *client, int *released)
+{
+	int rc = check_client(client);
+	if (rc < 0)
+		return rc;
+	struct meta_args a;
+	meta_args_init(&a);
+	meta_args_str(&a, "rel_expired");
+	meta_args_str(&a, client);
+	uint32_t n = 0;
+	rc = run(m, &a, NULL, &n);
+	*released = rc == 0 && n != UINT32_MAX;
+	return rc;
+}
+
 int meta_lease_renew(struct meta *m, const char *client, uint32_t lease_ms)
 {
 	int rc = check_client(client);

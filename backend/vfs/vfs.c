@@ -634,6 +634,11 @@ int gfs_lock_release_client(struct gfs_vfs *vfs, const char *client)
 	return meta_lock_release_client(vfs->meta, client);
 }
 
+int gfs_lock_release_expired(struct gfs_vfs *vfs, const char *client, int *released)
+{
+	return meta_lock_release_expired(vfs->meta, client, released);
+}
+
 int gfs_lease_renew(struct gfs_vfs *vfs, const char *client, uint32_t lease_ms)
 {
 	return meta_lease_renew(vfs->meta, client, lease_ms);

@@ -159,6 +159,7 @@ int gfs_lock_count(struct gfs_vfs *vfs, gfs_ino_t ino, const char *client, const
 		   uint32_t *count);
 int gfs_lock_release_owner(struct gfs_vfs *vfs, const char *client, const void *owner, size_t owner_len);
 int gfs_lock_release_client(struct gfs_vfs *vfs, const char *client);
+int gfs_lock_release_expired(struct gfs_vfs *vfs, const char *client, int *released);
 int gfs_lease_renew(struct gfs_vfs *vfs, const char *client, uint32_t lease_ms);
 
 const char *gfs_strerror(int err);

@@ -152,6 +152,7 @@ NFS4_HANDLER(nfs4_op_open)
 	if (st == NFS4_OK)
 		st = nfs4_open_acquire(c->nfs4->state, c->clientid, a->owner.owner.owner_val, a->owner.owner.owner_len,
 				       attr.ino, access, deny, &ok->stateid);
+	nfs4_release_expired(c); /* clients the share check found expired */
 	if (st != NFS4_OK) {
 		nfs4_bitmap_free(&set);
 		memset(&ok->stateid, 0, sizeof(ok->stateid));

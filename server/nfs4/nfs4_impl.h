@@ -130,6 +130,8 @@ nfsstat4 nfs4_locks_held_by_open(struct nfs4_compound *c, const stateid4 *open_s
 nfsstat4 nfs4_free_lock_stateid(struct nfs4_compound *c, const stateid4 *sid, bool *was_lock);
 /* Drops every lock of client key (the client rebooted); "" = none. */
 void nfs4_release_client_locks(struct nfs4_compound *c, const char *key);
+/* Releases the locks of clients reap dropped whose Redis lease ran out. */
+void nfs4_release_expired(struct nfs4_compound *c);
 /* Drops every lock of these owners (DESTROY_CLIENTID). */
 void nfs4_release_owner_locks(struct nfs4_compound *c, const struct nfs4_lock_info *owners, size_t n);
 /* SEQUENCE: renews the client's Redis lease when the slot grant asks. */

@@ -224,6 +224,18 @@ void nfs4_release_client_locks(struct nfs4_compound *c, const char *key)
 			 gfs_strerror(rc));
 }
 
+void nfs4_release_expired(struct nfs4_compound *c)
+{
+	char keys[16][NFS4_CLIENT_KEY_LEN + 1];
+	size_t n = nfs4_state_expired_keys(c->nfs4->state, keys, 16);
+	for (size_t i = 0; i < n; i++) {
+		int released = 0;
+		int rc = gfs_lock_release_expired(c->call->vfs, keys[i], &released);
+		if (rc < 0) /* not fatal: the next locker of each file drops them */
+			log_warn("nfs4: releasing the locks of expired client %s: %s", keys[i], gfs_strerror(rc));
+	}
+}
+
 void nfs4_release_owner_locks(struct nfs4_compound *c, const struct nfs4_lock_info *owners, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

@@ -40,6 +40,7 @@ NFS4_HANDLER(nfs4_op_exchange_id)
 	if (st != NFS4_OK)
 		return st;
 	nfs4_release_client_locks(c, info.dropped_key);
+	nfs4_release_expired(c);
 	if ((a->eia_flags & EXCHGID4_FLAG_UPD_CONFIRMED_REC_A) && !info.confirmed)
 		return NFS4ERR_NOENT;
 	ok->eir_server_owner.so_major_id.so_major_id_val = malloc(sizeof(c->nfs4->server_id));

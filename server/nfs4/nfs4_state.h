@@ -71,6 +71,11 @@ clientid4 nfs4_client_by_key(struct nfs4_state *st, const char *key);
 /* True during the first lease after this gateway started: reclaims
  * (OPEN CLAIM_PREVIOUS, LOCK reclaim) are accepted. */
 bool nfs4_state_in_grace(struct nfs4_state *st);
+/* Keys of clients with lock state that reap dropped (silent for two
+ * leases): up to max are moved to out.  Their locks in Redis are released
+ * by the caller if their Redis lease ran out too (no other gateway serves
+ * them), so that locks nobody asks for do not stay forever. */
+size_t nfs4_state_expired_keys(struct nfs4_state *st, char (*out)[NFS4_CLIENT_KEY_LEN + 1], size_t max);
 /* A failed renewal of the client's lease in Redis: the next SEQUENCE
  * tries again. */
 void nfs4_client_lease_retry(struct nfs4_state *st, clientid4 clientid);

@@ -88,6 +88,10 @@ struct nfs4_state {
 	uint32_t next_open; /* opens and lock states */
 	time_t started;
 	struct client *clients;
+	/* Keys of reaped clients that had lock state (nfs4_state_expired_keys);
+	 * when full, more are not kept: their locks still expire lazily. */
+	char expired[64][NFS4_CLIENT_KEY_LEN + 1];
+	size_t nexpired;
 };
 
 static time_t now(void)
@@ -176,6 +180,8 @@ static void reap_expired(struct nfs4_state *st)
 	for (struct client **p = &st->clients; *p;) {
 		struct client *c = *p;
 		if (t - c->renewed > (time_t)st->cfg.lease_seconds * 2) {
+			if (c->has_locks && st->nexpired < sizeof(st->expired) / sizeof(st->expired[0]))
+				memcpy(st->expired[st->nexpired++], c->key, sizeof(c->key));
 			*p = c->next;
 			free_client(c);
 		} else
@@ -337,6 +343,18 @@ clientid4 nfs4_client_by_key(struct nfs4_state *st, const char *key)
 			id = c->id;
 	pthread_mutex_unlock(&st->lock);
 	return id;
+}
+
+size_t nfs4_state_expired_keys(struct nfs4_state *st, char (*out)[NFS4_CLIENT_KEY_LEN + 1], size_t max)
+{
+	pthread_mutex_lock(&st->lock);
+	size_t n = st->nexpired < max ? st->nexpired : max;
+	if (n) {
+		memcpy(out, st->expired[st->nexpired - n], n * sizeof(out[0]));
+		st->nexpired -= n;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return n;
 }
 
 bool nfs4_state_in_grace(struct nfs4_state *st)

@@ -204,6 +204,19 @@ TEST(leases_and_release)
 	CHECK_EQ(meta_lock_set(G2, 12, "cd", "o", 1, GFS_LOCK_WRITE, 0, 1, LEASE, NULL), 0);
 	/* nothing of cc is left in Redis */
 	CHECK_EQ(tl_redis_cmd(&F.redis, "EXISTS 'gatefs{gfs}:lockinos:cc'"), 0);
+	/* release of an expired client: nothing while its lease lives */
+	int released = 9;
+	REQUIRE_EQ(meta_lock_set(F.m, 14, "cf", "o", 1, GFS_LOCK_WRITE, 0, 1, LEASE, NULL), 0);
+	REQUIRE_EQ(meta_lock_set(F.m, 15, "cg", "o", 1, GFS_LOCK_WRITE, 0, 1, 300, NULL), 0);
+	CHECK_EQ(meta_lock_release_expired(G2, "cf", &released), 0);
+	CHECK_EQ(released, 0);
+	CHECK_EQ(meta_lock_set(G2, 14, "cd", "o", 1, GFS_LOCK_WRITE, 0, 1, LEASE, NULL), -EAGAIN);
+	usleep(500 * 1000);
+	CHECK_EQ(meta_lock_release_expired(G2, "cg", &released), 0);
+	CHECK_EQ(released, 1);
+	uint32_t left = 9;
+	CHECK_EQ(meta_lock_count(F.m, 15, "cg", "o", 1, &left), 0);
+	CHECK_EQ(left, 0);
 	down();
 }
 

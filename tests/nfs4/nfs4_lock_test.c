@@ -473,6 +473,48 @@ static long long redis_calls(const struct tl_redis *r, const char *command)
 	return calls;
 }
 
+/* How many keys of the volume match pattern (after the prefix). */
+static long long redis_keys(const struct tl_redis *r, const char *pattern)
+{
+	char cmd[256], line[512];
+	snprintf(cmd, sizeof(cmd), "redis-cli -h 127.0.0.1 -p %d --scan --pattern 'gatefs{*}:%s'", r->port, pattern);
+	FILE *f = popen(cmd, "r");
+	long long n = 0;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	pclose(f);
+	return n;
+}
+
+/* A client that vanishes with a lock on a file nobody asks for again: once
+ * the gateway drops it (silent for two leases) and its Redis lease ran
+ * out, its locks are released, not kept in Redis forever. */
+TEST(vanished_client_locks_are_released)
+{
+	REQUIRE(up());
+	struct v4 x, y;
+	nfs_fh4 hf, f;
+	stateid4 ox;
+	struct lk lx = {0};
+	REQUIRE_EQ(session(&x, &g1, "vanish-x"), 0);
+	REQUIRE_EQ(v4_export_fh(&x, "hf", &hf), 0);
+	REQUIRE_EQ(v4_open(&x, &hf, "ox", "lk6", OPEN4_SHARE_ACCESS_BOTH, 0, true, &ox, &f), 0);
+	long long before = redis_keys(&g1.redis, "lockinos:*");
+	REQUIRE_EQ(lock(&x, &f, &ox, "lx", WRITE_LT, 0, EOF64, false, &lx), NFS4_OK);
+	CHECK_EQ(redis_keys(&g1.redis, "lockinos:*"), before + 1);
+	v4_close(&x);
+	sleep(5);				     /* > two leases (2 s) */
+	REQUIRE_EQ(session(&y, &g1, "vanish-y"), 0); /* EXCHANGE_ID reaps x */
+	long long after = redis_keys(&g1.redis, "lockinos:*");
+	fprintf(stderr, "lock index keys: %lld before x's lock, %lld after x was reaped\n", before, after);
+	CHECK(after <= before);
+	free(f.nfs_fh4_val);
+	free(hf.nfs_fh4_val);
+	v4_close(&y);
+}
+
 static long long script_calls(void)
 {
 	return redis_calls(&g1.redis, "fcall") + redis_calls(&g1.redis, "evalsha");

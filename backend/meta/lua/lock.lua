@@ -6,6 +6,7 @@
 --   count   ino client owner                           -> {0, records held}
 --   rel_owner  client owner                            -> {0, inodes touched}
 --   rel_client client                                  -> {0, inodes touched}
+--   rel_expired client        (rel_client if its lease ran out) -> {0, inodes touched or -1}
 --   renew   client lease_ms                            -> {0}
 -- A conflict is {-EAGAIN, client, owner, type, start, end}.  start and end
 -- are 17 lowercase hex digits, end exclusive (2^64 = "to EOF"), so plain
@@ -125,6 +126,13 @@ end
 if op == 'renew' then
   redis.call('SET', lease_key(ARGV[A + 1]), '1', 'PX', ARGV[A + 2])
   return {0}
+end
+
+if op == 'rel_expired' then
+  if redis.call('EXISTS', lease_key(ARGV[A + 1])) == 1 then
+    return {0, -1} -- alive: renewed through another gateway
+  end
+  op = 'rel_client'
 end
 
 if op == 'rel_owner' or op == 'rel_client' then
