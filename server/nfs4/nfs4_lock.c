@@ -6,8 +6,9 @@
  * its EXCHANGE_ID owner and verifier, the same on every gateway) and the
  * lock_owner4 bytes.  Blocking locks (READW_LT, WRITEW_LT) are answered
  * like the others: the client polls (there is no CB_NOTIFY_LOCK).
- * RELEASE_LOCKOWNER has no row: RFC 8881 section 18.24 makes it "MUST NOT
- * be implemented" in v4.1, so it is NFS4ERR_NOTSUPP.
+ * RELEASE_LOCKOWNER has no row: the operations table of RFC 8881 section
+ * 17 marks it MNI (MUST NOT be implemented) in v4.1, so it is
+ * NFS4ERR_NOTSUPP; a v4.1 client frees lock stateids with FREE_STATEID.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -97,8 +97,8 @@ TEST(unknown_and_unsupported_ops)
 	CHECK_EQ(s.res.resarray.resarray_val[1].resop, OP_ILLEGAL);
 	CHECK_EQ(v4_status(&s, 1), NFS4ERR_OP_ILLEGAL);
 
-	/* a real operation gatefs does not implement (ALLOCATE; RELEASE_LOCKOWNER, which RFC 8881 section 18.24 forbids
-	 * in v4.1) */
+	/* a real operation gatefs does not implement (ALLOCATE; RELEASE_LOCKOWNER, which RFC 8881 section 17 marks
+	 * MUST NOT implement in v4.1) */
 	uint32_t unsupported[] = {OP_ALLOCATE, OP_RELEASE_LOCKOWNER};
 	for (int i = 0; i < 2; i++) {
 		n = header_and_sequence(&s, buf, sizeof(buf), 3);
