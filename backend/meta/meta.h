@@ -211,4 +211,37 @@ int meta_scan_slices(struct meta *m, int (*cb)(void *arg, uint64_t id, uint32_t 
 
 int meta_usage(struct meta *m, struct gfs_volume_usage *u);
 
+/*
+ * Byte-range locks (FORMAT.md "Byte-range locks"): one hash per inode, one
+ * script that checks and grants atomically with POSIX semantics (an
+ * owner's new range replaces what it held there; same-type ranges that
+ * overlap or touch merge; read locks share; a write lock conflicts with any
+ * other owner's overlapping lock).  Each client has a lease key that
+ * expires on Redis's clock; a lock whose client's lease ran out counts as
+ * gone, and the script that meets it deletes it.  -EAGAIN: a conflict,
+ * described in *conflict (may be NULL).  -EINVAL: a bad range or client.
+ */
+int meta_lock_set(struct meta *m, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		  enum gfs_lock_type type, uint64_t start, uint64_t len, uint32_t lease_ms,
+		  struct gfs_lock_conflict *conflict);
+/* 0 if the lock could be granted now (nothing is changed), else -EAGAIN
+ * with the first conflicting lock. */
+int meta_lock_test(struct meta *m, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		   enum gfs_lock_type type, uint64_t start, uint64_t len, struct gfs_lock_conflict *conflict);
+/* Removes [start, start+len) from the owner's locks (splitting a range). */
+int meta_lock_unlock(struct meta *m, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		     uint64_t start, uint64_t len);
+/* *count = the ranges the owner holds on ino. */
+int meta_lock_count(struct meta *m, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		    uint32_t *count);
+/* Drops every lock of one owner, or of every owner of a client (and its
+ * lease): client destroyed, rebooted, or its lease expired. */
+int meta_lock_release_owner(struct meta *m, const char *client, const void *owner, size_t owner_len);
+int meta_lock_release_client(struct meta *m, const char *client);
+/* The same, only if the client's lease has run out in Redis (no gateway
+ * renewed it): *released 1 if it had, else 0 and nothing changes. */
+int meta_lock_release_expired(struct meta *m, const char *client, int *released);
+/* Sets the client's lease to expire lease_ms from now on Redis's clock. */
+int meta_lease_renew(struct meta *m, const char *client, uint32_t lease_ms);
+
 #endif

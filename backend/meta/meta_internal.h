@@ -32,6 +32,7 @@ enum meta_script_id {
 	MS_STATFS,
 	MS_PUNCH,
 	MS_CLONE,
+	MS_LOCK,
 	MS_COUNT
 };
 

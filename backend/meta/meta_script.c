@@ -24,11 +24,14 @@ extern const struct meta_lua_script meta_lua_scripts[];
 extern const unsigned meta_lua_script_count;
 
 static const char *const script_names[MS_COUNT] = {
-    [MS_LOOKUP] = "lookup",	      [MS_ACCESS] = "access",	[MS_SETATTR] = "setattr",
-    [MS_MKNODE] = "mknode",	      [MS_LINK] = "link",	[MS_UNLINK] = "unlink",
-    [MS_RENAME] = "rename",	      [MS_READDIR] = "readdir", [MS_XATTR] = "xattr",
-    [MS_WRITE_SLICE] = "write_slice", [MS_COMPACT] = "compact", [MS_FORMAT] = "format",
-    [MS_STATFS] = "statfs",	      [MS_PUNCH] = "punch",	[MS_CLONE] = "clone",
+    [MS_LOOKUP] = "lookup",   [MS_ACCESS] = "access",
+    [MS_SETATTR] = "setattr", [MS_MKNODE] = "mknode",
+    [MS_LINK] = "link",	      [MS_UNLINK] = "unlink",
+    [MS_RENAME] = "rename",   [MS_READDIR] = "readdir",
+    [MS_XATTR] = "xattr",     [MS_WRITE_SLICE] = "write_slice",
+    [MS_COMPACT] = "compact", [MS_FORMAT] = "format",
+    [MS_STATFS] = "statfs",   [MS_PUNCH] = "punch",
+    [MS_CLONE] = "clone",     [MS_LOCK] = "lock",
 };
 
 static int load_library(struct meta *m, redisContext *c, char *why, size_t whylen);

@@ -197,4 +197,24 @@ struct gfs_volume_usage {
 /* setxattr flags */
 enum { GFS_XATTR_CREATE = 1, GFS_XATTR_REPLACE = 2 };
 
+/*
+ * Byte-range locks (meta.h meta_lock_*, vfs.h gfs_lock_*), shared by every
+ * gateway of a volume.  A lock belongs to an owner: a client key (1 to
+ * GFS_LOCK_CLIENT_MAX characters of [0-9A-Za-z._-], the same on every
+ * gateway for one client instance) and owner bytes the protocol gives.
+ * A range is start and len; len GFS_LOCK_EOF means "to the end of any
+ * file"; len 0, or start + len past 2^64 - 1, is -EINVAL.
+ */
+#define GFS_LOCK_EOF UINT64_MAX
+#define GFS_LOCK_CLIENT_MAX 64
+#define GFS_LOCK_OWNER_MAX 1100
+enum gfs_lock_type { GFS_LOCK_READ = 1, GFS_LOCK_WRITE = 2 };
+struct gfs_lock_conflict {
+	char client[GFS_LOCK_CLIENT_MAX + 1];
+	uint8_t owner[GFS_LOCK_OWNER_MAX];
+	size_t owner_len;
+	enum gfs_lock_type type;
+	uint64_t start, len; /* len GFS_LOCK_EOF: to the end */
+};
+
 #endif

@@ -687,3 +687,48 @@ const char *gfs_strerror(int err)
 		return strerror(err);
 	}
 }
+
+int gfs_lock_set(struct gfs_vfs *vfs, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		 enum gfs_lock_type type, uint64_t start, uint64_t len, uint32_t lease_ms,
+		 struct gfs_lock_conflict *conflict)
+{
+	return meta_lock_set(vfs->meta, ino, client, owner, owner_len, type, start, len, lease_ms, conflict);
+}
+
+int gfs_lock_test(struct gfs_vfs *vfs, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		  enum gfs_lock_type type, uint64_t start, uint64_t len, struct gfs_lock_conflict *conflict)
+{
+	return meta_lock_test(vfs->meta, ino, client, owner, owner_len, type, start, len, conflict);
+}
+
+int gfs_lock_unlock(struct gfs_vfs *vfs, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		    uint64_t start, uint64_t len)
+{
+	return meta_lock_unlock(vfs->meta, ino, client, owner, owner_len, start, len);
+}
+
+int gfs_lock_count(struct gfs_vfs *vfs, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		   uint32_t *count)
+{
+	return meta_lock_count(vfs->meta, ino, client, owner, owner_len, count);
+}
+
+int gfs_lock_release_owner(struct gfs_vfs *vfs, const char *client, const void *owner, size_t owner_len)
+{
+	return meta_lock_release_owner(vfs->meta, client, owner, owner_len);
+}
+
+int gfs_lock_release_client(struct gfs_vfs *vfs, const char *client)
+{
+	return meta_lock_release_client(vfs->meta, client);
+}
+
+int gfs_lock_release_expired(struct gfs_vfs *vfs, const char *client, int *released)
+{
+	return meta_lock_release_expired(vfs->meta, client, released);
+}
+
+int gfs_lease_renew(struct gfs_vfs *vfs, const char *client, uint32_t lease_ms)
+{
+	return meta_lease_renew(vfs->meta, client, lease_ms);
+}

@@ -170,6 +170,26 @@ int gfs_listxattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_r
 int gfs_removexattr(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_ref ref, const char *name);
 
 /* Text for a vfs error code, for logs. */
+/*
+ * Byte-range locks shared by every gateway of the volume (meta.h
+ * meta_lock_*; types in gfs_types.h).  Protocol-free: a front end names an
+ * owner by a client key it derives the same way on every gateway and the
+ * owner bytes of its protocol.  -EAGAIN: a conflict, in *conflict.
+ */
+int gfs_lock_set(struct gfs_vfs *vfs, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		 enum gfs_lock_type type, uint64_t start, uint64_t len, uint32_t lease_ms,
+		 struct gfs_lock_conflict *conflict);
+int gfs_lock_test(struct gfs_vfs *vfs, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		  enum gfs_lock_type type, uint64_t start, uint64_t len, struct gfs_lock_conflict *conflict);
+int gfs_lock_unlock(struct gfs_vfs *vfs, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		    uint64_t start, uint64_t len);
+int gfs_lock_count(struct gfs_vfs *vfs, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		   uint32_t *count);
+int gfs_lock_release_owner(struct gfs_vfs *vfs, const char *client, const void *owner, size_t owner_len);
+int gfs_lock_release_client(struct gfs_vfs *vfs, const char *client);
+int gfs_lock_release_expired(struct gfs_vfs *vfs, const char *client, int *released);
+int gfs_lease_renew(struct gfs_vfs *vfs, const char *client, uint32_t lease_ms);
+
 const char *gfs_strerror(int err);
 
 #endif

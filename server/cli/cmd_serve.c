@@ -409,7 +409,8 @@ static int start(struct serve_state *st)
 		if (rc < 0)
 			return rc;
 		rpc_service_add(&st->svc, &nfs4_program);
-		log_warn("nfs4 = on: NFSv4.1/4.2 is not complete yet (no locks; state is per gateway)");
+		log_warn("nfs4 = on: NFSv4.1/4.2 is not complete yet (locks are shared in Redis; opens and sessions "
+			 "are per gateway)");
 	}
 	rpc_service_add(&st->svc, &mount3_program);
 

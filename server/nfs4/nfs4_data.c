@@ -1,7 +1,8 @@
 /*
  * nfs4_data.c - opening and file data (RFC 8881 sections 18.16-18.32):
- * OPEN (CLAIM_NULL and CLAIM_FH; UNCHECKED4, GUARDED4, EXCLUSIVE4 and
- * EXCLUSIVE4_1), CLOSE, OPEN_DOWNGRADE, READ, WRITE and COMMIT.  Share
+ * OPEN (CLAIM_NULL and CLAIM_FH, and CLAIM_PREVIOUS during the grace
+ * period; UNCHECKED4, GUARDED4, EXCLUSIVE4 and EXCLUSIVE4_1), CLOSE,
+ * OPEN_DOWNGRADE, READ, WRITE and COMMIT.  Share
  * reservations and stateids live behind nfs4_state.h; the data path is the
  * vfs's, as for NFSv3.
  */
@@ -9,24 +10,6 @@
 #include <string.h>
 
 #include "nfs4_impl.h"
-
-/* The vfs's write verifier: new at every start and whenever Redis may have
- * lost committed metadata, so that clients resend what was not committed. */
-/* The "current stateid" stands for the last one an op of this compound
- * returned (section 16.2.3.1.2). */
-static const stateid4 *resolve_stateid(const struct nfs4_compound *c, const stateid4 *sid)
-{
-	static const char zeros[NFS4_OTHER_SIZE];
-	if (sid->seqid == 1 && memcmp(sid->other, zeros, sizeof(zeros)) == 0 && c->have_cur_stateid)
-		return &c->cur_stateid;
-	return sid;
-}
-
-static void set_cur_stateid(struct nfs4_compound *c, const stateid4 *sid)
-{
-	c->cur_stateid = *sid;
-	c->have_cur_stateid = true;
-}
 
 /* Creates or opens name in the current directory; *created tells which. */
 static nfsstat4 open_create(struct nfs4_compound *c, const OPEN4args *a, const char *name, struct gfs_attr *attr,
@@ -134,7 +117,15 @@ NFS4_HANDLER(nfs4_op_open)
 		st = nfs4_status(gfs_getattr(c->call->vfs, c->cur.acc.ref, &attr));
 		break;
 	case CLAIM_PREVIOUS:
-		return NFS4ERR_NO_GRACE; /* no state survives a restart yet */
+		/* The current fh is the file.  Opens are per gateway and locks
+		 * are in Redis, so a reclaim during the first lease after the
+		 * start is an ordinary open of the file (docs/architecture/nfs4.md). */
+		if (create)
+			return NFS4ERR_INVAL;
+		if (!nfs4_state_in_grace(c->nfs4->state))
+			return NFS4ERR_NO_GRACE;
+		st = nfs4_status(gfs_getattr(c->call->vfs, c->cur.acc.ref, &attr));
+		break;
 	default:
 		return NFS4ERR_NOTSUPP; /* no delegations are granted */
 	}
@@ -152,6 +143,7 @@ NFS4_HANDLER(nfs4_op_open)
 	if (st == NFS4_OK)
 		st = nfs4_open_acquire(c->nfs4->state, c->clientid, a->owner.owner.owner_val, a->owner.owner.owner_len,
 				       attr.ino, access, deny, &ok->stateid);
+	nfs4_release_expired(c); /* clients the share check found expired */
 	if (st != NFS4_OK) {
 		nfs4_bitmap_free(&set);
 		memset(&ok->stateid, 0, sizeof(ok->stateid));
@@ -162,7 +154,7 @@ NFS4_HANDLER(nfs4_op_open)
 	ok->attrset = set;
 	ok->delegation.delegation_type = OPEN_DELEGATE_NONE;
 	c->cur.acc.ref = file;
-	set_cur_stateid(c, &ok->stateid);
+	nfs4_set_cur_stateid(c, &ok->stateid);
 	return NFS4_OK;
 }
 
@@ -172,12 +164,14 @@ NFS4_HANDLER(nfs4_op_close)
 	CLOSE4res *r = res;
 	nfsstat4 st = nfs4_need_export(c, false);
 
+	if (st == NFS4_OK)
+		st = nfs4_locks_held_by_open(c, nfs4_resolve_stateid(c, &a->open_stateid));
 	if (st != NFS4_OK)
 		return st;
-	st = nfs4_open_close(c->nfs4->state, c->clientid, resolve_stateid(c, &a->open_stateid), c->cur.acc.ref.ino,
+	st = nfs4_open_close(c->nfs4->state, c->clientid, nfs4_resolve_stateid(c, &a->open_stateid), c->cur.acc.ref.ino,
 			     &r->CLOSE4res_u.open_stateid);
 	if (st == NFS4_OK)
-		set_cur_stateid(c, &r->CLOSE4res_u.open_stateid);
+		nfs4_set_cur_stateid(c, &r->CLOSE4res_u.open_stateid);
 	return st;
 }
 
@@ -189,11 +183,11 @@ NFS4_HANDLER(nfs4_op_open_downgrade)
 
 	if (st != NFS4_OK)
 		return st;
-	st = nfs4_open_downgrade(c->nfs4->state, c->clientid, resolve_stateid(c, &a->open_stateid), c->cur.acc.ref.ino,
-				 a->share_access & OPEN4_SHARE_ACCESS_BOTH, a->share_deny,
+	st = nfs4_open_downgrade(c->nfs4->state, c->clientid, nfs4_resolve_stateid(c, &a->open_stateid),
+				 c->cur.acc.ref.ino, a->share_access & OPEN4_SHARE_ACCESS_BOTH, a->share_deny,
 				 &r->OPEN_DOWNGRADE4res_u.resok4.open_stateid);
 	if (st == NFS4_OK)
-		set_cur_stateid(c, &r->OPEN_DOWNGRADE4res_u.resok4.open_stateid);
+		nfs4_set_cur_stateid(c, &r->OPEN_DOWNGRADE4res_u.resok4.open_stateid);
 	return st;
 }
 

@@ -125,6 +125,25 @@ bool nfs4_stateid_special(const stateid4 *sid); /* anonymous or bypass */
 /* Checks the stateid of READ, WRITE or SETATTR(size) on the current file;
  * resolves the "current stateid" (RFC 8881 section 16.2.3.1.2). */
 nfsstat4 nfs4_check_stateid(struct nfs4_compound *c, const stateid4 *sid, uint32_t want);
+/* The "current stateid" stands for the last one an op of this compound
+ * returned (section 16.2.3.1.2); set_cur records one. */
+const stateid4 *nfs4_resolve_stateid(const struct nfs4_compound *c, const stateid4 *sid);
+void nfs4_set_cur_stateid(struct nfs4_compound *c, const stateid4 *sid);
+
+/* nfs4_lock.c: besides LOCK, LOCKT and LOCKU. */
+uint32_t nfs4_redis_lease_ms(const struct nfs4_compound *c);
+/* CLOSE: LOCKS_HELD while a lock owner made from the open holds a lock. */
+nfsstat4 nfs4_locks_held_by_open(struct nfs4_compound *c, const stateid4 *open_sid);
+/* FREE_STATEID of a lock stateid (*was_lock): LOCKS_HELD while it holds one. */
+nfsstat4 nfs4_free_lock_stateid(struct nfs4_compound *c, const stateid4 *sid, bool *was_lock);
+/* Drops every lock of client key (the client rebooted); "" = none. */
+void nfs4_release_client_locks(struct nfs4_compound *c, const char *key);
+/* Releases the locks of clients reap dropped whose Redis lease ran out. */
+void nfs4_release_expired(struct nfs4_compound *c);
+/* Drops every lock of these owners (DESTROY_CLIENTID). */
+void nfs4_release_owner_locks(struct nfs4_compound *c, const struct nfs4_lock_info *owners, size_t n);
+/* SEQUENCE: renews the client's Redis lease when the slot grant asks. */
+void nfs4_renew_lease(struct nfs4_compound *c, const struct nfs4_slot_grant *g);
 
 /* nfs4_fh.c: the pseudo filesystem and the fh ops. */
 int nfs4_pseudo_build(struct nfs4_server *n, const struct server *srv);
@@ -163,6 +182,9 @@ NFS4_HANDLER(nfs4_op_delegreturn);
 NFS4_HANDLER(nfs4_op_getattr);
 NFS4_HANDLER(nfs4_op_getfh);
 NFS4_HANDLER(nfs4_op_link);
+NFS4_HANDLER(nfs4_op_lock);
+NFS4_HANDLER(nfs4_op_lockt);
+NFS4_HANDLER(nfs4_op_locku);
 NFS4_HANDLER(nfs4_op_lookup);
 NFS4_HANDLER(nfs4_op_lookupp);
 NFS4_HANDLER(nfs4_op_nverify);

@@ -39,6 +39,8 @@ NFS4_HANDLER(nfs4_op_exchange_id)
 					   (const uint8_t *)a->eia_clientowner.co_verifier, &info);
 	if (st != NFS4_OK)
 		return st;
+	nfs4_release_client_locks(c, info.dropped_key);
+	nfs4_release_expired(c);
 	if ((a->eia_flags & EXCHGID4_FLAG_UPD_CONFIRMED_REC_A) && !info.confirmed)
 		return NFS4ERR_NOENT;
 	ok->eir_server_owner.so_major_id.so_major_id_val = malloc(sizeof(c->nfs4->server_id));
@@ -116,8 +118,14 @@ NFS4_HANDLER(nfs4_op_destroy_session)
 NFS4_HANDLER(nfs4_op_destroy_clientid)
 {
 	DESTROY_CLIENTID4args *a = args;
+	struct nfs4_lock_info *owners;
+	size_t n;
 	(void)res;
-	return nfs4_client_destroy(c->nfs4->state, a->dca_clientid);
+	nfsstat4 st = nfs4_client_destroy(c->nfs4->state, a->dca_clientid, &owners, &n);
+	if (st == NFS4_OK)
+		nfs4_release_owner_locks(c, owners, n);
+	free(owners);
+	return st;
 }
 
 NFS4_HANDLER(nfs4_op_bind_conn_to_session)
@@ -159,6 +167,7 @@ NFS4_HANDLER(nfs4_op_sequence)
 	c->cachethis = a->sa_cachethis;
 	c->clientid = g.clientid;
 	c->grant = g;
+	nfs4_renew_lease(c, &g);
 	if (c->nops > g.params.max_ops)
 		return NFS4ERR_TOO_MANY_OPS;
 	if (c->request_bytes > g.params.max_request)
@@ -249,6 +258,10 @@ NFS4_HANDLER(nfs4_op_free_stateid)
 	(void)res;
 	if (nfs4_stateid_special(&a->fsa_stateid))
 		return NFS4ERR_BAD_STATEID;
+	bool was_lock;
+	nfsstat4 st = nfs4_free_lock_stateid(c, &a->fsa_stateid, &was_lock);
+	if (was_lock)
+		return st;
 	return nfs4_stateid_free(c->nfs4->state, c->clientid, &a->fsa_stateid);
 }
 

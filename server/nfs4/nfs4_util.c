@@ -126,6 +126,20 @@ bool nfs4_stateid_special(const stateid4 *sid)
 	return sid->seqid == 0xffffffffu && memcmp(sid->other, ones, sizeof(ones)) == 0;
 }
 
+const stateid4 *nfs4_resolve_stateid(const struct nfs4_compound *c, const stateid4 *sid)
+{
+	static const char zeros[NFS4_OTHER_SIZE];
+	if (sid->seqid == 1 && memcmp(sid->other, zeros, sizeof(zeros)) == 0 && c->have_cur_stateid)
+		return &c->cur_stateid;
+	return sid;
+}
+
+void nfs4_set_cur_stateid(struct nfs4_compound *c, const stateid4 *sid)
+{
+	c->cur_stateid = *sid;
+	c->have_cur_stateid = true;
+}
+
 static bool is_current_stateid(const stateid4 *sid)
 {
 	static const char zeros[NFS4_OTHER_SIZE];

@@ -351,6 +351,23 @@ after_s3faults() {
 	say "after a gateway restart: $n acknowledged files read back from the store"
 }
 
+during_lockrestart() {
+	# Guest A holds a lock and guest B saw it refused: then the gateway is
+	# killed and restarted, and the lock must still be there (in Redis).
+	local n=0
+	until [[ -e $run/coord/b-before ]]; do
+		((n++ > timeout * 5)) && { say "guest never signalled b-before"; return 1; }
+		any_guest_running || { say "guest ended before b-before"; return 1; }
+		sleep 0.2
+	done
+	say "SIGKILL gateway (pid ${gateway_pids[0]}) while a client holds a lock"
+	stop_gateway_hard
+	sleep 2
+	say "restarting gateway"
+	start_gateway || return 1
+	echo restarted >"$run/coord/restarted"
+}
+
 after_hostsha() {
 	# Read the file back through the gateway from the host (libnfs), not
 	# through any guest cache, and compare with the guest's digest.

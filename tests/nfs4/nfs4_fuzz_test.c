@@ -97,8 +97,9 @@ TEST(unknown_and_unsupported_ops)
 	CHECK_EQ(s.res.resarray.resarray_val[1].resop, OP_ILLEGAL);
 	CHECK_EQ(v4_status(&s, 1), NFS4ERR_OP_ILLEGAL);
 
-	/* real operations gatefs does not implement (WRITE_SAME, LAYOUTGET: no pNFS) */
-	uint32_t unsupported[] = {OP_WRITE_SAME, OP_LAYOUTGET};
+	/* real operations gatefs does not implement (WRITE_SAME; RELEASE_LOCKOWNER,
+	 * which RFC 8881 section 17 marks MUST NOT implement in v4.1) */
+	uint32_t unsupported[] = {OP_WRITE_SAME, OP_RELEASE_LOCKOWNER};
 	for (int i = 0; i < 2; i++) {
 		n = header_and_sequence(&s, buf, sizeof(buf), 3);
 		n += put32(buf + n, unsupported[i]);

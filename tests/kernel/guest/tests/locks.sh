@@ -4,7 +4,9 @@
 # second locker.  Across clients it blocks only when the mount has real
 # locking (NLM for v3, or v4): with "nolock" the kernel keeps locks local,
 # and this test asserts exactly that, so a row without nolock in groups.txt
-# turns it into a cross-client lock test.
+# turns it into a cross-client lock test.  With cross-client locking, B
+# then waits in a blocking F_SETLKW on a lock A holds, and must get it
+# within seconds of A's release (the v4 client polls: no CB_NOTIFY_LOCK).
 W=/mnt/locks
 WOULD_BLOCK=75
 case ",$GK_OPTS," in
@@ -43,4 +45,38 @@ else
 			expect_eq $got 0 "$kind lock with nolock (local only)"
 		fi
 	done
+fi
+[ $cross_client = yes ] || exit 0
+if [ "$GK_ROLE" = a ]; then
+	step "A: hold an fcntl lock while B waits for it"
+	rm -f /tmp/held
+	gk-lock fcntl ex "$W/wait.lock" sh -c "touch /tmp/held; while [ ! -e /coord/b-waits ]; do usleep 100000; done; sleep 2" &
+	holder=$!
+	n=0
+	while [ ! -e /tmp/held ]; do
+		n=$((n + 1)); [ $n -gt 100 ] && fail "lock not taken"; usleep 100000
+	done
+	signal a-holds-wait
+	wait $holder || fail "holder exited with $?"
+	signal a-released
+	step "A: wait for B to get the lock"
+	await b-got
+else
+	step "B: block in F_SETLKW on the lock A holds"
+	await a-holds-wait
+	rm -f /tmp/got
+	gk-lock fcntl ex "$W/wait.lock" sh -c 'date +%s >/tmp/got' &
+	waiter=$!
+	sleep 1
+	[ -e /tmp/got ] && fail "F_SETLKW granted while A holds the lock"
+	signal b-waits
+	await a-released 60
+	released=$(date +%s)
+	step "B: F_SETLKW is granted after A's release"
+	wait $waiter || fail "blocked locker exited with $?"
+	got=$(cat /tmp/got)
+	delay=$((got - released))
+	echo "GK-INFO blocked F_SETLKW granted ${delay}s after the release was seen"
+	[ $delay -le 10 ] || fail "F_SETLKW granted ${delay}s after the release (more than 10 s)"
+	signal b-got
 fi
