@@ -409,8 +409,8 @@ static int start(struct serve_state *st)
 		if (rc < 0)
 			return rc;
 		rpc_service_add(&st->svc, &nfs4_program);
-		log_warn("nfs4 = on: NFSv4.1/4.2 is not complete yet (locks are shared in Redis; opens and sessions "
-			 "are per gateway)");
+		log_info("serving NFSv4.1 and 4.2 (byte-range locks in Redis, shared by every gateway; opens and "
+			 "sessions per gateway, reclaimed after a restart)");
 	}
 	rpc_service_add(&st->svc, &mount3_program);
 

@@ -78,6 +78,7 @@ void config_defaults(struct gfs_config *cfg)
 	cfg->portmapper = PORTMAPPER_AUTO;
 	cfg->threads = 0; /* chosen from the CPU count (cmd_serve.c) */
 	cfg->attr_cache_entries = 262144;
+	cfg->nfs4 = true; /* what `mount gw:/hf` asks for first: v4.2, locks included */
 	cfg->nfs4_lease_seconds = 90;
 	/* 10k non-idempotent calls a second kept for 120 s (twice a TCP
 	 * client's 60 s retransmission timeout), CREATE-sized replies: 1.2M

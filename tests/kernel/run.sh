@@ -220,7 +220,7 @@ setup_gatefs() {
 			portmap_port = $portmap_port
 			portmapper = $([[ $n == 1 ]] && echo "$portmapper" || echo off)
 			log_level = info
-			nfs4 = $([[ $vers == 4* ]] && echo on || echo off)
+			nfs4 = $([[ $vers == mountnfs:3 ]] && echo off || echo on)
 			$gateway_extra
 			/hf 127.0.0.1(rw,no_root_squash,insecure)
 		CONF

@@ -191,26 +191,35 @@ TEST(null_and_minor_versions)
 	v4_close(&s);
 }
 
-TEST(off_by_default)
+/* NFSv4 is served unless nfs4 = off; then a v4 call is PROG_MISMATCH
+ * (3..3), so that clients fall back to v3. */
+TEST(on_by_default_off_when_set)
 {
-	struct gateway plain;
-	REQUIRE(gw_start(&plain, "/hf 127.0.0.1(rw,insecure)\n") == 0);
-	CLIENT *cl = v4_connect(plain.nfs_port, 0, 0, false);
-	CHECK(cl != NULL);
-	if (cl) {
-		struct timeval tv = {10, 0};
-		enum clnt_stat st =
-		    clnt_call(cl, NFSPROC4_NULL, (xdrproc_t)xdr_void, NULL, (xdrproc_t)xdr_void, NULL, tv);
-		struct rpc_err err;
-		clnt_geterr(cl, &err);
-		CHECK_EQ(st, RPC_PROGVERSMISMATCH);
-		CHECK_EQ(err.re_vers.low, 3);
-		CHECK_EQ(err.re_vers.high, 3);
-		auth_destroy(cl->cl_auth);
-		cl->cl_auth = NULL;
-		clnt_destroy(cl);
+	const char *const conf[2] = {"/hf 127.0.0.1(rw,insecure)\n", "nfs4 = off\n/hf 127.0.0.1(rw,insecure)\n"};
+	for (int off = 0; off < 2; off++) {
+		struct gateway plain;
+		REQUIRE(gw_start(&plain, conf[off]) == 0);
+		CLIENT *cl = v4_connect(plain.nfs_port, 0, 0, false);
+		CHECK(cl != NULL);
+		if (cl) {
+			struct timeval tv = {10, 0};
+			enum clnt_stat st =
+			    clnt_call(cl, NFSPROC4_NULL, (xdrproc_t)xdr_void, NULL, (xdrproc_t)xdr_void, NULL, tv);
+			if (off) {
+				struct rpc_err err;
+				clnt_geterr(cl, &err);
+				CHECK_EQ(st, RPC_PROGVERSMISMATCH);
+				CHECK_EQ(err.re_vers.low, 3);
+				CHECK_EQ(err.re_vers.high, 3);
+			} else {
+				CHECK_EQ(st, RPC_SUCCESS);
+			}
+			auth_destroy(cl->cl_auth);
+			cl->cl_auth = NULL;
+			clnt_destroy(cl);
+		}
+		CHECK_EQ(gw_stop(&plain), 0);
 	}
-	CHECK_EQ(gw_stop(&plain), 0);
 }
 
 TEST(session_rules)
