@@ -40,6 +40,7 @@ static size_t nlisteners;
 static atomic_bool stopping;
 static atomic_int in_flight;
 static atomic_int borrowed_replies;
+static atomic_int live_connections; /* accepted and not yet freed */
 
 void rpc_borrowed_reply_begin(void)
 {
@@ -91,6 +92,7 @@ static enum xprt_stat connection_freed(SVCXPRT *xprt)
 	if (xprt->xp_u2 == &accepted_connection) {
 		xprt->xp_u2 = NULL;
 		rpc_metrics_connection(-1);
+		atomic_fetch_sub(&live_connections, 1);
 	}
 	return XPRT_DESTROYED;
 }
@@ -109,6 +111,7 @@ static enum xprt_stat connection_accepted(SVCXPRT *xprt)
 	rpc_recordcap_track(xprt->xp_fd, RPC_MAX_RECORD);
 	xprt->xp_u2 = &accepted_connection;
 	rpc_metrics_connection(1);
+	atomic_fetch_add(&live_connections, 1);
 	SVC_CONTROL(xprt, SVCSET_XP_FREE_USER_DATA, (void *)connection_freed);
 	xprt->xp_dispatch.process_cb = process_call;
 	return XPRT_IDLE;
@@ -277,13 +280,31 @@ void rpc_transport_stop(void)
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
-	svc_shutdown(SVC_SHUTDOWN_FLAG_NONE);
+	/* svc_shutdown destroys every transport left in ntirpc's table, and
+	 * races with an event thread that is destroying one at the same time
+	 * (a client that just closed its connection): ntirpc 4.3 then
+	 * destroys it twice and crashes.  With no accepted connection left
+	 * there is nothing to race with.  Otherwise the connections stay up
+	 * until the process exits: no call on them is dispatched any more
+	 * (stopping), and only the replies still queued matter. */
+	bool shut_down = atomic_load(&live_connections) == 0;
+	if (shut_down)
+		svc_shutdown(SVC_SHUTDOWN_FLAG_NONE);
 	/* Replies still queued lend memory of the volume (READ data from the
 	 * block cache); they go once sent or once their connection is gone. */
 	for (int waited_ms = 0; atomic_load(&borrowed_replies) > 0; waited_ms += 10) {
 		if (waited_ms == 5000) {
-			log_warn("rpc: %d replies still unsent after 5 s", atomic_load(&borrowed_replies));
-			break;
+			if (shut_down) {
+				log_warn("rpc: %d replies still unsent after 5 s", atomic_load(&borrowed_replies));
+				break;
+			}
+			/* A client that does not read its replies: its connection
+			 * must go before the volume's memory does. */
+			log_warn("rpc: %d replies still unsent after 5 s; closing every connection",
+				 atomic_load(&borrowed_replies));
+			svc_shutdown(SVC_SHUTDOWN_FLAG_NONE);
+			shut_down = true;
+			waited_ms = 0;
 		}
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);

@@ -61,8 +61,8 @@ static void check_getport(bool udp)
 	CHECK_EQ(getport(fd, udp, MOUNT_PROG, 3, 6), gw.mount_port);
 	CHECK_EQ(getport(fd, udp, MOUNT_PROG, 3, 17), gw.mount_port);
 	CHECK_EQ(getport(fd, udp, PMAP_PROG, 2, 17), gw.pmap_port);
-	CHECK_EQ(getport(fd, udp, NFS_PROG, 4, 6), 0);	/* not served */
-	CHECK_EQ(getport(fd, udp, NFS_PROG, 3, 17), 0); /* no NFS over UDP */
+	CHECK_EQ(getport(fd, udp, NFS_PROG, 4, 6), gw.nfs_port); /* served by default */
+	CHECK_EQ(getport(fd, udp, NFS_PROG, 3, 17), 0);		 /* no NFS over UDP */
 	CHECK_EQ(getport(fd, udp, 100021, 4, 6), 0);
 	close(fd);
 }
@@ -146,7 +146,9 @@ TEST(rpcbind_getaddr_v3_v4)
 			REQUIRE_EQ(getaddr(fd, udp, vers, 3, NFS_PROG, 3, "udp", got, sizeof(got)), 0);
 			CHECK_STR(got, ""); /* no NFS over UDP */
 			REQUIRE_EQ(getaddr(fd, udp, vers, 3, NFS_PROG, 4, "tcp", got, sizeof(got)), 0);
-			CHECK_STR(got, "");
+			CHECK_STR(got, want_nfs);
+			REQUIRE_EQ(getaddr(fd, udp, vers, 3, NFS_PROG, 5, "tcp", got, sizeof(got)), 0);
+			CHECK_STR(got, ""); /* not a version anyone serves */
 		}
 		/* v4 GETVERSADDR falls back to a version we serve. */
 		REQUIRE_EQ(getaddr(fd, udp, 4, 9, NFS_PROG, 4, "tcp", got, sizeof(got)), 0);
@@ -202,7 +204,8 @@ TEST(rpcinfo_reaches_every_program)
 	CHECK_EQ(rpcinfo("udp", gw.mount_port, MOUNT_PROG, 3), 0);
 	CHECK_EQ(rpcinfo("tcp", gw.pmap_port, PMAP_PROG, 2), 0);
 	CHECK_EQ(rpcinfo("udp", gw.pmap_port, PMAP_PROG, 4), 0);
-	CHECK(rpcinfo("tcp", gw.nfs_port, NFS_PROG, 4) != 0);
+	CHECK_EQ(rpcinfo("tcp", gw.nfs_port, NFS_PROG, 4), 0);
+	CHECK(rpcinfo("tcp", gw.nfs_port, NFS_PROG, 5) != 0);
 }
 
 /* The rpcbind registration client (pmap_client.c), against the builtin
