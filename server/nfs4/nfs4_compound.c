@@ -131,6 +131,39 @@ static int encode_reply(nfsstat4 status, utf8str_cs *tag, const nfs_resop4 *res,
 	return -EMSGSIZE;
 }
 
+/* The reply is larger than the session's ca_maxresponsesize: the client
+ * could not take it (RFC 8881 section 2.10.6.4).  Re-encodes the results
+ * of the first k ops with op k answered NFS4ERR_REP_TOO_BIG, for the
+ * largest k that fits.  res stays owned by the caller. */
+static int shrink_reply(utf8str_cs *tag, const nfs_resop4 *res, uint32_t nres, uint32_t limit,
+			struct nfs4_compound_reply *reply)
+{
+	nfs_resop4 *tmp = calloc(nres ? nres : 1, sizeof(*tmp));
+	if (!tmp)
+		return -ENOMEM;
+	int rc = -EMSGSIZE;
+	for (uint32_t k = nres; k-- > 0 && rc != 0;) {
+		memcpy(tmp, res, k * sizeof(*tmp)); /* shallow: encoding only */
+		tmp[k] = (nfs_resop4){.resop = res[k].resop};
+		tmp[k].nfs_resop4_u.opillegal.status = NFS4ERR_REP_TOO_BIG;
+		struct nfs4_compound_reply out = {0};
+		rc = encode_reply(NFS4ERR_REP_TOO_BIG, tag, tmp, k + 1, &out);
+		if (rc == 0 && out.len > limit) {
+			free(out.data);
+			rc = -EMSGSIZE;
+		} else if (rc == 0) {
+			free(reply->data);
+			*reply = out;
+		}
+	}
+	free(tmp);
+	if (rc != 0) {
+		free(reply->data);
+		reply->data = NULL;
+	}
+	return rc;
+}
+
 /* Runs op i; returns its status. */
 static nfsstat4 run_op(struct nfs4_compound *c, const struct nfs4_compound_args *a, uint32_t i, nfs_resop4 *r)
 {
@@ -208,6 +241,8 @@ static enum rpc_disposition nfs4_compound(struct rpc_call *call, void *args, voi
 		return RPC_OK;
 	}
 	int rc = encode_reply(status, &a->tag, res, nres, reply);
+	if (rc == 0 && c.in_session && reply->len > c.grant.params.max_response)
+		rc = shrink_reply(&a->tag, res, nres, c.grant.params.max_response, reply);
 	free_results(res, nres);
 	if (c.in_session)
 		nfs4_slot_finish(c.nfs4->state, c.sessionid, c.slot, rc == 0 ? reply->data : NULL, reply->len, true);
