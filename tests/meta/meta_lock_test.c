@@ -260,6 +260,39 @@ static uint32_t runs(int o)
 	return n;
 }
 
+/* 1 if P lk<ino> exists, 0 if not, -1 if redis-cli failed. */
+static int lock_key_exists(uint64_t ino)
+{
+	char cmd[200];
+	snprintf(cmd, sizeof(cmd), "redis-cli -p %d EXISTS 'gatefs{gfs}:lk%llu'", F.redis.port,
+		 (unsigned long long)ino);
+	FILE *p = popen(cmd, "r");
+	int n = -1;
+	if (p) {
+		if (fscanf(p, "%d", &n) != 1)
+			n = -1;
+		pclose(p);
+	}
+	return n;
+}
+
+/* A file's locks go with the file: its last unlink deletes P lk<INO>,
+ * which would otherwise stay until every holder was released. */
+TEST(locks_go_with_the_file)
+{
+	up();
+	struct gfs_attr a;
+	struct gfs_wcc w;
+	REQUIRE_EQ(meta_create(F.m, &ROOT, F.root, "locked", 0644, GFS_CREATE_GUARDED, NULL, &a, &w), 0);
+	CHECK_EQ(meta_lock_set(F.m, a.ino, "ca", "o1", 2, GFS_LOCK_WRITE, 0, 10, LEASE, NULL), 0);
+	CHECK_EQ(lock_key_exists(a.ino), 1);
+	REQUIRE_EQ(meta_remove(F.m, &ROOT, F.root, "locked", &w), 0);
+	CHECK_EQ(lock_key_exists(a.ino), 0);
+	/* releasing the client afterwards is harmless */
+	CHECK_EQ(meta_lock_release_client(F.m, "ca"), 0);
+	down();
+}
+
 TEST(random_ops_against_model)
 {
 	up();

@@ -368,7 +368,9 @@ local function delete_inode(a)
   if a.t == DIR then
     redis.call('DEL', ikey(a.i), P .. 'x' .. a.i, P .. 'd' .. a.i, P .. 'z' .. a.i)
   else
-    redis.call('DEL', ikey(a.i), P .. 'x' .. a.i, P .. 'k' .. a.i)
+    -- byte-range locks go with the file (FORMAT §13); the clients'
+    -- lockinos entries for it are dropped as those clients are released
+    redis.call('DEL', ikey(a.i), P .. 'x' .. a.i, P .. 'k' .. a.i, P .. 'lk' .. a.i)
   end
   redis.call('DECR', P .. 'totalinodes')
 end
