@@ -375,6 +375,19 @@ static int check_shared_slices(struct fsck *f)
 	return 0;
 }
 
+/* lk keys (byte-range locks, FORMAT §13) must belong to live files: the
+ * last unlink deletes them with the inode. */
+static int check_lock_key(void *arg, const char *key, size_t plen)
+{
+	struct fsck *f = arg;
+	uint64_t ino = strtoull(key + plen + 2, NULL, 10);
+	struct fsck_inode *in = find(f, ino);
+	if (!in || in->type != GFS_REG)
+		problem(f, "lock key %s belongs to %s inode %llu", key, in ? "non-file" : "missing",
+			(unsigned long long)ino);
+	return 0;
+}
+
 static int check_chunk(void *arg, const char *key, size_t plen)
 {
 	struct fsck *f = arg;
@@ -510,6 +523,8 @@ int meta_fsck(struct meta *m, meta_report_cb cb, void *arg)
 		rc = scan_keys(m, owned[i], check_owner, &f);
 	if (rc == 0)
 		rc = scan_keys(m, "c[0-9]*", check_chunk, &f);
+	if (rc == 0)
+		rc = scan_keys(m, "lk[0-9]*", check_lock_key, &f);
 	if (rc == 0)
 		rc = check_counters(&f);
 	if (rc == 0)

@@ -288,6 +288,14 @@ TEST(locks_go_with_the_file)
 	CHECK_EQ(lock_key_exists(a.ino), 1);
 	REQUIRE_EQ(meta_remove(F.m, &ROOT, F.root, "locked", &w), 0);
 	CHECK_EQ(lock_key_exists(a.ino), 0);
+	CHECK_EQ(meta_fsck(F.m, NULL, NULL), 0);
+	/* fsck objects to a lock key of a missing file */
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "HSET 'gatefs{gfs}:lk%llu' ca/o1 x", (unsigned long long)a.ino);
+	REQUIRE_EQ(tl_redis_cmd(&F.redis, cmd), 0);
+	CHECK_EQ(meta_fsck(F.m, NULL, NULL), 1);
+	snprintf(cmd, sizeof(cmd), "DEL 'gatefs{gfs}:lk%llu'", (unsigned long long)a.ino);
+	REQUIRE_EQ(tl_redis_cmd(&F.redis, cmd), 0);
 	/* releasing the client afterwards is harmless */
 	CHECK_EQ(meta_lock_release_client(F.m, "ca"), 0);
 	down();
