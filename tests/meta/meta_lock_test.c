@@ -17,11 +17,21 @@ static struct meta *G2; /* the second gateway */
 #define LEASE 60000
 #define EOFL GFS_LOCK_EOF
 
+/* Locks are taken on files that exist (a lock on a removed file is
+ * ESTALE): the tests use inodes 2..16, made here. */
 static void up(void)
 {
 	REQUIRE(fixture_up(&F) == 0);
 	char err[512];
 	REQUIRE_EQ(meta_open(F.redis.url, &G2, err, sizeof(err)), 0);
+	for (int i = 2; i <= 16; i++) {
+		char name[16];
+		struct gfs_attr a;
+		struct gfs_wcc w;
+		snprintf(name, sizeof(name), "f%d", i);
+		REQUIRE_EQ(meta_create(F.m, &ROOT, F.root, name, 0644, GFS_CREATE_GUARDED, NULL, &a, &w), 0);
+		REQUIRE_EQ(a.ino, (uint64_t)i);
+	}
 }
 
 static void down(void)
@@ -287,6 +297,9 @@ TEST(locks_go_with_the_file)
 	CHECK_EQ(meta_lock_set(F.m, a.ino, "ca", "o1", 2, GFS_LOCK_WRITE, 0, 10, LEASE, NULL), 0);
 	CHECK_EQ(lock_key_exists(a.ino), 1);
 	REQUIRE_EQ(meta_remove(F.m, &ROOT, F.root, "locked", &w), 0);
+	CHECK_EQ(lock_key_exists(a.ino), 0);
+	/* a LOCK that arrives after the removal takes nothing */
+	CHECK_EQ(meta_lock_set(G2, a.ino, "cb", "o1", 2, GFS_LOCK_READ, 0, 10, LEASE, NULL), -ESTALE);
 	CHECK_EQ(lock_key_exists(a.ino), 0);
 	CHECK_EQ(meta_fsck(F.m, NULL, NULL), 0);
 	/* fsck objects to a lock key of a missing file */

@@ -174,6 +174,11 @@ if op == 'test' then
 end
 
 if op == 'set' then
+  -- a file removed meanwhile takes no lock: its lk key went with it and
+  -- must not come back (fsck rule 8)
+  if redis.call('EXISTS', ikey(ino)) == 0 then
+    return {-E.STALE}
+  end
   local typ, s, e, lease = ARGV[A + 4], ARGV[A + 5], ARGV[A + 6], ARGV[A + 7]
   local live = live_locks(lkey, ino, client)
   local denied = conflict(live, field, typ, s, e)
