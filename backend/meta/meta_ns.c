@@ -130,6 +130,30 @@ int meta_getattr(struct meta *m, struct gfs_ref ref, struct gfs_attr *out)
 	return 0;
 }
 
+/* Runs a script that changes one file's attributes and answers {0, pre,
+ * attrs[, n]}: wcc from the reply (when wcc is NULL, still parsed for the
+ * cache), the new attributes cached under the token taken before the
+ * change, and *n (optional) from the fourth element. */
+static int run_file_change(struct meta *m, enum meta_script_id id, const struct gfs_cred *cred, struct meta_args *a,
+			   gfs_ino_t ino, struct gfs_wcc *wcc, uint64_t *n)
+{
+	redisReply *r = NULL;
+	uint64_t token = meta_cache_token(m, ino);
+	int rc = run(m, id, cred, a, &r);
+	if (rc < 0)
+		return rc;
+	struct gfs_wcc local;
+	if (!wcc)
+		wcc = &local;
+	meta_parse_wcc(elem(r, 1), elem(r, 2), wcc);
+	if (n)
+		*n = r->elements > 3 ? meta_reply_u64(elem(r, 3)) : 0;
+	freeReplyObject(r);
+	if (wcc->has_post)
+		meta_cache_put(m, &wcc->post, token);
+	return 0;
+}
+
 int meta_setattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, const struct gfs_setattr *sa,
 		 const struct gfs_time *guard_ctime, struct gfs_wcc *wcc)
 {
@@ -148,19 +172,7 @@ int meta_setattr(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref
 	meta_args_str(&a, guard_ctime ? "1" : "0");
 	meta_args_i64(&a, guard_ctime ? guard_ctime->sec : 0);
 	meta_args_u64(&a, guard_ctime ? guard_ctime->nsec : 0);
-	redisReply *r = NULL;
-	uint64_t token = meta_cache_token(m, ref.ino);
-	int rc = run(m, MS_SETATTR, cred, &a, &r);
-	if (rc < 0)
-		return rc;
-	struct gfs_wcc local;
-	if (!wcc)
-		wcc = &local;
-	meta_parse_wcc(elem(r, 1), elem(r, 2), wcc);
-	freeReplyObject(r);
-	if (wcc->has_post)
-		meta_cache_put(m, &wcc->post, token);
-	return 0;
+	return run_file_change(m, MS_SETATTR, cred, &a, ref.ino, wcc, NULL);
 }
 
 int meta_punch(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, uint64_t offset, uint64_t length,
@@ -177,19 +189,7 @@ int meta_punch(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, 
 	args_ref(&a, ref);
 	meta_args_u64(&a, offset);
 	meta_args_u64(&a, length);
-	redisReply *r = NULL;
-	uint64_t token = meta_cache_token(m, ref.ino);
-	int rc = run(m, MS_PUNCH, cred, &a, &r);
-	if (rc < 0)
-		return rc;
-	struct gfs_wcc local;
-	if (!wcc)
-		wcc = &local;
-	meta_parse_wcc(elem(r, 1), elem(r, 2), wcc);
-	freeReplyObject(r);
-	if (wcc->has_post)
-		meta_cache_put(m, &wcc->post, token);
-	return 0;
+	return run_file_change(m, MS_PUNCH, cred, &a, ref.ino, wcc, NULL);
 }
 
 int meta_clone(struct meta *m, const struct gfs_cred *cred, struct gfs_ref src, struct gfs_ref dst, uint64_t src_off,
@@ -210,21 +210,7 @@ int meta_clone(struct meta *m, const struct gfs_cred *cred, struct gfs_ref src, 
 	meta_args_u64(&a, src_off);
 	meta_args_u64(&a, dst_off);
 	meta_args_u64(&a, count);
-	redisReply *r = NULL;
-	uint64_t token = meta_cache_token(m, dst.ino);
-	int rc = run(m, MS_CLONE, cred, &a, &r);
-	if (rc < 0)
-		return rc;
-	struct gfs_wcc local;
-	if (!wcc)
-		wcc = &local;
-	meta_parse_wcc(elem(r, 1), elem(r, 2), wcc);
-	if (copied)
-		*copied = r->elements > 3 ? meta_reply_u64(elem(r, 3)) : 0;
-	freeReplyObject(r);
-	if (wcc->has_post)
-		meta_cache_put(m, &wcc->post, token);
-	return 0;
+	return run_file_change(m, MS_CLONE, cred, &a, dst.ino, wcc, copied);
 }
 
 int meta_access(struct meta *m, const struct gfs_cred *cred, struct gfs_ref ref, uint32_t want, uint32_t *granted,

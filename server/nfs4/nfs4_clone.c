@@ -38,10 +38,8 @@ static nfsstat4 pair_check(struct nfs4_compound *c, const stateid4 *src_sid, con
 		int rc = gfs_getattr(c->call->vfs, refs[i], &a);
 		if (rc < 0)
 			return nfs4_status(rc);
-		if (a.type == GFS_DIR)
-			return NFS4ERR_ISDIR;
 		if (a.type != GFS_REG)
-			return NFS4ERR_WRONG_TYPE;
+			return nfs4_file_type_status(a.type);
 		if (i == 0)
 			*src_size = a.size;
 	}

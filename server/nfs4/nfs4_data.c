@@ -63,20 +63,6 @@ static nfsstat4 open_create(struct nfs4_compound *c, const OPEN4args *a, const c
 	return NFS4_OK;
 }
 
-static nfsstat4 open_type_status(enum gfs_ftype t)
-{
-	switch (t) {
-	case GFS_REG:
-		return NFS4_OK;
-	case GFS_DIR:
-		return NFS4ERR_ISDIR;
-	case GFS_LNK:
-		return NFS4ERR_SYMLINK;
-	default:
-		return NFS4ERR_WRONG_TYPE;
-	}
-}
-
 NFS4_HANDLER(nfs4_op_open)
 {
 	OPEN4args *a = args;
@@ -130,7 +116,7 @@ NFS4_HANDLER(nfs4_op_open)
 		return NFS4ERR_NOTSUPP; /* no delegations are granted */
 	}
 	if (st == NFS4_OK)
-		st = open_type_status(attr.type);
+		st = nfs4_file_type_status(attr.type);
 	struct gfs_ref file = {attr.ino, attr.gen};
 	if (st == NFS4_OK && !created) {
 		uint32_t want = ((access & OPEN4_SHARE_ACCESS_READ) ? GFS_ACCESS_READ : 0) |

@@ -109,6 +109,9 @@ bool nfs4_xdr_compound_reply(XDR *xdrs, void *obj);
 
 /* nfs4_util.c */
 nfsstat4 nfs4_status(int err);
+/* NFS4_OK for a regular file, else what OPEN and the v4.2 file operations
+ * answer for other types (ISDIR, SYMLINK, WRONG_TYPE). */
+nfsstat4 nfs4_file_type_status(enum gfs_ftype t);
 /* The write verifier (WRITE, COMMIT, COPY): changes when the gateway or
  * its Redis restarts. */
 void nfs4_put_verifier(const struct nfs4_compound *c, char out[NFS4_VERIFIER_SIZE]);

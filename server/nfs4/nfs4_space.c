@@ -21,16 +21,7 @@ static nfsstat4 space_check(struct nfs4_compound *c, const stateid4 *sid, uint32
 	int rc = gfs_getattr(c->call->vfs, c->cur.acc.ref, &a);
 	if (rc < 0)
 		return nfs4_status(rc);
-	switch (a.type) {
-	case GFS_REG:
-		return NFS4_OK;
-	case GFS_DIR:
-		return NFS4ERR_ISDIR;
-	case GFS_LNK:
-		return NFS4ERR_SYMLINK;
-	default:
-		return NFS4ERR_WRONG_TYPE;
-	}
+	return nfs4_file_type_status(a.type);
 }
 
 /* offset + length must not wrap (RFC 7862 15.1.3, 15.4.3). */

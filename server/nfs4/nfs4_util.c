@@ -46,6 +46,20 @@ void nfs4_put_verifier(const struct nfs4_compound *c, char out[NFS4_VERIFIER_SIZ
 		out[i] = (char)(v >> (56 - 8 * i));
 }
 
+nfsstat4 nfs4_file_type_status(enum gfs_ftype t)
+{
+	switch (t) {
+	case GFS_REG:
+		return NFS4_OK;
+	case GFS_DIR:
+		return NFS4ERR_ISDIR;
+	case GFS_LNK:
+		return NFS4ERR_SYMLINK;
+	default:
+		return NFS4ERR_WRONG_TYPE;
+	}
+}
+
 nfsstat4 nfs4_status(int err)
 {
 	for (size_t i = 0; i < sizeof(status_table) / sizeof(status_table[0]); i++)
