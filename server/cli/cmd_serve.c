@@ -405,7 +405,7 @@ static int start(struct serve_state *st)
 	log_warn("this build has no NFSv3 program; serving MOUNT only");
 #endif
 	if (cfg->nfs4) {
-		rc = nfs4_start(&st->srv, cfg->nfs4_lease_seconds);
+		rc = nfs4_start(&st->srv, cfg->nfs4_lease_seconds, cfg->nfs4_idmap_domain);
 		if (rc < 0)
 			return rc;
 		rpc_service_add(&st->svc, &nfs4_program);

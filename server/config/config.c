@@ -58,6 +58,7 @@ static const struct config_key config_keys[] = {
     KEY("auth_none", KEY_BOOL, allow_auth_none),
     KEY("nfs4", KEY_BOOL, nfs4),
     KEY("nfs4_lease_time", KEY_UINT, nfs4_lease_seconds),
+    STR_KEY("nfs4_idmap_domain", nfs4_idmap_domain),
     KEY("drc_entries", KEY_UINT, drc_entries),
     KEY("drc_size", KEY_SIZE, drc_bytes),
     KEY("drc_retention", KEY_UINT, drc_retention_s),

@@ -46,9 +46,10 @@ struct gfs_config {
 	enum portmapper_mode portmapper;
 	uint32_t threads;     /* RPC worker threads; 0: from the CPU count */
 	bool allow_auth_none; /* offer AUTH_NONE in MNT replies and accept it */
-	bool nfs4;	      /* serve NFSv4.1/4.2 (not complete yet: docs/CONFIG.md) */
+	bool nfs4;	      /* serve NFSv4.1/4.2 (default on) */
 	uint32_t nfs4_lease_seconds;
-	char metrics_listen[128]; /* "ADDR:PORT" of the Prometheus endpoint; empty: off */
+	char nfs4_idmap_domain[256]; /* empty: owners are numeric strings */
+	char metrics_listen[128];    /* "ADDR:PORT" of the Prometheus endpoint; empty: off */
 
 	/* duplicate request cache */
 	uint32_t drc_entries;

@@ -4,7 +4,7 @@
  * the settable ones, and GETATTR, SETATTR, VERIFY and NVERIFY.
  *
  * change is the inode's change counter; owners are numeric strings, which
- * is what Linux sends with sec=sys.  An export's fsid is {volume id, export
+ * is what Linux sends with sec=sys, or name@domain (nfs4_idmap.c).  An export's fsid is {volume id, export
  * id}, so every export is a file system of its own, and its root's
  * mounted_on_fileid is the fileid of the pseudo directory it hides.
  */
@@ -148,11 +148,10 @@ static uint32_t ftype4(enum gfs_ftype t)
 	return NF4REG;
 }
 
-static void put_id(struct out *o, uint32_t id)
+static void put_id(struct out *o, uint32_t id, bool group)
 {
-	char text[16];
-	int n = snprintf(text, sizeof(text), "%" PRIu32, id);
-	put_opaque(o, text, (size_t)n);
+	char text[300];
+	put_opaque(o, text, nfs4_idmap_string(id, group, text, sizeof(text)));
 }
 
 void nfs4_obj_export(struct nfs4_compound *c, const struct export *ex, const struct gfs_attr *a, struct nfs4_obj *out)
@@ -282,10 +281,10 @@ static void put_attr(struct nfs4_compound *c, const struct nfs4_obj *o, const st
 		put32(w, a->nlink);
 		break;
 	case FATTR4_OWNER:
-		put_id(w, a->uid);
+		put_id(w, a->uid, false);
 		break;
 	case FATTR4_OWNER_GROUP:
-		put_id(w, a->gid);
+		put_id(w, a->gid, true);
 		break;
 	case FATTR4_RAWDEV:
 		put32(w, a->rdev_major);
@@ -385,26 +384,17 @@ static uint64_t get64(struct in *r)
 	return hi << 32 | get32(r);
 }
 
-/* A numeric owner string; user@domain names are not mapped yet. */
-static nfsstat4 get_id(struct in *r, uint32_t *out)
+/* An owner or owner_group string (nfs4_idmap.c). */
+static nfsstat4 get_id(struct in *r, bool group, uint32_t *out)
 {
 	uint32_t len = get32(r);
 	size_t padded = ((size_t)len + 3) & ~(size_t)3;
-	char text[16];
 
 	if (r->bad || len > r->len - r->pos || padded > r->len - r->pos)
 		return NFS4ERR_BADXDR;
-	if (len == 0 || len >= sizeof(text))
-		return NFS4ERR_BADOWNER;
-	memcpy(text, r->p + r->pos, len);
-	text[len] = '\0';
+	nfsstat4 st = nfs4_idmap_id((const char *)r->p + r->pos, len, group, out);
 	r->pos += padded;
-	char *end;
-	unsigned long v = strtoul(text, &end, 10);
-	if (*end || text[0] < '0' || text[0] > '9' || v > UINT32_MAX)
-		return NFS4ERR_BADOWNER;
-	*out = (uint32_t)v;
-	return NFS4_OK;
+	return st;
 }
 
 nfsstat4 nfs4_decode_sattr(const fattr4 *in, struct gfs_setattr *sa, bitmap4 *set)
@@ -431,12 +421,12 @@ nfsstat4 nfs4_decode_sattr(const fattr4 *in, struct gfs_setattr *sa, bitmap4 *se
 			break;
 		case FATTR4_OWNER:
 			sa->valid |= GFS_SET_UID;
-			if ((st = get_id(&r, &sa->uid)) != NFS4_OK)
+			if ((st = get_id(&r, false, &sa->uid)) != NFS4_OK)
 				return st;
 			break;
 		case FATTR4_OWNER_GROUP:
 			sa->valid |= GFS_SET_GID;
-			if ((st = get_id(&r, &sa->gid)) != NFS4_OK)
+			if ((st = get_id(&r, true, &sa->gid)) != NFS4_OK)
 				return st;
 			break;
 		case FATTR4_TIME_ACCESS_SET:

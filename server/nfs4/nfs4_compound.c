@@ -276,7 +276,7 @@ const struct rpc_program nfs4_program = {
     .procs = nfs4_procs,
 };
 
-int nfs4_start(struct server *srv, uint32_t lease_seconds)
+int nfs4_start(struct server *srv, uint32_t lease_seconds, const char *idmap_domain)
 {
 	struct nfs4_server *n = calloc(1, sizeof(*n));
 	struct nfs4_state_config sc = {
@@ -298,6 +298,7 @@ int nfs4_start(struct server *srv, uint32_t lease_seconds)
 		return -ENOMEM;
 	}
 	srv->nfs4 = n;
+	nfs4_idmap_set_domain(idmap_domain);
 	nfs4_metrics_register();
 	return 0;
 }

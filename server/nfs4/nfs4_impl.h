@@ -109,6 +109,12 @@ bool nfs4_xdr_compound_reply(XDR *xdrs, void *obj);
 
 /* nfs4_util.c */
 nfsstat4 nfs4_status(int err);
+/* Owner strings (nfs4_idmap.c): the string for a uid or gid (numeric, or
+ * name@domain with nfs4_idmap_domain set and a name known here), and
+ * the id of a string (NFS4ERR_BADOWNER for what cannot be mapped). */
+void nfs4_idmap_set_domain(const char *domain);
+size_t nfs4_idmap_string(uint32_t id, bool group, char *out, size_t cap);
+nfsstat4 nfs4_idmap_id(const char *text, size_t len, bool group, uint32_t *out);
 /* NFS4_OK for a regular file, else what OPEN and the v4.2 file operations
  * answer for other types (ISDIR, SYMLINK, WRONG_TYPE). */
 nfsstat4 nfs4_file_type_status(enum gfs_ftype t);
