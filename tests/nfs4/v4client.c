@@ -149,7 +149,8 @@ int v4_open_session(struct v4 *s, int port, uint32_t uid, uint32_t gid, const ch
 	CREATE_SESSION4args *cs = &v4_add(s, OP_CREATE_SESSION)->nfs_argop4_u.opcreate_session;
 	cs->csa_clientid = s->clientid;
 	cs->csa_sequence = s->cs_seq;
-	cs->csa_fore_chan_attrs = (channel_attrs4){0, 1 << 20, 1 << 20, 8192, 16, 8, {0, NULL}};
+	/* room for a 1 MiB READ or WRITE and its compound (v4bench) */
+	cs->csa_fore_chan_attrs = (channel_attrs4){0, (1 << 20) + 4096, (1 << 20) + 4096, 8192, 16, 8, {0, NULL}};
 	cs->csa_back_chan_attrs = (channel_attrs4){0, 4096, 4096, 0, 2, 1, {0, NULL}};
 	if (v4_send(s) != RPC_SUCCESS || v4_status(s, 0) != NFS4_OK)
 		return -1;
