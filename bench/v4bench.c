@@ -47,16 +47,16 @@
  * owner, owner_group, atime, ctime, mtime. */
 static uint32_t stat_attrs[2] = {
     BIT(FATTR4_TYPE) | BIT(FATTR4_CHANGE) | BIT(FATTR4_SIZE) | BIT(FATTR4_FILEID),
-    BIT(FATTR4_MODE) | BIT(FATTR4_NUMLINKS) | BIT(FATTR4_OWNER) | BIT(FATTR4_OWNER_GROUP) |
-	BIT(FATTR4_TIME_ACCESS) | BIT(FATTR4_TIME_METADATA) | BIT(FATTR4_TIME_MODIFY),
+    BIT(FATTR4_MODE) | BIT(FATTR4_NUMLINKS) | BIT(FATTR4_OWNER) | BIT(FATTR4_OWNER_GROUP) | BIT(FATTR4_TIME_ACCESS) |
+	BIT(FATTR4_TIME_METADATA) | BIT(FATTR4_TIME_MODIFY),
 };
 /* A listing as `ls -l` drives it: the stat set plus the handle, the
  * per-entry error and mounted_on_fileid. */
 static uint32_t readdir_attrs[2] = {
     BIT(FATTR4_TYPE) | BIT(FATTR4_CHANGE) | BIT(FATTR4_SIZE) | BIT(FATTR4_FILEID) | BIT(FATTR4_RDATTR_ERROR) |
 	BIT(FATTR4_FILEHANDLE),
-    BIT(FATTR4_MODE) | BIT(FATTR4_NUMLINKS) | BIT(FATTR4_OWNER) | BIT(FATTR4_OWNER_GROUP) |
-	BIT(FATTR4_TIME_ACCESS) | BIT(FATTR4_TIME_METADATA) | BIT(FATTR4_TIME_MODIFY) | BIT(FATTR4_MOUNTED_ON_FILEID),
+    BIT(FATTR4_MODE) | BIT(FATTR4_NUMLINKS) | BIT(FATTR4_OWNER) | BIT(FATTR4_OWNER_GROUP) | BIT(FATTR4_TIME_ACCESS) |
+	BIT(FATTR4_TIME_METADATA) | BIT(FATTR4_TIME_MODIFY) | BIT(FATTR4_MOUNTED_ON_FILEID),
 };
 
 struct worker {
@@ -79,7 +79,7 @@ static struct {
 	int readdir_repeats;
 	const char *workloads;
 	struct worker w[MAX_THREADS];
-	nfs_fh4 dir; /* the run's directory */
+	nfs_fh4 dir;  /* the run's directory */
 	nfs_fh4 *fhs; /* per file, from create */
 	char dirname[64];
 	char *io_buf;
@@ -108,6 +108,15 @@ static double now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* SEQUENCE for an idempotent compound: like the Linux client, it does not
+ * ask the server to keep the reply (sa_cachethis), which would bound it by
+ * the small cached-reply size. */
+static void seq_nocache(struct v4 *s)
+{
+	v4_seq(s, 0);
+	s->ops[s->nops - 1].nfs_argop4_u.opsequence.sa_cachethis = FALSE;
 }
 
 /* Sends the compound built in s; every op must succeed. */
@@ -192,7 +201,7 @@ static void op_lookup(struct worker *w, uint32_t i)
 	char name[32];
 	name_of(name, sizeof(name), i);
 	v4_begin(s);
-	v4_seq(s, 0);
+	seq_nocache(s);
 	v4_putfh(s, &B.dir);
 	v4_lookup(s, name);
 	v4_add(s, OP_GETFH);
@@ -203,7 +212,7 @@ static void op_getattr(struct worker *w, uint32_t i)
 {
 	struct v4 *s = &w->s;
 	v4_begin(s);
-	v4_seq(s, 0);
+	seq_nocache(s);
 	v4_putfh(s, &B.fhs[i]);
 	GETATTR4args *a = &v4_add(s, OP_GETATTR)->nfs_argop4_u.opgetattr;
 	a->attr_request.bitmap4_val = stat_attrs;
@@ -280,7 +289,7 @@ static uint32_t list_dir(struct v4 *s)
 	uint32_t entries = 0;
 	for (;;) {
 		v4_begin(s);
-		v4_seq(s, 0);
+		seq_nocache(s);
 		v4_putfh(s, &B.dir);
 		READDIR4args *a = &v4_add(s, OP_READDIR)->nfs_argop4_u.opreaddir;
 		a->cookie = cookie;
@@ -371,7 +380,7 @@ static void seq_write(struct worker *w)
 	uint64_t size = per_thread_bytes();
 	for (uint64_t off = 0; off < size; off += IO_SIZE) {
 		v4_begin(s);
-		v4_seq(s, 0);
+		seq_nocache(s);
 		v4_putfh(s, &w->fh);
 		WRITE4args *a = &v4_add(s, OP_WRITE)->nfs_argop4_u.opwrite;
 		a->stateid = w->sid;
@@ -384,7 +393,7 @@ static void seq_write(struct worker *w)
 			die("write: short write");
 	}
 	v4_begin(s);
-	v4_seq(s, 0);
+	seq_nocache(s);
 	v4_putfh(s, &w->fh);
 	v4_add(s, OP_COMMIT); /* offset 0, count 0: the whole file */
 	call(s, "commit");
@@ -396,7 +405,7 @@ static void seq_read(struct worker *w)
 	uint64_t size = per_thread_bytes();
 	for (uint64_t off = 0; off < size; off += IO_SIZE) {
 		v4_begin(s);
-		v4_seq(s, 0);
+		seq_nocache(s);
 		v4_putfh(s, &w->fh);
 		READ4args *a = &v4_add(s, OP_READ)->nfs_argop4_u.opread;
 		a->stateid = w->sid;
@@ -561,6 +570,8 @@ int main(int argc, char **argv)
 		v4_seq(s, 0);
 		v4_add(s, OP_RECLAIM_COMPLETE)->nfs_argop4_u.opreclaim_complete.rca_one_fs = FALSE;
 		call(s, "reclaim_complete");
+		if (i == 0)
+			printf("session: max request %u, max response %u bytes\n", s->max_request, s->max_response);
 	}
 	make_dir(&B.w[0].s);
 	if (wanted("seq"))
