@@ -58,7 +58,7 @@ while getopts "4B:g:o:r:w:kch" opt; do
 	k) KEEP=1 ;;
 	c) COST=1 ;;
 	*)
-		sed -n '2,34p' "$0"
+		sed -n '2,38p' "$0"
 		exit 2
 		;;
 	esac
