@@ -10,7 +10,11 @@
 #            (unshare) so that neither touches the host's port 111 or /run.
 #            Its nfsbench leg runs inside that namespace too.
 #
-# Usage: bench/run_nfs.sh [-B DIR] [-g GATEFS] [-o ganesha|gatefs] [-r ROUNDS] [-w seq,meta] [-k] [-c] [-- NFSBENCH_ARGS]
+# Usage: bench/run_nfs.sh [-4] [-B DIR] [-g GATEFS] [-o ganesha|gatefs] [-r ROUNDS] [-w seq,meta] [-k] [-c] [-- NFSBENCH_ARGS]
+#   -4  NFSv4.1 instead of NFSv3 (what bench/run_nfs4.sh runs): the load
+#       generator is bench/v4bench (Q sessions, one COMPOUND per operation),
+#       ganesha serves Protocols = 4 with Minor_Versions = 1 and Graceless,
+#       and gatefs its default NFSv4 front end; -c is not available
 #   -B  build dir holding bench/nfsbench and server/gatefs (default: build-bench-rel,
 #       then build); build it without GATEFS_SANITIZE for meaningful figures
 #   -g  the gatefs binary (default BUILD_DIR/server/gatefs)
@@ -40,10 +44,12 @@ GATEFS=""
 ONLY=""
 KEEP=0
 COST=0
+V4=0
 ROUNDS=3
 GROUPS_TO_RUN="seq meta"
-while getopts "B:g:o:r:w:kch" opt; do
+while getopts "4B:g:o:r:w:kch" opt; do
 	case $opt in
+	4) V4=1 ;;
 	B) BUILD=$OPTARG ;;
 	g) GATEFS=$OPTARG ;;
 	o) ONLY=$OPTARG ;;
@@ -52,7 +58,7 @@ while getopts "B:g:o:r:w:kch" opt; do
 	k) KEEP=1 ;;
 	c) COST=1 ;;
 	*)
-		sed -n '2,30p' "$0"
+		sed -n '2,38p' "$0"
 		exit 2
 		;;
 	esac
@@ -61,16 +67,30 @@ shift $((OPTIND - 1))
 [ "${1:-}" = "--" ] && shift
 BENCH_ARGS=("$@")
 
+# The protocol's load generator, ganesha protocol and how each leg names its target.
+LOADGEN=nfsbench NFSVERS=3
+if [ "$V4" = 1 ]; then
+	LOADGEN=v4bench NFSVERS=4
+	[ "$COST" = 1 ] && echo "run_nfs.sh: -c is not available with -4" >&2 && exit 2
+fi
 if [ -z "$BUILD" ]; then
 	for d in "$ROOT/build-bench-rel" "$ROOT/build"; do
-		[ -x "$d/bench/nfsbench" ] && BUILD=$d && break
+		[ -x "$d/bench/$LOADGEN" ] && BUILD=$d && break
 	done
 fi
-NFSBENCH=${BUILD:+$BUILD/bench/nfsbench}
+NFSBENCH=${BUILD:+$BUILD/bench/$LOADGEN}
 GATEFS=${GATEFS:-${BUILD:+$BUILD/server/gatefs}}
 [ -x "${NFSBENCH:-}" ] || {
-	echo "run_nfs.sh: no nfsbench; build it: cmake --build BUILD --target nfsbench" >&2
+	echo "run_nfs.sh: no $LOADGEN; build it: cmake --build BUILD --target $LOADGEN" >&2
 	exit 2
+}
+# The URL a load generator is given: $1 host export path, $2 NFS port, $3 MOUNT port.
+target_url() {
+	if [ "$V4" = 1 ]; then
+		echo "nfs4://127.0.0.1:$2/bench"
+	else
+		echo "nfs://127.0.0.1$1?nfsport=$2&mountport=$3&version=3"
+	fi
 }
 
 WORK=$(mktemp -d /dev/shm/nfsbench.XXXXXX)
@@ -140,6 +160,8 @@ set -euo pipefail
 DIR=$1; shift
 NFSBENCH=$1; shift
 COST=$1; shift
+NFSVERS=$1; shift
+TARGET=$1; shift
 INNER=()
 trap 'for p in "${INNER[@]}"; do kill $p 2>/dev/null || true; done; for p in "${INNER[@]}"; do wait $p 2>/dev/null || true; done' EXIT
 trap 'exit 130' INT TERM
@@ -150,12 +172,12 @@ rpcbind -w -f & INNER+=($!)
 for i in $(seq 50); do [ -S /run/rpcbind.sock ] && break; sleep 0.1; done
 /usr/bin/time -v -o "$DIR/server.time" ganesha.nfsd -F -f "$DIR/ganesha.conf" -L "$DIR/server.log" \
 	-p /run/ganesha/ganesha.pid & INNER+=($!)
-for i in $(seq 100); do rpcinfo -T tcp 127.0.0.1 nfs 3 >/dev/null 2>&1 && break; sleep 0.2; done
-rpcinfo -T tcp 127.0.0.1 nfs 3 >/dev/null || { echo "ganesha did not start; see $DIR/server.log" >&2; exit 1; }
+for i in $(seq 100); do rpcinfo -T tcp 127.0.0.1 nfs $NFSVERS >/dev/null 2>&1 && break; sleep 0.2; done
+rpcinfo -T tcp 127.0.0.1 nfs $NFSVERS >/dev/null || { echo "ganesha did not start; see $DIR/server.log" >&2; exit 1; }
 rc=0
 PIDARG=()
 [ "$COST" = 1 ] && PIDARG=(-p "$(cat /run/ganesha/ganesha.pid)")
-"$NFSBENCH" -l ganesha "${PIDARG[@]}" "$@" "nfs://127.0.0.1$DIR/export?nfsport=2049&mountport=20048&version=3" || rc=$?
+"$NFSBENCH" -l ganesha "${PIDARG[@]}" "$@" "$TARGET" || rc=$?
 # INNER[1] is /usr/bin/time: stop ganesha, its child, so time writes the RSS report.
 kill "$(cat /run/ganesha/ganesha.pid)" 2>/dev/null || true
 wait "${INNER[1]}" 2>/dev/null || true
@@ -165,30 +187,38 @@ LEG
 
 ganesha_leg() {
 	local dir=$WORK/ganesha.$1.$2
-	mkdir -p "$dir/export"
+	mkdir -p "$dir/export" "$dir/recovery"
 	cat >"$dir/ganesha.conf" <<CONF
 NFS_CORE_PARAM {
 	NFS_Port = 2049;
 	MNT_Port = 20048;
-	Protocols = 3;
+	Protocols = $NFSVERS;
 	Enable_NLM = false;
 	Enable_RQUOTA = false;
 }
-NFSV4 { Graceless = true; }
+# Graceless: otherwise OPEN answers NFS4ERR_GRACE for 90 s after start.
+# The recovery directory stays in the leg's work directory, not /var/lib.
+NFSV4 {
+	Graceless = true;
+	Minor_Versions = 1;
+	RecoveryBackend = fs;
+	RecoveryRoot = $dir/recovery;
+}
 EXPORT {
 	Export_Id = 1;
 	Path = $dir/export;
 	Pseudo = /bench;
 	Access_Type = RW;
 	Squash = No_Root_Squash;
-	Protocols = 3;
+	Protocols = $NFSVERS;
 	Transports = TCP;
 	SecType = sys;
 	FSAL { Name = VFS; }
 }
 LOG { Default_Log_Level = EVENT; }
 CONF
-	unshare --net --mount bash "$WORK/ganesha-leg.sh" "$dir" "$NFSBENCH" "$COST" "${BENCH_ARGS[@]}" -w "$2" \
+	unshare --net --mount bash "$WORK/ganesha-leg.sh" "$dir" "$NFSBENCH" "$COST" "$NFSVERS" \
+		"$(target_url "$dir/export" 2049 20048)" "${BENCH_ARGS[@]}" -w "$2" \
 		>"$dir/bench.out" 2>"$dir/bench.err" &
 	local pid=$! rc=0
 	PIDS+=("$pid")
@@ -251,7 +281,7 @@ CONF
 	if wait_port "$nport" 30 && wait_port "$mport" 5; then
 		local pidarg=()
 		[ "$COST" = 1 ] && pidarg=(-p "$(pgrep -P "$timepid"),$redis")
-		"$NFSBENCH" -l gatefs "${pidarg[@]}" "${BENCH_ARGS[@]}" -w "$2" "nfs://127.0.0.1/bench?nfsport=$nport&mountport=$mport&version=3" \
+		"$NFSBENCH" -l gatefs "${pidarg[@]}" "${BENCH_ARGS[@]}" -w "$2" "$(target_url /bench "$nport" "$mport")" \
 			>"$dir/bench.out" 2>"$dir/bench.err" || rc=$?
 		show "$dir/bench.out"
 		if [ $rc != 0 ]; then
@@ -304,7 +334,7 @@ report() {
 	local group
 	for group in $GROUPS_TO_RUN; do
 		cat "$WORK"/*."$group"/bench.out 2>/dev/null || true
-	done | awk -F'\t' '
+	done | awk -F'\t' -v v4="$V4" '
 		$1 == "RESULT" {
 			k = $2 SUBSEP $3
 			if (!(k in v) || ($5 == "ms" ? $4 < v[k] : $4 > v[k])) v[k] = $4
@@ -316,6 +346,9 @@ report() {
 			target["seq_write_qd1"] = 0.9; target["seq_write_qd8"] = 0.9
 			target["create_qd16"] = 1.0; target["lookup_qd16"] = 1.0; target["getattr_qd16"] = 1.0
 			target["unlink_qd16"] = 1.0; target["readdirplus_ms"] = 0.5
+			# v4 READDIR carries attributes and handles: it is the v3 READDIRPLUS target
+			if (v4 == 1) target["readdir_ms"] = 0.5
+			target["seq_read_qd16"] = 1.0; target["seq_write_qd16"] = 0.9
 			printf "%-16s %11s %11s %-6s %6s %6s\n", "workload", "gatefs", "ganesha", "unit", "ratio", "target"
 			for (i = 0; i < n; i++) {
 				w = order[i]; g = v["gatefs", w]; h = v["ganesha", w]
@@ -330,7 +363,7 @@ report() {
 					h == "" ? "-" : sprintf("%.1f", h), unit[w], ratio, t, verdict
 				summary = summary sprintf("%s%s=%s", i ? " " : "", w, ratio)
 			}
-			print "(readdirplus_ms: the ratio is ganesha_time/gatefs_time; target 0.5 = at most 2x the time of ganesha)"
+			print "(readdir*_ms: the ratio is ganesha_time/gatefs_time; target 0.5 = at most 2x the time of ganesha)"
 			print "RATIOS " summary
 		}'
 	echo "peak RSS: gatefs $(peak_rss_mib gatefs) MiB, ganesha $(peak_rss_mib ganesha) MiB"
@@ -371,11 +404,11 @@ status=0
 for ((round = 1; round <= ROUNDS; round++)); do
 	for group in $GROUPS_TO_RUN; do
 		if [ "$ONLY" != gatefs ]; then
-			echo "== round $round, $group: nfs-ganesha $(dpkg-query -W -f '${Version}' nfs-ganesha 2>/dev/null) (FSAL VFS on tmpfs) =="
+			echo "== round $round, $group, NFSv$NFSVERS: nfs-ganesha $(dpkg-query -W -f '${Version}' nfs-ganesha 2>/dev/null) (FSAL VFS on tmpfs) =="
 			ganesha_leg "$round" "$group" || status=1
 		fi
 		if [ "$ONLY" != ganesha ]; then
-			echo "== round $round, $group: gatefs (file:// volume on tmpfs, private redis-server) =="
+			echo "== round $round, $group, NFSv$NFSVERS: gatefs (file:// volume on tmpfs, private redis-server) =="
 			gatefs_leg "$round" "$group" || status=1
 		fi
 	done

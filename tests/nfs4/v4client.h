@@ -22,6 +22,8 @@ struct v4 {
 	sequenceid4 cs_seq;
 	sessionid4 sessionid;
 	sequenceid4 slot_seq[8];
+	/* the fore channel's negotiated compound sizes (CREATE_SESSION) */
+	count4 max_request, max_response;
 	/* The compound being built: ops and the storage their names point at. */
 	nfs_argop4 ops[V4_MAX_OPS];
 	u_int nops;
