@@ -163,7 +163,14 @@ def main():
         if os.path.getsize(link) != FILES[name]:
             raise SystemExit(f"{name}: size {os.path.getsize(link)}, expected {FILES[name]}")
     step("no temporary files left, one blob per file")
-    blobs = sorted(os.listdir(f"{repo_dir}/blobs"))
+    # A blob replaced while this client still had it open was renamed to
+    # .nfsXXXX by this client (silly rename) and goes at its last close,
+    # asynchronously: give the client a moment to remove it.
+    for _ in range(50):
+        blobs = sorted(os.listdir(f"{repo_dir}/blobs"))
+        if not any(n.startswith(".nfs") for n in blobs):
+            break
+        time.sleep(0.2)
     if blobs != sorted(expected.values()):
         raise SystemExit(f"blobs directory holds {blobs}")
     leftovers = [n for n in os.listdir(f"{repo_dir}/refs") if n != "main"]
