@@ -1,7 +1,8 @@
 /*
  * nfs4_fuzz_test.c - COMPOUNDs a client library would never send: too
  * many operations, unknown and unimplemented operation numbers, truncated
- * arguments, and a fuzz of the decoders with mutated valid compounds.  The
+ * arguments, and a fuzz of the decoders (the v4.2 SEEK, DEALLOCATE, CLONE
+ * and COPY among them) with mutated valid compounds.  The
  * gateway must answer each with the RFC status (or GARBAGE_ARGS), never
  * crash, and keep serving.
  */
@@ -145,10 +146,20 @@ TEST(decoder_fuzz)
 	v4_add(&s, OP_SAVEFH);
 	SETATTR4args *sa = &v4_add(&s, OP_SETATTR)->nfs_argop4_u.opsetattr;
 	sa->obj_attributes = attrs;
+	/* the v4.2 operations, on the file just opened (its current stateid) */
+	const stateid4 current = {1, {0}};
+	SEEK4args *sk = &v4_add(&s, OP_SEEK)->nfs_argop4_u.opseek;
+	*sk = (SEEK4args){current, 0, NFS4_CONTENT_HOLE};
+	DEALLOCATE4args *da = &v4_add(&s, OP_DEALLOCATE)->nfs_argop4_u.opdeallocate;
+	*da = (DEALLOCATE4args){current, 4096, 8192};
+	CLONE4args *cl = &v4_add(&s, OP_CLONE)->nfs_argop4_u.opclone;
+	*cl = (CLONE4args){current, current, 0, 65536, 0};
+	COPY4args *cp = &v4_add(&s, OP_COPY)->nfs_argop4_u.opcopy;
+	*cp = (COPY4args){current, current, 0, 1 << 20, 0, true, true, {0, NULL}};
 	READDIR4args *rd = &v4_add(&s, OP_READDIR)->nfs_argop4_u.opreaddir;
 	rd->maxcount = 4096;
 	rd->attr_request = s.ops[3].nfs_argop4_u.opgetattr.attr_request;
-	COMPOUND4args args = {{0, NULL}, 1, {s.nops, s.ops}};
+	COMPOUND4args args = {{0, NULL}, 2, {s.nops, s.ops}};
 	uint8_t valid[2048], buf[2048];
 	XDR x;
 	xdrmem_create(&x, (char *)valid, sizeof(valid), XDR_ENCODE);

@@ -222,3 +222,49 @@ TEST(clone_and_copy_share_data)
 	free(hf.nfs_fh4_val);
 	v4_close(&s);
 }
+
+/* As uid 1000, on a file of root's (0644): reading it with SEEK is fine,
+ * changing it is NFS4ERR_ACCESS, whatever the v4.2 operation. */
+TEST(space_and_clone_as_an_unprivileged_user)
+{
+	struct v4 root, user;
+	nfs_fh4 hf, f, mine;
+	stateid4 sid, msid;
+	REQUIRE(v4_root_session(&root, "space-root") == 0);
+	REQUIRE(v4_export_fh(&root, "hf", &hf) == 0);
+	REQUIRE_EQ(v4_open(&root, &hf, "o1", "roots-file", OPEN4_SHARE_ACCESS_BOTH, 0, true, &sid, &f), 0);
+	uint8_t data[8192];
+	tl_fill_random(data, sizeof(data), 31);
+	REQUIRE_EQ(v4_io(&root, &f, &sid, true, 0, data, sizeof(data)), NFS4_OK);
+	CHECK_EQ(v4_close_file(&root, &f, &sid), NFS4_OK);
+	uint8_t mode_buf[16];
+	v4_begin(&root);
+	v4_seq(&root, 0);
+	v4_putfh(&root, &f);
+	v4_sattr_mode(&v4_add(&root, OP_SETATTR)->nfs_argop4_u.opsetattr.obj_attributes, mode_buf, 0644, false, 0);
+	REQUIRE_EQ(v4_send(&root), RPC_SUCCESS);
+	REQUIRE_EQ(v4_status(&root, 2), NFS4_OK); /* v4_open made it 0666 */
+
+	REQUIRE_EQ(v4_open_session(&user, v4_gateway()->nfs_port, 1000, 1000, "space-user"), 0);
+	REQUIRE_EQ(v4_open(&user, &hf, "u1", "users-file", OPEN4_SHARE_ACCESS_BOTH, 0, true, &msid, &mine), 0);
+	stateid4 anon = {0};
+	uint64_t where = 0;
+	bool eof = false;
+	CHECK_EQ(seek(&user, &f, &anon, 0, NFS4_CONTENT_DATA, &where, &eof), NFS4_OK);
+	CHECK_EQ(space(&user, &f, &anon, false, 0, 4096, 2), NFS4ERR_ACCESS);
+	CHECK_EQ(space(&user, &f, &anon, true, 0, 1 << 20, 2), NFS4ERR_ACCESS);
+	CHECK_EQ(clone_or_copy(&user, &mine, &msid, &f, &anon, false, 0, 0, 0, 2, NULL), NFS4ERR_ACCESS);
+	/* reading root's file into one's own is allowed (it is 0644) */
+	uint64_t copied = 0;
+	CHECK_EQ(clone_or_copy(&user, &f, &anon, &mine, &msid, true, 0, 0, 0, 2, &copied), NFS4_OK);
+	CHECK_EQ(copied, sizeof(data));
+	uint8_t back[8192];
+	CHECK_EQ(v4_io(&root, &f, &anon, false, 0, back, sizeof(back)), NFS4_OK);
+	CHECK(memcmp(data, back, sizeof(data)) == 0); /* root's file unchanged */
+	CHECK_EQ(v4_close_file(&user, &mine, &msid), NFS4_OK);
+	free(mine.nfs_fh4_val);
+	free(f.nfs_fh4_val);
+	free(hf.nfs_fh4_val);
+	v4_close(&user);
+	v4_close(&root);
+}
