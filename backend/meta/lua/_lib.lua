@@ -359,6 +359,33 @@ local function drop_chunks(a, first)
   end
 end
 
+-- Appends a hole record over [first, stop) of file a to every chunk list
+-- the range meets (punch; a clone's destination).  A chunk without a list
+-- is a hole already; for a file with k = 1 only its indexed chunks are
+-- visited, so a sparse file costs what it holds, not what the range spans.
+local function hole_records(a, first, stop)
+  local function zero(idx)
+    local k = chunk_key(a.i, idx)
+    if redis.call('EXISTS', k) == 0 then
+      return
+    end
+    local base = idx * CHUNK
+    local pos = math.max(first, base) - base
+    local len = math.min(stop, base + CHUNK) - base - pos
+    redis.call('APPEND', k, struct.pack('>I4I4I4I4I4I4', pos, 0, 0, 0, 0, len))
+  end
+  local lo, hi = math.floor(first / CHUNK), math.floor((stop - 1) / CHUNK)
+  if a.k == '1' then
+    for _, idx in ipairs(redis.call('ZRANGEBYSCORE', P .. 'k' .. a.i, lo, hi)) do
+      zero(tonumber(idx))
+    end
+  else
+    for idx = lo, hi do
+      zero(idx)
+    end
+  end
+end
+
 local function delete_inode(a)
   local charge = a.t == REG and align4k(tonumber(a.s)) or 0
   if charge > 0 then

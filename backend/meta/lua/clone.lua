@@ -63,15 +63,7 @@ if setting('version') < 2 then
 end
 
 -- 1. hole records over the destination range
-for idx = math.floor(dst / CHUNK), math.floor((dend - 1) / CHUNK) do
-  local k = chunk_key(d.i, idx)
-  if redis.call('EXISTS', k) == 1 then
-    local base = idx * CHUNK
-    local pos = math.max(dst, base) - base
-    local len = math.min(dend, base + CHUNK) - base - pos
-    redis.call('APPEND', k, struct.pack('>I4I4I4I4I4I4', pos, 0, 0, 0, 0, len))
-  end
-end
+hole_records(d, dst, dend)
 
 -- 2 and 3: the source's records, moved
 local held = {} -- destination chunk index -> members its list held before step 2

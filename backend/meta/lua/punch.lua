@@ -24,28 +24,7 @@ local stop = math.min(first + tonumber(ARGV[A + 3]), tonumber(a.s))
 if first >= stop then
   return {0, a_pre, flat(a)} -- beyond the end: nothing to zero, no change
 end
-local function zero(idx)
-  local k = chunk_key(a.i, idx)
-  if redis.call('EXISTS', k) == 0 then
-    return
-  end
-  local base = idx * CHUNK
-  local pos = math.max(first, base) - base
-  local len = math.min(stop, base + CHUNK) - base - pos
-  redis.call('APPEND', k, struct.pack('>I4I4I4I4I4I4', pos, 0, 0, 0, 0, len))
-end
-local lo, hi = math.floor(first / CHUNK), math.floor((stop - 1) / CHUNK)
-if a.k == '1' then
-  -- only the chunks the file has (see drop_chunks): a sparse file costs
-  -- what it holds, not what the range spans
-  for _, idx in ipairs(redis.call('ZRANGEBYSCORE', P .. 'k' .. a.i, lo, hi)) do
-    zero(tonumber(idx))
-  end
-else
-  for idx = lo, hi do
-    zero(idx)
-  end
-end
+hole_records(a, first, stop)
 a.m = S(mode_after_write(a))
 touch(a, 'm', 'm')
 return {0, a_pre, flat(a)}

@@ -89,13 +89,7 @@ if size then
     drop_chunks(a, math.ceil(size / CHUNK))
     if size % CHUNK ~= 0 then
       -- the chunk holding the new end reads zeros from there on
-      local idx = math.floor(size / CHUNK)
-      local k = chunk_key(a.i, idx)
-      if redis.call('EXISTS', k) == 1 then
-        local pos = size - idx * CHUNK
-        local stop = math.min(old, (idx + 1) * CHUNK) - idx * CHUNK
-        redis.call('APPEND', k, struct.pack('>I4I4I4I4I4I4', pos, 0, 0, 0, 0, stop - pos))
-      end
+      hole_records(a, size, math.min(old, (math.floor(size / CHUNK) + 1) * CHUNK))
     end
   end
   redis.call('INCRBY', P .. 'usedspace', S(align4k(size) - align4k(old)))
