@@ -53,24 +53,9 @@ static int same(struct gfs_vfs *vfs, struct gfs_ref a, uint64_t a_off, struct gf
 	return ok;
 }
 
-/* The integer reply of a redis-cli command, or -1. */
-static long redis_int(struct volume *v, const char *args)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "redis-cli -p %d %s", v->redis.port, args);
-	FILE *p = popen(cmd, "r");
-	long n = -1;
-	if (p) {
-		if (fscanf(p, "%ld", &n) != 1)
-			n = -1;
-		pclose(p);
-	}
-	return n;
-}
-
 static long sliceref_entries(struct volume *v)
 {
-	return redis_int(v, "HLEN 'gatefs{gfs}:sliceref'");
+	return tl_redis_int(&v->redis, "HLEN 'gatefs{gfs}:sliceref'");
 }
 
 TEST(clone_shares_slices_until_the_last_reference_goes)
@@ -86,7 +71,7 @@ TEST(clone_shares_slices_until_the_last_reference_goes)
 	uint8_t *orig = bytes_of(v.vfs, src, 0, 3 * MiB);
 	REQUIRE(orig != NULL);
 	long objects = volume_count_objects(&v);
-	CHECK_EQ(redis_int(&v, "HGET 'gatefs{gfs}:setting' version"), 1);
+	CHECK_EQ(tl_redis_int(&v.redis, "HGET 'gatefs{gfs}:setting' version"), 1);
 
 	uint64_t copied = 0;
 	struct gfs_wcc wcc = {0};
@@ -95,7 +80,7 @@ TEST(clone_shares_slices_until_the_last_reference_goes)
 	CHECK_EQ(wcc.post.size, 100 * MiB + 100 * KiB);
 	CHECK_EQ(volume_count_objects(&v), objects); /* nothing stored again */
 	CHECK(sliceref_entries(&v) >= 2);
-	CHECK_EQ(redis_int(&v, "HGET 'gatefs{gfs}:setting' version"), 2); /* older gatefs must refuse it */
+	CHECK_EQ(tl_redis_int(&v.redis, "HGET 'gatefs{gfs}:setting' version"), 2); /* older gatefs must refuse it */
 	CHECK(same(v.vfs, src, 0, dst, 0, 3 * MiB));
 	CHECK(same(v.vfs, src, 100 * MiB, dst, 100 * MiB, 100 * KiB));
 	/* a part of it into a third file, which outlives both */

@@ -271,19 +271,11 @@ static uint32_t runs(int o)
 }
 
 /* 1 if P lk<ino> exists, 0 if not, -1 if redis-cli failed. */
-static int lock_key_exists(uint64_t ino)
+static long long lock_key_exists(uint64_t ino)
 {
-	char cmd[200];
-	snprintf(cmd, sizeof(cmd), "redis-cli -p %d EXISTS 'gatefs{gfs}:lk%llu'", F.redis.port,
-		 (unsigned long long)ino);
-	FILE *p = popen(cmd, "r");
-	int n = -1;
-	if (p) {
-		if (fscanf(p, "%d", &n) != 1)
-			n = -1;
-		pclose(p);
-	}
-	return n;
+	char args[96];
+	snprintf(args, sizeof(args), "EXISTS 'gatefs{gfs}:lk%llu'", (unsigned long long)ino);
+	return tl_redis_int(&F.redis, args);
 }
 
 /* A file's locks go with the file: its last unlink deletes P lk<INO>,

@@ -645,23 +645,6 @@ TEST(many_files_changed_through_a_are_all_new_through_b_with_a_small_cache)
 	many_files("attr_cache = 1024");
 }
 
-/* Redis's count of calls of one command (INFO commandstats), or -1. */
-static long long redis_calls(const struct tl_redis *r, const char *command)
-{
-	char cmd[256], line[512], want[64];
-	snprintf(cmd, sizeof(cmd), "redis-cli -h 127.0.0.1 -p %d INFO commandstats", r->port);
-	snprintf(want, sizeof(want), "cmdstat_%s:calls=", command);
-	FILE *f = popen(cmd, "r");
-	long long calls = -1;
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, want, strlen(want)))
-			calls = atoll(line + strlen(want));
-	pclose(f);
-	return calls == -1 ? 0 : calls; /* never called: no line */
-}
-
 static int rounds(void)
 {
 	const char *env = getenv("NFS3_MULTIGW_ROUNDS");
@@ -915,10 +898,10 @@ TEST(thousands_of_alternating_changes_through_a_give_no_stale_answer_through_b)
 	/* The test is about B's caches: make sure B answers from memory when
 	 * nothing changes (GETATTR from Redis would be an HGETALL). */
 	REQUIRE_EQ(rn_getattr(&p.b, &l.file, &attr), NFS3_OK);
-	long long before = redis_calls(&p.ga.redis, "hgetall");
+	long long before = tl_redis_calls(&p.ga.redis, "hgetall");
 	for (int i = 0; i < 200; i++)
 		CHECK_EQ(rn_getattr(&p.b, &l.file, &attr), NFS3_OK);
-	long long during = redis_calls(&p.ga.redis, "hgetall") - before;
+	long long during = tl_redis_calls(&p.ga.redis, "hgetall") - before;
 	fprintf(stderr, "200 unchanged GETATTRs through B cost %lld HGETALLs\n", during);
 	CHECK(before >= 0 && during < 20);
 

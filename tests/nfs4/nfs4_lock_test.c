@@ -456,23 +456,6 @@ TEST(reboot_and_destroy_release_locks)
 	v4_close(&c);
 }
 
-/* Redis's count of calls of one command (INFO commandstats). */
-static long long redis_calls(const struct tl_redis *r, const char *command)
-{
-	char cmd[256], line[512], want[64];
-	snprintf(cmd, sizeof(cmd), "redis-cli -h 127.0.0.1 -p %d INFO commandstats", r->port);
-	snprintf(want, sizeof(want), "cmdstat_%s:calls=", command);
-	FILE *f = popen(cmd, "r");
-	long long calls = 0;
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, want, strlen(want)))
-			calls = atoll(line + strlen(want));
-	pclose(f);
-	return calls;
-}
-
 /* How many keys of the volume match pattern (after the prefix). */
 static long long redis_keys(const struct tl_redis *r, const char *pattern)
 {
@@ -517,7 +500,7 @@ TEST(vanished_client_locks_are_released)
 
 static long long script_calls(void)
 {
-	return redis_calls(&g1.redis, "fcall") + redis_calls(&g1.redis, "evalsha");
+	return tl_redis_calls(&g1.redis, "fcall") + tl_redis_calls(&g1.redis, "evalsha");
 }
 
 /* SEQUENCE of a client holding locks writes its Redis lease at most every

@@ -177,6 +177,36 @@ int tl_redis_cmd(const struct tl_redis *r, const char *args)
 	return system(cmd);
 }
 
+long long tl_redis_int(const struct tl_redis *r, const char *args)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "redis-cli -h 127.0.0.1 -p %d %s", r->port, args);
+	FILE *p = popen(cmd, "r");
+	long long n = -1;
+	if (!p)
+		return -1;
+	if (fscanf(p, "%lld", &n) != 1)
+		n = -1;
+	pclose(p);
+	return n;
+}
+
+long long tl_redis_calls(const struct tl_redis *r, const char *command)
+{
+	char cmd[256], line[512], want[64];
+	snprintf(cmd, sizeof(cmd), "redis-cli -h 127.0.0.1 -p %d INFO commandstats", r->port);
+	snprintf(want, sizeof(want), "cmdstat_%s:calls=", command);
+	FILE *f = popen(cmd, "r");
+	long long calls = 0;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, want, strlen(want)))
+			calls = atoll(line + strlen(want));
+	pclose(f);
+	return calls;
+}
+
 int tl_redis_start(struct tl_redis *r)
 {
 	memset(r, 0, sizeof(*r));

@@ -93,6 +93,11 @@ int tl_redis_start(struct tl_redis *r);
 void tl_redis_stop(struct tl_redis *r);
 /* Runs a redis-cli command against r, e.g. tl_redis_cmd(r, "FLUSHALL"). */
 int tl_redis_cmd(const struct tl_redis *r, const char *args);
+/* The integer reply of a redis-cli command (e.g. "HLEN key"), or -1. */
+long long tl_redis_int(const struct tl_redis *r, const char *args);
+/* Redis's count of calls of one command (INFO commandstats; 0 if never
+ * called), or -1. */
+long long tl_redis_calls(const struct tl_redis *r, const char *command);
 
 /* mkdtemp under $TMPDIR (or /tmp) with the given tag; removed by tl_rm_rf. */
 int tl_tmpdir(const char *tag, char *out, size_t outlen);
