@@ -584,10 +584,7 @@ int gfs_allocate(struct gfs_vfs *vfs, const struct gfs_cred *cred, struct gfs_re
 		return a.type == GFS_DIR ? -EISDIR : -EINVAL;
 	if (offset + length <= a.size) {
 		/* Nothing to do, but only for a caller who could have done it. */
-		uint32_t granted = 0;
-		rc = gfs_access(vfs, cred, ref, GFS_ACCESS_MODIFY, &granted, NULL);
-		if (rc == 0 && !(granted & GFS_ACCESS_MODIFY) && !(cred->uid == a.uid))
-			rc = -EACCES;
+		rc = meta_permit(cred, &a, META_PERM_WRITE_DATA) ? 0 : -EACCES;
 		if (rc == 0 && wcc) {
 			wcc->has_pre = wcc->has_post = 1;
 			wcc->pre_size = a.size;
