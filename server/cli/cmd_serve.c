@@ -1,7 +1,8 @@
 /*
  * cmd_serve.c - "gatefs serve": reads the configuration, opens the volume
  * (starting the embedded redis-server if no meta_url is set), resolves the
- * exports, starts the RPC transport with NFSv3, MOUNT and the portmapper,
+ * exports, starts the RPC transport with NFSv3, NFSv4.1/4.2 (unless
+ * nfs4 = off), MOUNT and the portmapper,
  * and runs in the foreground until SIGTERM or SIGINT.  Then it stops
  * accepting, flushes everything buffered (gfs_vfs_close) and exits 0.
  */
@@ -47,8 +48,10 @@ static const char serve_help[] = "NAME\n"
 				 "                 [--metrics-listen ADDR:PORT] [--log-format text|json]\n"
 				 "\n"
 				 "DESCRIPTION\n"
-				 "    Serves NFSv3 and MOUNTv3 over TCP (MOUNT also over UDP) for the volume\n"
-				 "    named in FILE (docs/CONFIG.md).  Without a meta_url, runs the embedded\n"
+				 "    Serves NFSv3, NFSv4.1/4.2 (unless nfs4 = off) and MOUNTv3 over TCP\n"
+				 "    (MOUNT also over UDP) for the volume named in FILE (docs/CONFIG.md);\n"
+				 "    NFSv4 byte-range locks are kept in Redis, shared by every gateway of\n"
+				 "    the volume.  Without a meta_url, runs the embedded\n"
 				 "    default: a private redis-server under the data directory, objects in\n"
 				 "    DATA/objects, the volume formatted on first start, and /hf exported\n"
 				 "    read-write to 127.0.0.1 and ::1 only.  One gatefs at a time runs\n"
