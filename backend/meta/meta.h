@@ -234,13 +234,28 @@ int meta_lock_unlock(struct meta *m, gfs_ino_t ino, const char *client, const vo
 /* *count = the ranges the owner holds on ino. */
 int meta_lock_count(struct meta *m, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
 		    uint32_t *count);
-/* Drops every lock of one owner, or of every owner of a client (and its
- * lease): client destroyed, rebooted, or its lease expired. */
+/* Drops every lock and share reservation of one owner, or of every owner
+ * of a client (and its lease): client destroyed, rebooted, or its lease
+ * expired. */
 int meta_lock_release_owner(struct meta *m, const char *client, const void *owner, size_t owner_len);
 int meta_lock_release_client(struct meta *m, const char *client);
 /* The same, only if the client's lease has run out in Redis (no gateway
  * renewed it): *released 1 if it had, else 0 and nothing changes. */
 int meta_lock_release_expired(struct meta *m, const char *client, int *released);
+/*
+ * Share reservations, in the same per-inode table and under the same
+ * leases as the locks.  acquire ORs access and deny (GFS_SHARE_*) into the
+ * owner's reservation after checking the result against every other
+ * owner's: -EACCES when access meets a deny or deny meets an access.  A
+ * reservation whose client lease ran out counts as gone.  The grant renews
+ * the client's lease.  -ESTALE: the file is gone.
+ */
+int meta_share_acquire(struct meta *m, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		       uint32_t access, uint32_t deny, uint32_t lease_ms);
+/* Sets the owner's reservation to exactly access and deny (a downgrade,
+ * or undoing an acquire); access 0 removes it (a close). */
+int meta_share_set(struct meta *m, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		   uint32_t access, uint32_t deny);
 /* Sets the client's lease to expire lease_ms from now on Redis's clock. */
 int meta_lease_renew(struct meta *m, const char *client, uint32_t lease_ms);
 

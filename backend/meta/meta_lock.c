@@ -1,6 +1,7 @@
 /*
- * meta_lock.c - byte-range locks and client leases in Redis: argument
- * checks and the encoding of ranges for the lock script (lua/lock.lua),
+ * meta_lock.c - byte-range locks, share reservations and client leases in
+ * Redis: argument checks and the encoding of ranges for the lock script
+ * (lua/lock.lua),
  * which does every check and change atomically.  The format is in
  * docs/FORMAT.md "Byte-range locks".
  */
@@ -231,6 +232,35 @@ int meta_lock_release_expired(struct meta *m, const char *client, int *released)
 	rc = run(m, &a, NULL, &n);
 	*released = rc == 0 && n != UINT32_MAX;
 	return rc;
+}
+
+static int share_op(struct meta *m, const char *op, gfs_ino_t ino, const char *client, const void *owner,
+		    size_t owner_len, uint32_t access, uint32_t deny, uint32_t lease_ms)
+{
+	int rc = check_owner(client, owner, owner_len);
+	if (rc < 0 || (access & ~(uint32_t)GFS_SHARE_BOTH) || (deny & ~(uint32_t)GFS_SHARE_BOTH))
+		return -EINVAL;
+	struct meta_args a;
+	args_owner(&a, op, ino, client, owner, owner_len);
+	meta_args_u64(&a, access);
+	meta_args_u64(&a, deny);
+	if (lease_ms)
+		meta_args_u64(&a, lease_ms);
+	return run(m, &a, NULL, NULL);
+}
+
+int meta_share_acquire(struct meta *m, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		       uint32_t access, uint32_t deny, uint32_t lease_ms)
+{
+	if (access == 0 || lease_ms == 0)
+		return -EINVAL;
+	return share_op(m, "share", ino, client, owner, owner_len, access, deny, lease_ms);
+}
+
+int meta_share_set(struct meta *m, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		   uint32_t access, uint32_t deny)
+{
+	return share_op(m, "unshare", ino, client, owner, owner_len, access, deny, 0);
 }
 
 int meta_lease_renew(struct meta *m, const char *client, uint32_t lease_ms)

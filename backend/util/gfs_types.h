@@ -217,4 +217,12 @@ struct gfs_lock_conflict {
 	uint64_t start, len; /* len GFS_LOCK_EOF: to the end */
 };
 
+/*
+ * Share reservations (meta.h meta_share_*, vfs.h gfs_share_*): what an
+ * open owner may do to a file (access) and what it forbids everyone else
+ * (deny), as NFSv4 OPEN and SMB/Windows opens carry them; a bitmask of
+ * these two.  Owners are named as for locks, in a namespace of their own.
+ */
+enum { GFS_SHARE_READ = 1, GFS_SHARE_WRITE = 2, GFS_SHARE_BOTH = 3 };
+
 #endif

@@ -729,3 +729,15 @@ int gfs_lease_renew(struct gfs_vfs *vfs, const char *client, uint32_t lease_ms)
 {
 	return meta_lease_renew(vfs->meta, client, lease_ms);
 }
+
+int gfs_share_acquire(struct gfs_vfs *vfs, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		      uint32_t access, uint32_t deny, uint32_t lease_ms)
+{
+	return meta_share_acquire(vfs->meta, ino, client, owner, owner_len, access, deny, lease_ms);
+}
+
+int gfs_share_set(struct gfs_vfs *vfs, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		  uint32_t access, uint32_t deny)
+{
+	return meta_share_set(vfs->meta, ino, client, owner, owner_len, access, deny);
+}

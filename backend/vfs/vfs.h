@@ -189,6 +189,11 @@ int gfs_lock_release_owner(struct gfs_vfs *vfs, const char *client, const void *
 int gfs_lock_release_client(struct gfs_vfs *vfs, const char *client);
 int gfs_lock_release_expired(struct gfs_vfs *vfs, const char *client, int *released);
 int gfs_lease_renew(struct gfs_vfs *vfs, const char *client, uint32_t lease_ms);
+/* Share reservations (meta.h meta_share_*): -EACCES on a conflict. */
+int gfs_share_acquire(struct gfs_vfs *vfs, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		      uint32_t access, uint32_t deny, uint32_t lease_ms);
+int gfs_share_set(struct gfs_vfs *vfs, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
+		  uint32_t access, uint32_t deny);
 
 const char *gfs_strerror(int err);
 

@@ -2,9 +2,9 @@
  * nfs4_data.c - opening and file data (RFC 8881 sections 18.16-18.32):
  * OPEN (CLAIM_NULL and CLAIM_FH, and CLAIM_PREVIOUS during the grace
  * period; UNCHECKED4, GUARDED4, EXCLUSIVE4 and EXCLUSIVE4_1), CLOSE,
- * OPEN_DOWNGRADE, READ, WRITE and COMMIT.  Share
- * reservations and stateids live behind nfs4_state.h; the data path is the
- * vfs's, as for NFSv3.
+ * OPEN_DOWNGRADE, READ, WRITE and COMMIT.  Opens and stateids live behind
+ * nfs4_state.h, share reservations also in Redis (nfs4_share.c); the data
+ * path is the vfs's, as for NFSv3.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -103,9 +103,11 @@ NFS4_HANDLER(nfs4_op_open)
 		st = nfs4_status(gfs_getattr(c->call->vfs, c->cur.acc.ref, &attr));
 		break;
 	case CLAIM_PREVIOUS:
-		/* The current fh is the file.  Opens are per gateway and locks
-		 * are in Redis, so a reclaim during the first lease after the
-		 * start is an ordinary open of the file (docs/architecture/nfs4.md). */
+		/* The current fh is the file.  Opens are per gateway; locks and
+		 * share reservations are in Redis under the client's key (its own
+		 * reservation is found there and kept), so a reclaim during the
+		 * first lease after the start is an ordinary open of the file
+		 * (docs/architecture/nfs4.md). */
 		if (create)
 			return NFS4ERR_INVAL;
 		if (!nfs4_state_in_grace(c->nfs4->state))
@@ -126,9 +128,14 @@ NFS4_HANDLER(nfs4_op_open)
 		int rc = gfs_access(c->call->vfs, &c->cur.acc.cred, file, want, &granted, &ignored);
 		st = rc < 0 ? nfs4_status(rc) : (granted & want) != want ? NFS4ERR_ACCESS : NFS4_OK;
 	}
-	if (st == NFS4_OK)
-		st = nfs4_open_acquire(c->nfs4->state, c->clientid, a->owner.owner.owner_val, a->owner.owner.owner_len,
-				       attr.ino, access, deny, &ok->stateid);
+	const void *owner = a->owner.owner.owner_val;
+	size_t owner_len = a->owner.owner.owner_len;
+	if (st == NFS4_OK && (st = nfs4_share_acquire(c, owner, owner_len, attr.ino, access, deny)) == NFS4_OK) {
+		st = nfs4_open_acquire(c->nfs4->state, c->clientid, owner, owner_len, attr.ino, access, deny,
+				       &ok->stateid);
+		if (st != NFS4_OK)
+			nfs4_share_undo(c, owner, owner_len, attr.ino);
+	}
 	nfs4_release_expired(c); /* clients the share check found expired */
 	if (st != NFS4_OK) {
 		nfs4_bitmap_free(&set);
@@ -154,10 +161,13 @@ NFS4_HANDLER(nfs4_op_close)
 		st = nfs4_locks_held_by_open(c, nfs4_resolve_stateid(c, &a->open_stateid));
 	if (st != NFS4_OK)
 		return st;
+	struct nfs4_open_owner who;
 	st = nfs4_open_close(c->nfs4->state, c->clientid, nfs4_resolve_stateid(c, &a->open_stateid), c->cur.acc.ref.ino,
-			     &r->CLOSE4res_u.open_stateid);
-	if (st == NFS4_OK)
+			     &r->CLOSE4res_u.open_stateid, &who);
+	if (st == NFS4_OK) {
+		nfs4_share_narrow(c, c->cur.acc.ref.ino, &who);
 		nfs4_set_cur_stateid(c, &r->CLOSE4res_u.open_stateid);
+	}
 	return st;
 }
 
@@ -169,11 +179,14 @@ NFS4_HANDLER(nfs4_op_open_downgrade)
 
 	if (st != NFS4_OK)
 		return st;
+	struct nfs4_open_owner who;
 	st = nfs4_open_downgrade(c->nfs4->state, c->clientid, nfs4_resolve_stateid(c, &a->open_stateid),
 				 c->cur.acc.ref.ino, a->share_access & OPEN4_SHARE_ACCESS_BOTH, a->share_deny,
-				 &r->OPEN_DOWNGRADE4res_u.resok4.open_stateid);
-	if (st == NFS4_OK)
+				 &r->OPEN_DOWNGRADE4res_u.resok4.open_stateid, &who);
+	if (st == NFS4_OK) {
+		nfs4_share_narrow(c, c->cur.acc.ref.ino, &who);
 		nfs4_set_cur_stateid(c, &r->OPEN_DOWNGRADE4res_u.resok4.open_stateid);
+	}
 	return st;
 }
 

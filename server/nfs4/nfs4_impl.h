@@ -154,6 +154,14 @@ void nfs4_release_owner_locks(struct nfs4_compound *c, const struct nfs4_lock_in
 /* SEQUENCE: renews the client's Redis lease when the slot grant asks. */
 void nfs4_renew_lease(struct nfs4_compound *c, const struct nfs4_slot_grant *g);
 
+/* nfs4_share.c: share reservations in Redis.  acquire before
+ * nfs4_open_acquire (SHARE_DENIED against any gateway's opens); undo after
+ * it failed; narrow after CLOSE and OPEN_DOWNGRADE changed the open. */
+nfsstat4 nfs4_share_acquire(struct nfs4_compound *c, const void *owner, size_t owner_len, uint64_t ino, uint32_t access,
+			    uint32_t deny);
+void nfs4_share_undo(struct nfs4_compound *c, const void *owner, size_t owner_len, uint64_t ino);
+void nfs4_share_narrow(struct nfs4_compound *c, uint64_t ino, const struct nfs4_open_owner *who);
+
 /* nfs4_fh.c: the pseudo filesystem and the fh ops. */
 int nfs4_pseudo_build(struct nfs4_server *n, const struct server *srv);
 /* A child of pseudo node idx named name: 0 and *child (a pseudo node,

@@ -56,10 +56,11 @@ nfsstat4 nfs4_client_exchange(struct nfs4_state *st, const void *owner, size_t o
 			      struct nfs4_client_info *out);
 struct nfs4_lock_info;
 /* DESTROY_CLIENTID: NFS4ERR_CLIENTID_BUSY while it has sessions.  On
- * NFS4_OK, *owners (malloc'ed, the caller frees) are the lock owners the
- * client made through this gateway, whose locks the caller releases: not
- * every lock of its key, because the same client instance (same key) may
- * hold locks through another gateway, which is another server to it. */
+ * NFS4_OK, *owners (malloc'ed, the caller frees) are the lock and open
+ * owners the client made through this gateway, whose locks and share
+ * reservations the caller releases: not everything of its key, because
+ * the same client instance (same key) may hold state through another
+ * gateway, which is another server to it. */
 nfsstat4 nfs4_client_destroy(struct nfs4_state *st, clientid4 clientid, struct nfs4_lock_info **owners, size_t *n);
 /* The client's key in the shared lock table: hex of SHA-256 over its
  * EXCHANGE_ID owner and verifier (truncated), so every gateway, and this
@@ -130,9 +131,25 @@ void nfs4_slot_finish(struct nfs4_state *st, const uint8_t sessionid[NFS4_SESSIO
 /* Opens (share reservations, RFC 8881 section 9.7).  ino names the file.
  * OPEN by an owner that already has the file open upgrades that open and
  * returns its stateid with the next seqid.  NFS4ERR_SHARE_DENIED when
- * access meets another open's deny or deny meets another open's access. */
+ * access meets another open's deny or deny meets another open's access.
+ * This checks the opens of this gateway only; the caller checks and
+ * records the reservation in Redis (vfs.h gfs_share_*) for every gateway
+ * first.  An open makes the client's Redis lease kept (renew_lease). */
 nfsstat4 nfs4_open_acquire(struct nfs4_state *st, clientid4 clientid, const void *owner, size_t owner_len, uint64_t ino,
 			   uint32_t access, uint32_t deny, stateid4 *out);
+/* The access and deny the owner's open of ino holds (0 and 0: none), to
+ * put Redis back in step when nfs4_open_acquire fails after the shared
+ * reservation was taken. */
+void nfs4_open_reservation(struct nfs4_state *st, clientid4 clientid, const void *owner, size_t owner_len, uint64_t ino,
+			   uint32_t *access, uint32_t *deny);
+/* The owner of an open and its reservation after CLOSE (0, 0) or
+ * OPEN_DOWNGRADE, for the caller to write to Redis. */
+struct nfs4_open_owner {
+	char key[NFS4_CLIENT_KEY_LEN + 1];
+	uint32_t access, deny;
+	size_t owner_len;
+	uint8_t owner[NFS4_OPAQUE_LIMIT];
+};
 /* Checks a non-special stateid (an open's, or a lock stateid standing for
  * its open) for I/O on ino by clientid: BAD_STATEID
  * (forged, another client's, closed, another file), OLD_STATEID (an
@@ -140,10 +157,11 @@ nfsstat4 nfs4_open_acquire(struct nfs4_state *st, clientid4 clientid, const void
  * READ is allowed on a write-only open, as knfsd does, so that the client
  * can fill partial pages). want: OPEN4_SHARE_ACCESS_* or 0. */
 nfsstat4 nfs4_open_check(struct nfs4_state *st, clientid4 clientid, const stateid4 *sid, uint64_t ino, uint32_t want);
-nfsstat4 nfs4_open_close(struct nfs4_state *st, clientid4 clientid, const stateid4 *sid, uint64_t ino, stateid4 *out);
+nfsstat4 nfs4_open_close(struct nfs4_state *st, clientid4 clientid, const stateid4 *sid, uint64_t ino, stateid4 *out,
+			 struct nfs4_open_owner *who);
 /* INVAL unless access and deny are subsets of the open's. */
 nfsstat4 nfs4_open_downgrade(struct nfs4_state *st, clientid4 clientid, const stateid4 *sid, uint64_t ino,
-			     uint32_t access, uint32_t deny, stateid4 *out);
+			     uint32_t access, uint32_t deny, stateid4 *out, struct nfs4_open_owner *who);
 /*
  * Lock stateids (RFC 8881 section 8.2.1): one per lock owner and file,
  * made from an open of the same client; its seqid goes up by one with

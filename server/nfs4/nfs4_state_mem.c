@@ -60,7 +60,7 @@ struct lockst {
 struct client {
 	struct client *next;
 	char key[NFS4_CLIENT_KEY_LEN + 1]; /* in the shared lock table */
-	bool has_locks;			   /* lock state made: its Redis lease is kept */
+	bool has_locks;			   /* locks or opens made: its Redis lease is kept */
 	uint64_t lease_renewed_ms;	   /* when SEQUENCE last asked for a Redis renewal */
 	clientid4 id;
 	uint8_t verifier[8];
@@ -302,6 +302,8 @@ nfsstat4 nfs4_client_destroy(struct nfs4_state *st, clientid4 clientid, struct n
 		size_t count = 0;
 		for (struct lockst *l = c->locks; l; l = l->next)
 			count++;
+		for (struct open *o = c->opens; o; o = o->next)
+			count++;
 		if (count && !(*owners = calloc(count, sizeof(**owners)))) {
 			status = NFS4ERR_DELAY; /* nothing is destroyed: the client asks again */
 			break;
@@ -314,6 +316,19 @@ nfsstat4 nfs4_client_destroy(struct nfs4_state *st, clientid4 clientid, struct n
 				       memcmp((*owners)[i].owner, l->owner, l->owner_len) == 0;
 			if (!seen)
 				lock_info(st, clientid, c, NULL, l, &(*owners)[(*n)++]);
+		}
+		for (struct open *o = c->opens; o; o = o->next) {
+			bool seen = false;
+			for (size_t i = 0; i < *n && !seen; i++)
+				seen = (*owners)[i].owner_len == o->owner_len &&
+				       memcmp((*owners)[i].owner, o->owner, o->owner_len) == 0;
+			if (!seen) {
+				struct nfs4_lock_info *li = &(*owners)[(*n)++];
+				li->ino = o->ino;
+				memcpy(li->key, c->key, sizeof(c->key));
+				li->owner_len = o->owner_len;
+				memcpy(li->owner, o->owner, o->owner_len);
+			}
 		}
 		*p = c->next;
 		free_client(c);
@@ -698,9 +713,37 @@ nfsstat4 nfs4_open_acquire(struct nfs4_state *st, clientid4 clientid, const void
 	mine->deny |= deny;
 	mine->seqid++;
 	make_stateid(st, clientid, mine, out);
+	if (!me->has_locks) {
+		me->has_locks = true;
+		me->lease_renewed_ms = now_ms(); /* the shared reservation renewed it */
+	}
 out:
 	pthread_mutex_unlock(&st->lock);
 	return status;
+}
+
+void nfs4_open_reservation(struct nfs4_state *st, clientid4 clientid, const void *owner, size_t owner_len, uint64_t ino,
+			   uint32_t *access, uint32_t *deny)
+{
+	*access = *deny = 0;
+	pthread_mutex_lock(&st->lock);
+	struct client *c = find_client(st, clientid);
+	for (struct open *o = c ? c->opens : NULL; o; o = o->next)
+		if (o->ino == ino && o->owner_len == owner_len && memcmp(o->owner, owner, owner_len) == 0) {
+			*access = o->access;
+			*deny = o->deny;
+			break;
+		}
+	pthread_mutex_unlock(&st->lock);
+}
+
+static void open_owner(const struct client *c, const struct open *o, struct nfs4_open_owner *who)
+{
+	memcpy(who->key, c->key, sizeof(c->key));
+	who->access = o->access;
+	who->deny = o->deny;
+	who->owner_len = o->owner_len;
+	memcpy(who->owner, o->owner, o->owner_len);
 }
 
 nfsstat4 nfs4_open_check(struct nfs4_state *st, clientid4 clientid, const stateid4 *sid, uint64_t ino, uint32_t want)
@@ -726,7 +769,8 @@ nfsstat4 nfs4_open_check(struct nfs4_state *st, clientid4 clientid, const statei
 	return status;
 }
 
-nfsstat4 nfs4_open_close(struct nfs4_state *st, clientid4 clientid, const stateid4 *sid, uint64_t ino, stateid4 *out)
+nfsstat4 nfs4_open_close(struct nfs4_state *st, clientid4 clientid, const stateid4 *sid, uint64_t ino, stateid4 *out,
+			 struct nfs4_open_owner *who)
 {
 	nfsstat4 status;
 	struct client *c = NULL;
@@ -738,6 +782,8 @@ nfsstat4 nfs4_open_close(struct nfs4_state *st, clientid4 clientid, const statei
 	else if ((status = check_seqid(o, sid)) == NFS4_OK) {
 		o->seqid++;
 		make_stateid(st, clientid, o, out);
+		open_owner(c, o, who);
+		who->access = who->deny = 0;
 		/* Its lock states go with it (the caller checked that they hold
 		 * no lock). */
 		for (struct lockst **lp = &c->locks; *lp;) {
@@ -760,12 +806,13 @@ nfsstat4 nfs4_open_close(struct nfs4_state *st, clientid4 clientid, const statei
 }
 
 nfsstat4 nfs4_open_downgrade(struct nfs4_state *st, clientid4 clientid, const stateid4 *sid, uint64_t ino,
-			     uint32_t access, uint32_t deny, stateid4 *out)
+			     uint32_t access, uint32_t deny, stateid4 *out, struct nfs4_open_owner *who)
 {
 	nfsstat4 status;
+	struct client *c = NULL;
 
 	pthread_mutex_lock(&st->lock);
-	struct open *o = find_open(st, clientid, sid, NULL);
+	struct open *o = find_open(st, clientid, sid, &c);
 	if (!o || o->ino != ino)
 		status = NFS4ERR_BAD_STATEID;
 	else if ((status = check_seqid(o, sid)) == NFS4_OK) {
@@ -776,6 +823,7 @@ nfsstat4 nfs4_open_downgrade(struct nfs4_state *st, clientid4 clientid, const st
 			o->deny = deny;
 			o->seqid++;
 			make_stateid(st, clientid, o, out);
+			open_owner(c, o, who);
 		}
 	}
 	pthread_mutex_unlock(&st->lock);

@@ -3,7 +3,8 @@
  * real redis-server, through two engine handles on one Redis as two
  * gateways of a volume: conflicts between them, read sharing, merging and
  * splitting, upgrades, expired leases (on Redis's clock, whatever the
- * gateways' clocks say), release of an owner and a client,
+ * gateways' clocks say), release of an owner and a client, share
+ * reservations in the same table,
  * 64-bit range edges, and random operations checked against a model.
  */
 #include <time.h>
@@ -250,6 +251,77 @@ TEST(leases_ignore_gateway_clocks)
 	CHECK_EQ(meta_lock_set(F.m, 8, "cb", "o", 1, GFS_LOCK_WRITE, 0, 1, LEASE, NULL), 0);
 	CHECK_EQ(meta_lock_set(ahead, 7, "cb", "o", 1, GFS_LOCK_WRITE, 0, 1, LEASE, NULL), 0);
 	meta_close(ahead);
+	down();
+}
+
+static int share(struct meta *m, gfs_ino_t ino, const char *client, const char *owner, uint32_t access, uint32_t deny,
+		 uint32_t lease)
+{
+	return meta_share_acquire(m, ino, client, owner, strlen(owner), access, deny, lease);
+}
+
+/* Share reservations: access against deny between owners (of two
+ * gateways, or of one client), an owner's OPEN upgrading its own, a
+ * downgrade and a close, owner bytes that are also a lock owner's (the
+ * two namespaces never mix), expired leases, release of an owner and a
+ * client, and a removed file. */
+TEST(share_reservations)
+{
+	up();
+	const uint32_t R = GFS_SHARE_READ, W = GFS_SHARE_WRITE, B = GFS_SHARE_BOTH;
+	CHECK_EQ(share(F.m, 9, "ca", "o1", R, W, LEASE), 0);
+	CHECK_EQ(share(G2, 9, "cb", "o1", W, 0, LEASE), -EACCES); /* write meets deny write */
+	CHECK_EQ(share(G2, 9, "cb", "o1", R, R, LEASE), -EACCES); /* deny read meets ca's read */
+	CHECK_EQ(share(G2, 9, "cb", "o1", R, 0, LEASE), 0);
+	CHECK_EQ(share(F.m, 9, "ca", "o2", R, R, LEASE), -EACCES); /* another owner of ca: the same */
+	/* an owner upgrades its own: ca/o1 adds write, which cb's deny-nothing
+	 * allows, and ORs the bits: deny write stays */
+	CHECK_EQ(share(F.m, 9, "ca", "o1", W, 0, LEASE), 0);
+	CHECK_EQ(share(G2, 9, "cc", "o1", W, 0, LEASE), -EACCES);
+	/* a downgrade to read/none lets cc write; a close of everything lets a
+	 * deny-both in */
+	CHECK_EQ(meta_share_set(F.m, 9, "ca", "o1", 2, R, 0), 0);
+	CHECK_EQ(share(G2, 9, "cc", "o1", W, 0, LEASE), 0);
+	CHECK_EQ(share(G2, 9, "cd", "o1", R, B, LEASE), -EACCES);
+	CHECK_EQ(meta_share_set(F.m, 9, "ca", "o1", 2, 0, 0), 0);
+	CHECK_EQ(meta_share_set(G2, 9, "cb", "o1", 2, 0, 0), 0);
+	CHECK_EQ(meta_share_set(G2, 9, "cc", "o1", 2, 0, 0), 0);
+	CHECK_EQ(share(G2, 9, "cd", "o1", R, B, LEASE), 0);
+	/* locks and reservations do not meet: cd's deny-both stops no lock,
+	 * and a lock owner "o1" of cd is not its open owner "o1" */
+	CHECK_EQ(meta_lock_set(F.m, 9, "ce", "o1", 2, GFS_LOCK_WRITE, 0, EOFL, LEASE, NULL), 0);
+	CHECK_EQ(meta_lock_set(G2, 9, "cd", "o1", 2, GFS_LOCK_READ, 0, 1, LEASE, NULL), -EAGAIN);
+	uint32_t n = 9;
+	CHECK_EQ(meta_lock_count(F.m, 9, "cd", "o1", 2, &n), 0);
+	CHECK_EQ(n, 0);
+	/* releasing the owner drops its lock and its reservation; cd's index
+	 * goes with its last entry */
+	CHECK_EQ(meta_lock_set(F.m, 10, "cd", "o1", 2, GFS_LOCK_WRITE, 0, 1, LEASE, NULL), 0);
+	CHECK_EQ(meta_lock_release_owner(F.m, "cd", "o1", 2), 0);
+	CHECK_EQ(share(G2, 9, "cf", "o1", R, 0, LEASE), 0);
+	CHECK_EQ(meta_lock_set(G2, 10, "cf", "o1", 2, GFS_LOCK_WRITE, 0, 1, LEASE, NULL), 0);
+	CHECK_EQ(tl_redis_int(&F.redis, "EXISTS 'gatefs{gfs}:lockinos:cd'"), 0);
+	/* release of a whole client */
+	CHECK_EQ(share(F.m, 11, "cg", "o1", B, B, LEASE), 0);
+	CHECK_EQ(share(F.m, 12, "cg", "o2", R, W, LEASE), 0);
+	CHECK_EQ(share(G2, 11, "ch", "o", R, 0, LEASE), -EACCES);
+	CHECK_EQ(meta_lock_release_client(G2, "cg"), 0);
+	CHECK_EQ(share(G2, 11, "ch", "o", B, 0, LEASE), 0);
+	CHECK_EQ(share(G2, 12, "ch", "o", B, 0, LEASE), 0);
+	CHECK_EQ(tl_redis_int(&F.redis, "EXISTS 'gatefs{gfs}:lockinos:cg'"), 0);
+	/* an expired client's reservation yields (and is deleted) */
+	CHECK_EQ(share(F.m, 13, "ci", "o", R, B, 300), 0);
+	CHECK_EQ(share(G2, 13, "cj", "o", R, 0, LEASE), -EACCES);
+	usleep(500 * 1000);
+	CHECK_EQ(share(G2, 13, "cj", "o", R, 0, LEASE), 0);
+	CHECK_EQ(tl_redis_int(&F.redis, "HEXISTS 'gatefs{gfs}:lk13' ci:o"), 0);
+	/* bad arguments, and a file that is gone */
+	CHECK_EQ(share(F.m, 14, "ck", "o", 0, 0, LEASE), -EINVAL);
+	CHECK_EQ(share(F.m, 14, "ck", "o", 4, 0, LEASE), -EINVAL);
+	CHECK_EQ(share(F.m, 14, "ck", "o", R, 0, 0), -EINVAL);
+	CHECK_EQ(share(F.m, 14, "c/k", "o", R, 0, LEASE), -EINVAL);
+	CHECK_EQ(share(F.m, 999, "ck", "o", R, 0, LEASE), -ESTALE);
+	CHECK_EQ(meta_fsck(F.m, NULL, NULL), 0);
 	down();
 }
 

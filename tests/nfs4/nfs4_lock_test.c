@@ -5,7 +5,8 @@
  * reporting the holder, lock stateids (forged, another client's, old),
  * LOCKS_HELD on CLOSE and FREE_STATEID, bad ranges, an expired lease
  * freeing a lock, a rebooted or destroyed client's locks freed at once,
- * reclaim after a gateway restart, and throttled lease renewals.
+ * reclaim after a gateway restart, throttled lease renewals, and share
+ * reservations (OPEN's deny) enforced across the two gateways.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,6 +372,109 @@ TEST(reclaim_after_gateway_restart)
 	v4_close(&b);
 }
 
+static int downgrade(struct v4 *s, const nfs_fh4 *fh, const stateid4 *sid, uint32_t access, uint32_t deny,
+		     stateid4 *out)
+{
+	v4_begin(s);
+	v4_seq(s, 0);
+	v4_putfh(s, fh);
+	OPEN_DOWNGRADE4args *d = &v4_add(s, OP_OPEN_DOWNGRADE)->nfs_argop4_u.opopen_downgrade;
+	d->open_stateid = *sid;
+	d->share_access = access;
+	d->share_deny = deny;
+	if (v4_send(s) != RPC_SUCCESS)
+		return -1;
+	int st = v4_status(s, 2);
+	if (st == NFS4_OK)
+		*out = s->res.resarray.resarray_val[2]
+			   .nfs_resop4_u.opopen_downgrade.OPEN_DOWNGRADE4res_u.resok4.open_stateid;
+	return st;
+}
+
+/* OPEN of an existing file by owner with access and deny: the status. */
+static int open_share(struct v4 *s, const nfs_fh4 *dir, const char *owner, const char *name, uint32_t access,
+		      uint32_t deny, stateid4 *sid)
+{
+	return v4_open(s, dir, owner, name, access, deny, false, sid, NULL);
+}
+
+/* Share reservations are in Redis: an OPEN's deny holds against the
+ * clients of the other gateway of the volume, a downgrade and a CLOSE
+ * lift it there, it outlives its gateway's SIGKILL (the client reclaims
+ * its own reservation after the restart while the other gateway's client
+ * is still refused), and it yields once its client's lease ran out. */
+TEST(share_reservations_across_gateways)
+{
+	REQUIRE(up());
+	struct v4 a, b;
+	nfs_fh4 hf, f;
+	stateid4 sa, sb, sb2, sx;
+	REQUIRE_EQ(session(&a, &g1, "share-a"), 0);
+	REQUIRE_EQ(session(&b, &g2, "share-b"), 0);
+	REQUIRE_EQ(v4_export_fh(&a, "hf", &hf), 0);
+	REQUIRE_EQ(v4_open(&a, &hf, "oa", "sh1", OPEN4_SHARE_ACCESS_BOTH, OPEN4_SHARE_DENY_WRITE, true, &sa, &f), 0);
+	/* b on the other gateway: writing is denied, reading is not, and a
+	 * deny of reading meets a's read access */
+	CHECK_EQ(open_share(&b, &hf, "ob", "sh1", OPEN4_SHARE_ACCESS_WRITE, 0, &sx), NFS4ERR_SHARE_DENIED);
+	CHECK_EQ(open_share(&b, &hf, "ob", "sh1", OPEN4_SHARE_ACCESS_READ, OPEN4_SHARE_DENY_READ, &sx),
+		 NFS4ERR_SHARE_DENIED);
+	REQUIRE_EQ(open_share(&b, &hf, "ob", "sh1", OPEN4_SHARE_ACCESS_READ, 0, &sb), 0);
+	/* a now asking to deny reading meets b's read access on g2 */
+	CHECK_EQ(open_share(&a, &hf, "oa", "sh1", OPEN4_SHARE_ACCESS_READ, OPEN4_SHARE_DENY_READ, &sx),
+		 NFS4ERR_SHARE_DENIED);
+	/* a downgrade to read, deny none, lets b write */
+	REQUIRE_EQ(downgrade(&a, &f, &sa, OPEN4_SHARE_ACCESS_READ, OPEN4_SHARE_DENY_NONE, &sa), NFS4_OK);
+	REQUIRE_EQ(open_share(&b, &hf, "ob2", "sh1", OPEN4_SHARE_ACCESS_WRITE, 0, &sb2), 0);
+	CHECK_EQ(v4_close_file(&b, &f, &sb2), NFS4_OK);
+	CHECK_EQ(v4_close_file(&b, &f, &sb), NFS4_OK);
+	/* b closed everything: a may deny both, and then b is refused */
+	REQUIRE_EQ(open_share(&a, &hf, "oa", "sh1", OPEN4_SHARE_ACCESS_READ, OPEN4_SHARE_DENY_BOTH, &sa), 0);
+	CHECK_EQ(open_share(&b, &hf, "ob", "sh1", OPEN4_SHARE_ACCESS_READ, 0, &sx), NFS4ERR_SHARE_DENIED);
+
+	/* g1 dies: the reservation stays in Redis, b is still refused */
+	gw_kill(&g1);
+	CHECK_EQ(open_share(&b, &hf, "ob", "sh1", OPEN4_SHARE_ACCESS_READ, 0, &sx), NFS4ERR_SHARE_DENIED);
+	REQUIRE_EQ(gw_spawn(&g1), 0);
+	v4_close(&a);
+	REQUIRE_EQ(session(&a, &g1, "share-a"), 0);
+	/* a reclaims its open in the grace period: its own reservation in
+	 * Redis does not stand in its way */
+	v4_begin(&a);
+	v4_seq(&a, 0);
+	v4_putfh(&a, &f);
+	OPEN4args *o = &v4_add(&a, OP_OPEN)->nfs_argop4_u.opopen;
+	o->share_access = OPEN4_SHARE_ACCESS_READ;
+	o->share_deny = OPEN4_SHARE_DENY_BOTH;
+	o->owner.clientid = a.clientid;
+	o->owner.owner.owner_val = "oa";
+	o->owner.owner.owner_len = 2;
+	o->openhow.opentype = OPEN4_NOCREATE;
+	o->claim.claim = CLAIM_PREVIOUS;
+	o->claim.open_claim4_u.delegate_type = OPEN_DELEGATE_NONE;
+	REQUIRE_EQ(v4_send(&a), RPC_SUCCESS);
+	CHECK_EQ(v4_status(&a, 2), NFS4_OK);
+	CHECK_EQ(open_share(&b, &hf, "ob", "sh1", OPEN4_SHARE_ACCESS_READ, 0, &sx), NFS4ERR_SHARE_DENIED);
+
+	/* a goes silent: once its Redis lease (1.5 leases, 3 s) ran out, its
+	 * reservation yields to b, who keeps its own lease alive */
+	double t0 = now_s(), granted = -1;
+	while (now_s() - t0 < 10) {
+		if (open_share(&b, &hf, "ob", "sh1", OPEN4_SHARE_ACCESS_READ, OPEN4_SHARE_DENY_WRITE, &sb) == NFS4_OK) {
+			granted = now_s() - t0;
+			break;
+		}
+		usleep(250 * 1000);
+	}
+	fprintf(stderr, "silent client's share reservation yielded after %.1f s\n", granted);
+	CHECK(granted >= 2.0);
+	CHECK(granted >= 0 && granted < 8);
+	CHECK_EQ(v4_close_file(&b, &f, &sb), NFS4_OK);
+	free(f.nfs_fh4_val);
+	free(hf.nfs_fh4_val);
+	v4_close(&a);
+	v4_close(&b);
+}
+
 /* EXCHANGE_ID for owner with a new verifier (the client rebooted), on a
  * connection of its own: the status. */
 static int exchange_rebooted(struct gateway *g, const char *owner)
@@ -471,9 +575,10 @@ static long long redis_keys(const struct tl_redis *r, const char *pattern)
 	return n;
 }
 
-/* A client that vanishes with a lock on a file nobody asks for again: once
- * the gateway drops it (silent for two leases) and its Redis lease ran
- * out, its locks are released, not kept in Redis forever. */
+/* A client that vanishes with an open and a lock on a file nobody asks for
+ * again: once the gateway drops it (silent for two leases) and its Redis
+ * lease ran out, its lock and share reservation are released, not kept in
+ * Redis forever. */
 TEST(vanished_client_locks_are_released)
 {
 	REQUIRE(up());
@@ -483,8 +588,9 @@ TEST(vanished_client_locks_are_released)
 	struct lk lx = {0};
 	REQUIRE_EQ(session(&x, &g1, "vanish-x"), 0);
 	REQUIRE_EQ(v4_export_fh(&x, "hf", &hf), 0);
-	REQUIRE_EQ(v4_open(&x, &hf, "ox", "lk6", OPEN4_SHARE_ACCESS_BOTH, 0, true, &ox, &f), 0);
 	long long before = redis_keys(&g1.redis, "lockinos:*");
+	/* the open's share reservation and the lock: one index, x's */
+	REQUIRE_EQ(v4_open(&x, &hf, "ox", "lk6", OPEN4_SHARE_ACCESS_BOTH, 0, true, &ox, &f), 0);
 	REQUIRE_EQ(lock(&x, &f, &ox, "lx", WRITE_LT, 0, EOF64, false, &lx), NFS4_OK);
 	CHECK_EQ(redis_keys(&g1.redis, "lockinos:*"), before + 1);
 	v4_close(&x);

@@ -1,13 +1,23 @@
--- lock: byte-range locks of one inode, shared by every gateway of the volume
--- (docs/FORMAT.md "Byte-range locks").  ARGV[A..] = op, then per op:
+-- lock: byte-range locks and share reservations of one inode, shared by
+-- every gateway of the volume (docs/FORMAT.md "Byte-range locks").
+-- ARGV[A..] = op, then per op:
 --   set     ino client owner type start end lease_ms  -> {0} or the conflict
 --   test    ino client owner type start end            -> {0} or the conflict
 --   unlock  ino client owner start end                 -> {0}
 --   count   ino client owner                           -> {0, records held}
+--   share   ino client owner access deny lease_ms      -> {0} or {-EACCES}
+--   unshare ino client owner access deny               -> {0}
 --   rel_owner  client owner                            -> {0, inodes touched}
 --   rel_client client                                  -> {0, inodes touched}
 --   rel_expired client        (rel_client if its lease ran out) -> {0, inodes touched or -1}
 --   renew   client lease_ms                            -> {0}
+-- A lock owner's field is client/owner, its value the packed ranges; an
+-- open owner's share reservation is client:owner, its value two digits,
+-- access then deny (bit 1 read, bit 2 write).  Owners are opaque bytes, so
+-- the separator after the client (whose key has neither) tells them apart.
+-- share ORs into the owner's reservation (an OPEN upgrades), after checking
+-- the result against every other owner's: access meeting a deny, or deny
+-- meeting an access, is a conflict; unshare sets it (0 access deletes it).
 -- A conflict is {-EAGAIN, client, owner, type, start, end}.  start and end
 -- are 17 lowercase hex digits, end exclusive (2^64 = "to EOF"), so plain
 -- string comparison orders them and no 64-bit arithmetic is done in Lua
@@ -45,16 +55,24 @@ local function pack(t)
   return table.concat(out)
 end
 
+-- The client, the owner, and whether the field is a share reservation.
 local function client_of(field)
-  local slash = field:find('/', 1, true)
-  return field:sub(1, slash - 1), field:sub(slash + 1)
+  local sep = field:find('[/:]')
+  return field:sub(1, sep - 1), field:sub(sep + 1), field:sub(sep, sep) == ':'
 end
 
--- Drops the inode from client's index unless client still holds a lock on it.
+-- Whether field is one of client's (a lock or a share reservation).
+local function of_client(field, client)
+  local sep = field:sub(#client + 1, #client + 1)
+  return field:sub(1, #client) == client and (sep == '/' or sep == ':')
+end
+
+-- Drops the inode from client's index unless client still holds a lock or
+-- a share reservation on it.
 local function unindex(lkey, ino, client)
   local fields = redis.call('HKEYS', lkey)
   for i = 1, #fields do
-    if fields[i]:sub(1, #client + 1) == client .. '/' then
+    if of_client(fields[i], client) then
       return
     end
   end
@@ -90,7 +108,8 @@ end
 -- type typ, as a reply; nil if none.
 local function conflict(live, field, typ, s, e)
   for i = 1, #live do
-    if live[i][1] ~= field then
+    local _, _, is_share = client_of(live[i][1])
+    if live[i][1] ~= field and not is_share then
       local t = recs(live[i][2])
       for j = 1, #t do
         local r = t[j]
@@ -142,12 +161,13 @@ if op == 'rel_owner' or op == 'rel_client' then
   for i = 1, #inos do
     local lkey = P .. 'lk' .. inos[i]
     if op == 'rel_owner' then
-      redis.call('HDEL', lkey, client .. '/' .. ARGV[A + 2])
+      -- the owner's locks and its share reservations
+      redis.call('HDEL', lkey, client .. '/' .. ARGV[A + 2], client .. ':' .. ARGV[A + 2])
       unindex(lkey, inos[i], client)
     else
       local fields = redis.call('HKEYS', lkey)
       for j = 1, #fields do
-        if fields[j]:sub(1, #client + 1) == client .. '/' then
+        if of_client(fields[j], client) then
           redis.call('HDEL', lkey, fields[j])
         end
       end
@@ -162,6 +182,44 @@ end
 local ino, client = ARGV[A + 1], ARGV[A + 2]
 local lkey = P .. 'lk' .. ino
 local field = client .. '/' .. ARGV[A + 3]
+
+if op == 'share' or op == 'unshare' then
+  local sfield = client .. ':' .. ARGV[A + 3]
+  local access, deny = tonumber(ARGV[A + 4]), tonumber(ARGV[A + 5])
+  if op == 'unshare' then
+    if access == 0 then
+      if redis.call('HDEL', lkey, sfield) == 1 then
+        unindex(lkey, ino, client)
+      end
+    else
+      redis.call('HSET', lkey, sfield, access .. deny)
+    end
+    return {0}
+  end
+  if redis.call('EXISTS', ikey(ino)) == 0 then
+    return {-E.STALE}
+  end
+  local old = redis.call('HGET', lkey, sfield)
+  if old then
+    access = bit.bor(access, tonumber(old:sub(1, 1)))
+    deny = bit.bor(deny, tonumber(old:sub(2, 2)))
+  end
+  local live = live_locks(lkey, ino, client)
+  for i = 1, #live do
+    local _, _, is_share = client_of(live[i][1])
+    if is_share and live[i][1] ~= sfield then
+      local v = live[i][2]
+      local a, d = tonumber(v:sub(1, 1)), tonumber(v:sub(2, 2))
+      if bit.band(a, deny) ~= 0 or bit.band(d, access) ~= 0 then
+        return {-E.ACCES}
+      end
+    end
+  end
+  redis.call('HSET', lkey, sfield, access .. deny)
+  redis.call('SADD', index_key(client), ino)
+  redis.call('SET', lease_key(client), '1', 'PX', ARGV[A + 6])
+  return {0}
+end
 
 if op == 'count' then
   local v = redis.call('HGET', lkey, field)
