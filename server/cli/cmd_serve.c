@@ -50,12 +50,13 @@ static const char serve_help[] = "NAME\n"
 				 "DESCRIPTION\n"
 				 "    Serves NFSv3, NFSv4.1/4.2 (unless nfs4 = off) and MOUNTv3 over TCP\n"
 				 "    (MOUNT also over UDP) for the volume named in FILE (docs/CONFIG.md);\n"
-				 "    NFSv4 byte-range locks are kept in Redis, shared by every gateway of\n"
-				 "    the volume.  Without a meta_url, runs the embedded\n"
-				 "    default: a private redis-server under the data directory, objects in\n"
-				 "    DATA/objects, the volume formatted on first start, and /hf exported\n"
-				 "    read-write to 127.0.0.1 and ::1 only.  One gatefs at a time runs\n"
-				 "    on a data directory (it holds DATA/lock); a second one exits 1.\n"
+				 "    NFSv4 byte-range locks and share reservations are kept in Redis,\n"
+				 "    shared by every gateway of the volume.  Without a meta_url, runs\n"
+				 "    the embedded default: a private redis-server under the data\n"
+				 "    directory, objects in DATA/objects, the volume formatted on first\n"
+				 "    start, and /hf exported read-write to 127.0.0.1 and ::1 only.  One\n"
+				 "    gatefs at a time runs on a data directory (it holds DATA/lock); a\n"
+				 "    second one exits 1.\n"
 				 "\n"
 				 "    SIGTERM or SIGINT stops accepting calls, uploads everything buffered\n"
 				 "    and exits 0.\n"
@@ -412,8 +413,8 @@ static int start(struct serve_state *st)
 		if (rc < 0)
 			return rc;
 		rpc_service_add(&st->svc, &nfs4_program);
-		log_info("serving NFSv4.1 and 4.2 (byte-range locks in Redis, shared by every gateway; opens and "
-			 "sessions per gateway, reclaimed after a restart)");
+		log_info("serving NFSv4.1 and 4.2 (byte-range locks and share reservations in Redis, shared by "
+			 "every gateway; sessions and stateids per gateway, reclaimed after a restart)");
 	}
 	rpc_service_add(&st->svc, &mount3_program);
 
