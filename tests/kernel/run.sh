@@ -386,6 +386,34 @@ during_lockdeath() {
 	echo killed >"$run/coord/a-killed"
 }
 
+objects_bytes() { du -sb "$run/objects" | cut -f1; }
+
+during_space() {
+	# Between the guest's src-written and cloned marks the object directory
+	# must not grow: a clone copies slice records, not bytes.
+	local n=0 before after
+	until [[ -e $run/coord/src-written ]]; do
+		((n++ > timeout * 5)) && { say "guest never signalled src-written"; return 1; }
+		any_guest_running || { say "guest ended before src-written"; return 1; }
+		sleep 0.2
+	done
+	# The source's last uploads end before its fsync returns; wait for the
+	# directory to be still anyway, so that nothing in flight is counted.
+	before=$(objects_bytes)
+	while sleep 1; after=$(objects_bytes); [[ $after != "$before" ]]; do before=$after; done
+	say "object directory before the clone: $before bytes"
+	echo counted >"$run/coord/objects-counted"
+	n=0
+	until [[ -e $run/coord/cloned ]]; do
+		((n++ > timeout * 5)) && { say "guest never signalled cloned"; return 1; }
+		any_guest_running || { say "guest ended before cloned"; return 1; }
+		sleep 0.2
+	done
+	after=$(objects_bytes)
+	say "object directory after the clone: $after bytes"
+	((after <= before)) || { say "the clone stored $((after - before)) new bytes"; return 1; }
+}
+
 after_hostsha() {
 	# Read the file back through the gateway from the host (libnfs), not
 	# through any guest cache, and compare with the guest's digest.
@@ -474,6 +502,7 @@ main() {
 			continue
 		fi
 		say "guest $role: $result"
+		grep -a '^GK-INFO' "$run/guest-$role.log" 2>/dev/null | tr -d '\r' | sed "s/^/    [$role] /"
 		[[ $result == PASS ]] || ok=1
 	done
 	if [[ $ok == 0 ]] && declare -F "after_$hook" >/dev/null; then "after_$hook" || ok=1; fi
