@@ -110,7 +110,7 @@ NFS4_HANDLER(nfs4_op_open)
 		 * (docs/architecture/nfs4.md). */
 		if (create)
 			return NFS4ERR_INVAL;
-		if (!nfs4_state_in_grace(c->nfs4->state))
+		if (!nfs4_client_may_reclaim(c->nfs4->state, c->clientid))
 			return NFS4ERR_NO_GRACE;
 		st = nfs4_status(gfs_getattr(c->call->vfs, c->cur.acc.ref, &attr));
 		break;

@@ -96,7 +96,7 @@ NFS4_HANDLER(nfs4_op_lock)
 	/* Locks outlive a gateway restart in Redis, so a reclaim is an
 	 * ordinary grant to the same owner; it is only refused once the
 	 * first lease after the start is over, as the client expects. */
-	if (a->reclaim && !nfs4_state_in_grace(c->nfs4->state))
+	if (a->reclaim && !nfs4_client_may_reclaim(c->nfs4->state, c->clientid))
 		return NFS4ERR_NO_GRACE;
 	if (a->locker.new_lock_owner) {
 		/* v4.1: the session names the client; lock_owner.clientid and

@@ -69,9 +69,11 @@ nfsstat4 nfs4_client_destroy(struct nfs4_state *st, clientid4 clientid, struct n
 nfsstat4 nfs4_client_key(struct nfs4_state *st, clientid4 clientid, char key[NFS4_CLIENT_KEY_LEN + 1]);
 /* The clientid this gateway gave the client with key, or 0. */
 clientid4 nfs4_client_by_key(struct nfs4_state *st, const char *key);
-/* True during the first lease after this gateway started: reclaims
- * (OPEN CLAIM_PREVIOUS, LOCK reclaim) are accepted. */
-bool nfs4_state_in_grace(struct nfs4_state *st);
+/* Whether the client may reclaim (OPEN CLAIM_PREVIOUS, LOCK reclaim): in
+ * the first lease after this gateway started, and before the client's own
+ * RECLAIM_COMPLETE (RFC 8881 section 18.51.3: later reclaims are
+ * NFS4ERR_NO_GRACE). */
+bool nfs4_client_may_reclaim(struct nfs4_state *st, clientid4 clientid);
 /* Keys of clients with lock state that reap dropped (silent for two
  * leases): up to max are moved to out.  Their locks in Redis are released
  * by the caller if their Redis lease ran out too (no other gateway serves

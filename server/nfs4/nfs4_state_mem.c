@@ -372,9 +372,15 @@ size_t nfs4_state_expired_keys(struct nfs4_state *st, char (*out)[NFS4_CLIENT_KE
 	return n;
 }
 
-bool nfs4_state_in_grace(struct nfs4_state *st)
+bool nfs4_client_may_reclaim(struct nfs4_state *st, clientid4 clientid)
 {
-	return now() - st->started < (time_t)st->cfg.lease_seconds;
+	if (now() - st->started >= (time_t)st->cfg.lease_seconds)
+		return false;
+	pthread_mutex_lock(&st->lock);
+	struct client *c = find_client(st, clientid);
+	bool may = c && !c->reclaim_complete;
+	pthread_mutex_unlock(&st->lock);
+	return may;
 }
 
 void nfs4_client_lease_retry(struct nfs4_state *st, clientid4 clientid)

@@ -807,6 +807,63 @@ TEST(readdir_pages)
 	v4_close(&s);
 }
 
+/* OPEN CLAIM_PREVIOUS of the current file by owner: the status. */
+static int reclaim_open(struct v4 *s, const nfs_fh4 *fh, const char *owner)
+{
+	v4_begin(s);
+	v4_seq(s, 0);
+	v4_putfh(s, fh);
+	OPEN4args *o = &v4_add(s, OP_OPEN)->nfs_argop4_u.opopen;
+	o->share_access = OPEN4_SHARE_ACCESS_READ;
+	o->owner.clientid = s->clientid;
+	o->owner.owner.owner_val = (char *)owner;
+	o->owner.owner.owner_len = (u_int)strlen(owner);
+	o->openhow.opentype = OPEN4_NOCREATE;
+	o->claim.claim = CLAIM_PREVIOUS;
+	o->claim.open_claim4_u.delegate_type = OPEN_DELEGATE_NONE;
+	if (v4_send(s) != RPC_SUCCESS)
+		return -1;
+	return v4_status(s, 2);
+}
+
+static int reclaim_complete(struct v4 *s)
+{
+	v4_begin(s);
+	v4_seq(s, 0);
+	v4_add(s, OP_RECLAIM_COMPLETE)->nfs_argop4_u.opreclaim_complete.rca_one_fs = false;
+	if (v4_send(s) != RPC_SUCCESS)
+		return -1;
+	return v4_status(s, 1);
+}
+
+/* In the grace period (the first lease after a start; 30 s here) a client
+ * may reclaim until its own RECLAIM_COMPLETE, and not after it (RFC 8881
+ * section 18.51.3), while another client still may. */
+TEST(reclaim_ends_with_reclaim_complete)
+{
+	struct gateway fresh;
+	REQUIRE(gw_start(&fresh, "nfs4 = on\nnfs4_lease_time = 30\n/hf 127.0.0.1(rw,insecure,no_root_squash)\n") == 0);
+	struct v4 a, b;
+	nfs_fh4 hf, f;
+	stateid4 sid;
+	int ok = v4_open_session(&a, fresh.nfs_port, 0, 0, "grace-a") == 0 &&
+		 v4_open_session(&b, fresh.nfs_port, 0, 0, "grace-b") == 0 && v4_export_fh(&a, "hf", &hf) == 0 &&
+		 v4_open(&a, &hf, "oa", "graced", OPEN4_SHARE_ACCESS_BOTH, 0, true, &sid, &f) == 0;
+	CHECK(ok);
+	if (ok) {
+		CHECK_EQ(reclaim_open(&a, &f, "oa"), NFS4_OK);
+		CHECK_EQ(reclaim_complete(&a), NFS4_OK);
+		CHECK_EQ(reclaim_open(&a, &f, "oa"), NFS4ERR_NO_GRACE);
+		CHECK_EQ(reclaim_complete(&a), NFS4ERR_COMPLETE_ALREADY);
+		CHECK_EQ(reclaim_open(&b, &f, "ob"), NFS4_OK); /* b has not completed */
+		free(f.nfs_fh4_val);
+		free(hf.nfs_fh4_val);
+	}
+	v4_close(&a);
+	v4_close(&b);
+	CHECK_EQ(gw_stop(&fresh), 0);
+}
+
 /* A client silent for two leases loses its opens to a client that needs
  * the file, and then its session (nfs4_lease_time = 1). */
 TEST(expired_lease_yields)
