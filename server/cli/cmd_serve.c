@@ -454,6 +454,7 @@ static void stop(struct serve_state *st)
 	if (st->registered_with_rpcbind)
 		pmap_rpcbind_register(111, st->maps, st->nmaps, false);
 	metrics_http_stop(st->metrics);
+	nfs4_quiesce(&st->srv);
 	if (st->transport_started)
 		rpc_transport_stop();
 	if (st->vfs) {

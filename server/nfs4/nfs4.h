@@ -20,5 +20,9 @@ extern const struct rpc_program nfs4_program;
  * name@domain owners (nfs4_idmap.c).  nfs4_stop frees them. */
 int nfs4_start(struct server *srv, uint32_t lease_seconds, const char *idmap_domain);
 void nfs4_stop(struct server *srv);
+/* Stops sending callbacks and lets go of the connections they use; before
+ * the transport stops (rpc_transport_stop), so that no reference to a
+ * connection outlives it.  nfs4_stop does it too. */
+void nfs4_quiesce(struct server *srv);
 
 #endif

@@ -315,6 +315,13 @@ int nfs4_start(struct server *srv, uint32_t lease_seconds, const char *idmap_dom
 		free(n);
 		return -ENOMEM;
 	}
+	int rc = nfs4_cb_start(n, srv->vfs);
+	if (rc < 0) {
+		nfs4_state_destroy(n->state);
+		free(n->pseudo);
+		free(n);
+		return rc;
+	}
 	srv->nfs4 = n;
 	nfs4_idmap_set_domain(idmap_domain);
 	nfs4_metrics_register();
@@ -327,8 +334,15 @@ void nfs4_stop(struct server *srv)
 
 	if (!n)
 		return;
+	nfs4_cb_destroy(n);
 	nfs4_state_destroy(n->state);
 	free(n->pseudo);
 	free(n);
 	srv->nfs4 = NULL;
+}
+
+void nfs4_quiesce(struct server *srv)
+{
+	if (srv->nfs4)
+		nfs4_cb_stop(srv->nfs4);
 }

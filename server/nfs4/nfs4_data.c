@@ -144,6 +144,11 @@ NFS4_HANDLER(nfs4_op_open)
 	}
 	nfs4_cinfo(&wcc, &ok->cinfo);
 	ok->rflags = OPEN4_RESULT_LOCKTYPE_POSIX;
+	/* Only when a callback can reach the client now: a Linux client told
+	 * MAY_NOTIFY_LOCK waits for CB_NOTIFY_LOCK (up to 30 s) instead of
+	 * polling a blocked lock. */
+	if (c->in_session && nfs4_cb_usable(c->nfs4, c->sessionid))
+		ok->rflags |= OPEN4_RESULT_MAY_NOTIFY_LOCK;
 	ok->attrset = set;
 	ok->delegation.delegation_type = OPEN_DELEGATE_NONE;
 	c->cur.acc.ref = file;

@@ -34,6 +34,7 @@ struct nfs4_server {
 	size_t npseudo;
 	struct gfs_time boot_time;
 	uint8_t server_id[16]; /* so_major_id: this gateway's start */
+	struct nfs4_cb *cb;    /* backchannels and lock waiters (nfs4_callback.c) */
 };
 
 enum nfs4_fh_kind { NFS4_FH_NONE = 0, NFS4_FH_PSEUDO, NFS4_FH_EXPORT };
@@ -154,6 +155,39 @@ void nfs4_release_owner_locks(struct nfs4_compound *c, const struct nfs4_lock_in
 /* SEQUENCE: renews the client's Redis lease when the slot grant asks. */
 void nfs4_renew_lease(struct nfs4_compound *c, const struct nfs4_slot_grant *g);
 
+/* nfs4_callback.c: backchannels on the fore connection and CB_NOTIFY_LOCK.
+ * nfs4_cb_start starts the sender thread (locks are tested through vfs);
+ * nfs4_cb_stop ends it and lets go of every connection (before the
+ * transport stops); nfs4_cb_destroy frees the rest. */
+struct nfs4_cb;
+int nfs4_cb_start(struct nfs4_server *n, struct gfs_vfs *vfs);
+void nfs4_cb_stop(struct nfs4_server *n);
+void nfs4_cb_destroy(struct nfs4_server *n);
+/* Binds the connection of the current request as the backchannel of
+ * sessionid.  set_sec (CREATE_SESSION): program and sec are the client's
+ * (AUTH_NONE or AUTH_SYS is used; ENCR_ALG_UNSUPP if neither is offered);
+ * otherwise (BIND_CONN_TO_SESSION) the session's are kept, and a session
+ * that never asked for a backchannel is INVAL.  *bound: the connection is
+ * now the backchannel. */
+nfsstat4 nfs4_cb_bind(struct nfs4_compound *c, const uint8_t sessionid[NFS4_SESSIONID_SIZE], clientid4 clientid,
+		      bool set_sec, uint32_t program, const callback_sec_parms4 *sec, u_int nsec, bool *bound);
+/* BACKCHANNEL_CTL on the compound's session. */
+nfsstat4 nfs4_cb_set_sec(struct nfs4_compound *c, uint32_t program, const callback_sec_parms4 *sec, u_int nsec);
+/* DESTROY_SESSION. */
+void nfs4_cb_forget(struct nfs4_server *n, const uint8_t sessionid[NFS4_SESSIONID_SIZE]);
+/* Whether a callback could reach the session now (OPEN: MAY_NOTIFY_LOCK). */
+bool nfs4_cb_usable(struct nfs4_server *n, const uint8_t sessionid[NFS4_SESSIONID_SIZE]);
+/* SEQUENCE's sr_status_flags for the backchannel (CB_PATH_DOWN...). */
+uint32_t nfs4_cb_sequence_flags(struct nfs4_server *n, const uint8_t sessionid[NFS4_SESSIONID_SIZE]);
+/* A blocking LOCK was DENIED: remember the waiter (the current fh's file)
+ * to notify it when the range can be granted. */
+void nfs4_cb_wait(struct nfs4_compound *c, uint64_t ino, const char *key, const void *owner, size_t owner_len,
+		  enum gfs_lock_type type, uint64_t offset, uint64_t length);
+/* A LOCK was granted: the owner no longer waits on ino. */
+void nfs4_cb_granted(struct nfs4_server *n, uint64_t ino, clientid4 clientid, const void *owner, size_t owner_len);
+/* A lock on ino (0: on any file) was released: test its waiters now. */
+void nfs4_cb_released(struct nfs4_server *n, uint64_t ino);
+
 /* nfs4_share.c: share reservations in Redis.  acquire before
  * nfs4_open_acquire (SHARE_DENIED against any gateway's opens); undo after
  * it failed; narrow after CLOSE and OPEN_DOWNGRADE changed the open. */
@@ -222,6 +256,7 @@ NFS4_HANDLER(nfs4_op_secinfo_no_name);
 NFS4_HANDLER(nfs4_op_setattr);
 NFS4_HANDLER(nfs4_op_verify);
 NFS4_HANDLER(nfs4_op_write);
+NFS4_HANDLER(nfs4_op_backchannel_ctl);
 NFS4_HANDLER(nfs4_op_bind_conn_to_session);
 NFS4_HANDLER(nfs4_op_exchange_id);
 NFS4_HANDLER(nfs4_op_create_session);

@@ -4,8 +4,9 @@
  * every gateway of the volume enforces the same ones; lock stateids live
  * in nfs4_state.h.  A lock's owner in Redis is the client's key (a hash of
  * its EXCHANGE_ID owner and verifier, the same on every gateway) and the
- * lock_owner4 bytes.  Blocking locks (READW_LT, WRITEW_LT) are answered
- * like the others: the client polls (there is no CB_NOTIFY_LOCK).
+ * lock_owner4 bytes.  A blocking lock (READW_LT, WRITEW_LT) that is
+ * DENIED leaves a waiter that nfs4_callback.c notifies (CB_NOTIFY_LOCK)
+ * when the range can be granted; a release here wakes that check at once.
  * RELEASE_LOCKOWNER has no row: the operations table of RFC 8881 section
  * 17 marks it MNI (MUST NOT be implemented) in v4.1, so it is
  * NFS4ERR_NOTSUPP; a v4.1 client frees lock stateids with FREE_STATEID.
@@ -119,10 +120,13 @@ NFS4_HANDLER(nfs4_op_lock)
 			      nfs4_redis_lease_ms(c), &cf);
 	if (rc == -EAGAIN) {
 		fill_denied(c, &cf, &r->LOCK4res_u.denied);
+		if (a->locktype == READW_LT || a->locktype == WRITEW_LT)
+			nfs4_cb_wait(c, li.ino, li.key, li.owner, li.owner_len, type, a->offset, a->length);
 		return NFS4ERR_DENIED;
 	}
 	if (rc < 0)
 		return nfs4_status(rc);
+	nfs4_cb_granted(c->nfs4, li.ino, c->clientid, li.owner, li.owner_len);
 	stateid4 *out = &r->LOCK4res_u.resok4.lock_stateid;
 	st = nfs4_lock_advance(c->nfs4->state, c->clientid, &li.stateid, out);
 	if (st == NFS4_OK)
@@ -178,6 +182,7 @@ NFS4_HANDLER(nfs4_op_locku)
 	int rc = gfs_lock_unlock(c->call->vfs, li.ino, li.key, li.owner, li.owner_len, a->offset, a->length);
 	if (rc < 0)
 		return nfs4_status(rc);
+	nfs4_cb_released(c->nfs4, li.ino);
 	st = nfs4_lock_advance(c->nfs4->state, c->clientid, &li.stateid, &r->LOCKU4res_u.lock_stateid);
 	if (st == NFS4_OK)
 		nfs4_set_cur_stateid(c, &r->LOCKU4res_u.lock_stateid);
@@ -223,6 +228,8 @@ void nfs4_release_client_locks(struct nfs4_compound *c, const char *key)
 	if (rc < 0) /* not fatal: they go when the client's Redis lease runs out */
 		log_warn("nfs4: releasing the locks of client %s: %s; they are freed when its lease expires", key,
 			 gfs_strerror(rc));
+	else
+		nfs4_cb_released(c->nfs4, 0); /* which files is not known here */
 }
 
 void nfs4_release_expired(struct nfs4_compound *c)
@@ -234,6 +241,8 @@ void nfs4_release_expired(struct nfs4_compound *c)
 		int rc = gfs_lock_release_expired(c->call->vfs, keys[i], &released);
 		if (rc < 0) /* not fatal: the next locker of each file drops them */
 			log_warn("nfs4: releasing the locks of expired client %s: %s", keys[i], gfs_strerror(rc));
+		else if (released)
+			nfs4_cb_released(c->nfs4, 0);
 	}
 }
 
@@ -245,6 +254,8 @@ void nfs4_release_owner_locks(struct nfs4_compound *c, const struct nfs4_lock_in
 			log_warn("nfs4: releasing the locks of an owner of client %s: %s; they are freed when its "
 				 "lease expires",
 				 owners[i].key, gfs_strerror(rc));
+		else
+			nfs4_cb_released(c->nfs4, owners[i].ino);
 	}
 }
 

@@ -5,9 +5,10 @@
  * RECLAIM_COMPLETE, SECINFO, SECINFO_NO_NAME, TEST_STATEID, FREE_STATEID
  * and DELEGRETURN.  The state itself is behind nfs4_state.h.
  *
- * No backchannel is offered yet: CREATE_SESSION clears CONN_BACK_CHAN and
- * BIND_CONN_TO_SESSION binds the fore channel only, which RFC 8881 allows
- * for a server that grants no delegations or layouts.
+ * The backchannel is the fore connection (RFC 8881 section 2.10.3.1):
+ * CREATE_SESSION with CONN_BACK_CHAN, BIND_CONN_TO_SESSION with BACK or
+ * BOTH, and BACKCHANNEL_CTL hand the connection and the client's callback
+ * program and security to nfs4_callback.c, which sends CB_NOTIFY_LOCK.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +98,17 @@ NFS4_HANDLER(nfs4_op_create_session)
 	if (st != NFS4_OK)
 		return st;
 	ok->csr_sequence = a->csa_sequence;
-	ok->csr_flags = 0; /* no persistence, no backchannel yet, no RDMA */
+	ok->csr_flags = 0; /* no persistence, no RDMA */
+	if (a->csa_flags & CREATE_SESSION4_FLAG_CONN_BACK_CHAN) {
+		bool bound = false;
+		/* A backchannel that cannot be made (only RPCSEC_GSS offered,
+		 * no memory) is simply not granted: the client polls. */
+		if (nfs4_cb_bind(c, (const uint8_t *)ok->csr_sessionid, a->csa_clientid, true, a->csa_cb_program,
+				 a->csa_sec_parms.csa_sec_parms_val, a->csa_sec_parms.csa_sec_parms_len,
+				 &bound) == NFS4_OK &&
+		    bound)
+			ok->csr_flags |= CREATE_SESSION4_FLAG_CONN_BACK_CHAN;
+	}
 	fore.ca_maxrequests = out.slots;
 	fore.ca_maxrequestsize = out.max_request;
 	fore.ca_maxresponsesize = out.max_response;
@@ -112,7 +123,10 @@ NFS4_HANDLER(nfs4_op_destroy_session)
 {
 	DESTROY_SESSION4args *a = args;
 	(void)res;
-	return nfs4_session_destroy(c->nfs4->state, (const uint8_t *)a->dsa_sessionid);
+	nfsstat4 st = nfs4_session_destroy(c->nfs4->state, (const uint8_t *)a->dsa_sessionid);
+	if (st == NFS4_OK)
+		nfs4_cb_forget(c->nfs4, (const uint8_t *)a->dsa_sessionid);
+	return st;
 }
 
 NFS4_HANDLER(nfs4_op_destroy_clientid)
@@ -136,10 +150,21 @@ NFS4_HANDLER(nfs4_op_bind_conn_to_session)
 
 	if (st != NFS4_OK)
 		return st;
-	if (a->bctsa_dir == CDFC4_BACK)
-		return NFS4ERR_INVAL; /* there is no backchannel to bind yet */
+	channel_dir_from_server4 dir = CDFS4_FORE;
+	if (a->bctsa_dir == CDFC4_BACK || a->bctsa_dir == CDFC4_BACK_OR_BOTH || a->bctsa_dir == CDFC4_FORE_OR_BOTH) {
+		bool bound = false;
+		st = nfs4_cb_bind(c, (const uint8_t *)a->bctsa_sessid, 0, false, 0, NULL, 0, &bound);
+		/* FORE_OR_BOTH and BACK_OR_BOTH leave the choice to the server:
+		 * the fore channel alone when the session has no backchannel. */
+		if (st != NFS4_OK && a->bctsa_dir == CDFC4_BACK)
+			return st;
+		if (bound)
+			dir = a->bctsa_dir == CDFC4_BACK ? CDFS4_BACK : CDFS4_BOTH;
+		else if (a->bctsa_dir == CDFC4_BACK)
+			return NFS4ERR_INVAL;
+	}
 	memcpy(r->BIND_CONN_TO_SESSION4res_u.bctsr_resok4.bctsr_sessid, a->bctsa_sessid, NFS4_SESSIONID_SIZE);
-	r->BIND_CONN_TO_SESSION4res_u.bctsr_resok4.bctsr_dir = CDFS4_FORE;
+	r->BIND_CONN_TO_SESSION4res_u.bctsr_resok4.bctsr_dir = dir;
 	r->BIND_CONN_TO_SESSION4res_u.bctsr_resok4.bctsr_use_conn_in_rdma_mode = false;
 	return NFS4_OK;
 }
@@ -177,8 +202,16 @@ NFS4_HANDLER(nfs4_op_sequence)
 	ok->sr_slotid = a->sa_slotid;
 	ok->sr_highest_slotid = g.highest_slot;
 	ok->sr_target_highest_slotid = g.highest_slot;
-	ok->sr_status_flags = 0;
+	ok->sr_status_flags = nfs4_cb_sequence_flags(c->nfs4, (const uint8_t *)a->sa_sessionid);
 	return NFS4_OK;
+}
+
+NFS4_HANDLER(nfs4_op_backchannel_ctl)
+{
+	BACKCHANNEL_CTL4args *a = args;
+	(void)res;
+	return nfs4_cb_set_sec(c, a->bca_cb_program, a->bca_sec_parms.bca_sec_parms_val,
+			       a->bca_sec_parms.bca_sec_parms_len);
 }
 
 NFS4_HANDLER(nfs4_op_reclaim_complete)
