@@ -78,9 +78,9 @@ struct cb_session {
 	uint8_t id[NFS4_SESSIONID_SIZE];
 	clientid4 clientid;
 	uint32_t program;
-	bool want;	 /* the client asked for a backchannel */
-	bool up;	 /* bound and no callback failed since */
-	bool gone;	 /* DESTROY_SESSION: freed by the sender thread */
+	bool want; /* the client asked for a backchannel */
+	bool up;   /* bound and no callback failed since */
+	bool gone; /* DESTROY_SESSION: freed by the sender thread */
 	uint32_t rebinds;
 	sequenceid4 seq; /* the last CB_SEQUENCE sequence id on slot 0 */
 	SVCXPRT *xprt;	 /* SVC_REF'ed */

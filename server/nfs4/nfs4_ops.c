@@ -50,8 +50,7 @@ static const struct nfs4_op ops[] = {
     [OP_SETATTR] = OP("SETATTR", SETATTR4args, SETATTR4res, nfs4_op_setattr, FH),
     [OP_VERIFY] = OP("VERIFY", VERIFY4args, VERIFY4res, nfs4_op_verify, FH),
     [OP_WRITE] = OP("WRITE", WRITE4args, WRITE4res, nfs4_op_write, FH),
-    [OP_BACKCHANNEL_CTL] =
-	OP("BACKCHANNEL_CTL", BACKCHANNEL_CTL4args, BACKCHANNEL_CTL4res, nfs4_op_backchannel_ctl, 0),
+    [OP_BACKCHANNEL_CTL] = OP("BACKCHANNEL_CTL", BACKCHANNEL_CTL4args, BACKCHANNEL_CTL4res, nfs4_op_backchannel_ctl, 0),
     [OP_BIND_CONN_TO_SESSION] = OP("BIND_CONN_TO_SESSION", BIND_CONN_TO_SESSION4args, BIND_CONN_TO_SESSION4res,
 				   nfs4_op_bind_conn_to_session, NOSESS),
     [OP_EXCHANGE_ID] = OP("EXCHANGE_ID", EXCHANGE_ID4args, EXCHANGE_ID4res, nfs4_op_exchange_id, NOSESS),

@@ -128,6 +128,11 @@ int v4_status(const struct v4 *s, u_int i)
 
 int v4_open_session(struct v4 *s, int port, uint32_t uid, uint32_t gid, const char *owner)
 {
+	return v4_open_session_cb(s, port, uid, gid, owner, false);
+}
+
+int v4_open_session_cb(struct v4 *s, int port, uint32_t uid, uint32_t gid, const char *owner, bool back_chan)
+{
 	memset(s, 0, sizeof(*s));
 	s->cl = v4_connect(port, uid, gid, false);
 	if (!s->cl)
@@ -154,11 +159,27 @@ int v4_open_session(struct v4 *s, int port, uint32_t uid, uint32_t gid, const ch
 	 * caps it anyway */
 	cs->csa_fore_chan_attrs = (channel_attrs4){0, 2 << 20, 2 << 20, 8192, 16, 8, {0, NULL}};
 	cs->csa_back_chan_attrs = (channel_attrs4){0, 4096, 4096, 0, 2, 1, {0, NULL}};
+	/* As the Linux client asks: this connection as the backchannel,
+	 * AUTH_SYS callbacks to program NFS4_CALLBACK. */
+	callback_sec_parms4 sec;
+	memset(&sec, 0, sizeof(sec));
+	if (back_chan) {
+		cs->csa_flags = CREATE_SESSION4_FLAG_CONN_BACK_CHAN;
+		cs->csa_cb_program = NFS4_CALLBACK;
+		sec.cb_secflavor = 1;
+		sec.callback_sec_parms4_u.cbsp_sys_cred.machinename.machinename_val = (char *)"v4client";
+		sec.callback_sec_parms4_u.cbsp_sys_cred.machinename.machinename_len = 8;
+		sec.callback_sec_parms4_u.cbsp_sys_cred.uid = uid;
+		sec.callback_sec_parms4_u.cbsp_sys_cred.gid = gid;
+		cs->csa_sec_parms.csa_sec_parms_val = &sec;
+		cs->csa_sec_parms.csa_sec_parms_len = 1;
+	}
 	if (v4_send(s) != RPC_SUCCESS || v4_status(s, 0) != NFS4_OK)
 		return -1;
 	CREATE_SESSION4resok *ok =
 	    &s->res.resarray.resarray_val[0].nfs_resop4_u.opcreate_session.CREATE_SESSION4res_u.csr_resok4;
 	memcpy(s->sessionid, ok->csr_sessionid, sizeof(s->sessionid));
+	s->back_chan = (ok->csr_flags & CREATE_SESSION4_FLAG_CONN_BACK_CHAN) != 0;
 	s->max_request = ok->csr_fore_chan_attrs.ca_maxrequestsize;
 	s->max_response = ok->csr_fore_chan_attrs.ca_maxresponsesize;
 	v4_begin(s);

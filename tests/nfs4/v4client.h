@@ -24,6 +24,7 @@ struct v4 {
 	sequenceid4 slot_seq[8];
 	/* the fore channel's negotiated compound sizes (CREATE_SESSION) */
 	count4 max_request, max_response;
+	bool back_chan; /* CREATE_SESSION granted CONN_BACK_CHAN */
 	/* The compound being built: ops and the storage their names point at. */
 	nfs_argop4 ops[V4_MAX_OPS];
 	u_int nops;
@@ -36,6 +37,9 @@ CLIENT *v4_connect(int port, uint32_t uid, uint32_t gid, bool privileged);
 /* Connects and sets up a client and a session (EXCHANGE_ID with owner,
  * CREATE_SESSION).  0 or -1. */
 int v4_open_session(struct v4 *s, int port, uint32_t uid, uint32_t gid, const char *owner);
+/* The same, asking for the connection as the session's backchannel
+ * (CONN_BACK_CHAN, AUTH_SYS, program NFS4_CALLBACK) when back_chan. */
+int v4_open_session_cb(struct v4 *s, int port, uint32_t uid, uint32_t gid, const char *owner, bool back_chan);
 void v4_close(struct v4 *s);
 
 /* Building a compound: v4_begin clears it (and frees the last result);
