@@ -263,7 +263,7 @@ start_guest() { # ROLE INDEX: guest INDEX (0-based) mounts gateway INDEX % gatew
 	if [[ $use_rootfs == 1 ]]; then
 		rootfs_args=(-virtfs "local,path=$rootfs_dir,mount_tag=rootfs,security_model=none,readonly=on,id=rootfs")
 	fi
-	local append="console=ttyS0 panic=-1 loglevel=5 gk.run=$$ gk.stall=${GK_STALL:-45} gk.test=$test gk.role=$role gk.vers=$vers"
+	local append="console=ttyS0 panic=-1 loglevel=5 gk.run=$$ gk.stall=${GK_STALL:-45} gk.test=$test gk.role=$role gk.vers=$vers gk.server=$GK_SERVER"
 	append+=" gk.port=${nfs_ports[gw]} gk.mport=${mount_ports[gw]} gk.pmport=$portmap_port gk.export=/hf gk.opts=$mount_opts gk.rootfs=$use_rootfs"
 	# KVM hangs on this machine: TCG, one vCPU per guest.
 	timeout -k 5 "$timeout" qemu-system-x86_64 -M pc -accel tcg,thread=multi -cpu max -m 1024 -smp 1 \
