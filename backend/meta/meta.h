@@ -256,6 +256,15 @@ int meta_share_acquire(struct meta *m, gfs_ino_t ino, const char *client, const 
  * or undoing an acquire); access 0 removes it (a close). */
 int meta_share_set(struct meta *m, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
 		   uint32_t access, uint32_t deny);
+/* Lock releases of every gateway (lock.lua PUBLISHes the inode on
+ * <prefix>unlocked): released(arg, ino) runs on a thread of the watch's
+ * own for each, and with ino 0 after each (re)connection, when releases
+ * may have been missed.  A hint: a release may go unannounced while the
+ * watch reconnects. */
+struct meta_lock_watch;
+int meta_lock_watch_start(struct meta *m, void (*released)(void *arg, gfs_ino_t ino), void *arg,
+			  struct meta_lock_watch **out);
+void meta_lock_watch_stop(struct meta_lock_watch *w);
 /* Sets the client's lease to expire lease_ms from now on Redis's clock. */
 int meta_lease_renew(struct meta *m, const char *client, uint32_t lease_ms);
 

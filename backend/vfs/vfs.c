@@ -725,6 +725,20 @@ int gfs_lock_release_expired(struct gfs_vfs *vfs, const char *client, int *relea
 	return meta_lock_release_expired(vfs->meta, client, released);
 }
 
+int gfs_lock_watch_start(struct gfs_vfs *vfs, void (*released)(void *arg, gfs_ino_t ino), void *arg,
+			 struct gfs_lock_watch **out)
+{
+	struct meta_lock_watch *w = NULL;
+	int rc = meta_lock_watch_start(vfs->meta, released, arg, &w);
+	*out = (struct gfs_lock_watch *)w;
+	return rc;
+}
+
+void gfs_lock_watch_stop(struct gfs_lock_watch *w)
+{
+	meta_lock_watch_stop((struct meta_lock_watch *)w);
+}
+
 int gfs_lease_renew(struct gfs_vfs *vfs, const char *client, uint32_t lease_ms)
 {
 	return meta_lease_renew(vfs->meta, client, lease_ms);

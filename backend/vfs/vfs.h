@@ -189,6 +189,15 @@ int gfs_lock_release_owner(struct gfs_vfs *vfs, const char *client, const void *
 int gfs_lock_release_client(struct gfs_vfs *vfs, const char *client);
 int gfs_lock_release_expired(struct gfs_vfs *vfs, const char *client, int *released);
 int gfs_lease_renew(struct gfs_vfs *vfs, const char *client, uint32_t lease_ms);
+/* "A lock on inode ino was released", through any gateway of the volume
+ * (meta.h meta_lock_watch_*): released(arg, ino) runs on the watch's own
+ * thread; ino 0 means releases may have been missed (after a reconnection).
+ * A hint for waking blocked lockers, not a guarantee.  Stop it before the
+ * vfs closes. */
+struct gfs_lock_watch;
+int gfs_lock_watch_start(struct gfs_vfs *vfs, void (*released)(void *arg, gfs_ino_t ino), void *arg,
+			 struct gfs_lock_watch **out);
+void gfs_lock_watch_stop(struct gfs_lock_watch *w);
 /* Share reservations (meta.h meta_share_*): -EACCES on a conflict. */
 int gfs_share_acquire(struct gfs_vfs *vfs, gfs_ino_t ino, const char *client, const void *owner, size_t owner_len,
 		      uint32_t access, uint32_t deny, uint32_t lease_ms);

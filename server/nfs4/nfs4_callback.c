@@ -24,7 +24,10 @@
  * an expired holder, is seen within a second.  A waiter whose lock could
  * now be granted gets CB_NOTIFY_LOCK and is dropped; the client then sends
  * LOCK again (a new denial makes a new waiter).  Waiters are bounded
- * (MAX_WAITERS) and dropped after a lease.
+ * (MAX_WAITERS) and dropped after a lease.  Other gateways' releases
+ * arrive through vfs.h gfs_lock_watch (Redis pub/sub, FORMAT.md section
+ * 13) and wake the check at once too; the periodic check stays, because
+ * pub/sub may drop a message.
  *
  * Sending.  Only the sender thread sends, one CB_COMPOUND at a time
  * (CB_SEQUENCE on backchannel slot 0 with the session's own sequence, then
@@ -78,6 +81,10 @@ struct cb_session {
 	uint8_t id[NFS4_SESSIONID_SIZE];
 	clientid4 clientid;
 	uint32_t program;
+	/* The minor version of the client's session: CB_COMPOUND must carry
+	 * it (Linux finds the session of a callback only among clients of
+	 * that minor version, and answers BADSESSION otherwise). */
+	uint32_t minorversion;
 	bool want; /* the client asked for a backchannel */
 	bool up;   /* bound and no callback failed since */
 	bool gone; /* DESTROY_SESSION: freed by the sender thread */
@@ -111,6 +118,7 @@ struct nfs4_cb {
 	bool running, stopping;
 	struct nfs4_server *n;
 	struct gfs_vfs *vfs;
+	struct gfs_lock_watch *watch; /* other gateways' releases; NULL: polling only */
 	struct cb_session *sessions;
 	struct cb_session *graveyard; /* handles to free on the sender thread */
 	struct cb_waiter *waiters;
@@ -321,6 +329,7 @@ nfsstat4 nfs4_cb_bind(struct nfs4_compound *c, const uint8_t sessionid[NFS4_SESS
 		s->program = program;
 	}
 	s->want = true;
+	s->minorversion = c->minorversion;
 	s->clnt = clnt;
 	s->xprt = xprt;
 	s->up = s->auth != NULL;
@@ -537,6 +546,7 @@ static bool send_notify(struct nfs4_cb *cb, const struct cb_waiter *w)
 	CLIENT *clnt = s->clnt;
 	AUTH *auth = s->auth;
 	sequenceid4 seq = s->seq + 1;
+	uint32_t minorversion = s->minorversion;
 	pthread_mutex_unlock(&cb->mu);
 
 	struct cb_call *call = calloc(1, sizeof(*call));
@@ -558,7 +568,7 @@ static bool send_notify(struct nfs4_cb *cb, const struct cb_waiter *w)
 	nl->cnla_lock_owner.clientid = w->clientid;
 	nl->cnla_lock_owner.owner.owner_len = (u_int)w->owner_len;
 	nl->cnla_lock_owner.owner.owner_val = (char *)w->owner;
-	call->args.minorversion = 1;
+	call->args.minorversion = minorversion;
 	call->args.argarray.argarray_len = 2;
 	call->args.argarray.argarray_val = call->ops;
 
@@ -696,6 +706,13 @@ static void *sender_main(void *arg)
 	return NULL;
 }
 
+/* The lock watch's thread: a release through any gateway (0: unknown). */
+static void watch_released(void *arg, gfs_ino_t ino)
+{
+	struct nfs4_cb *cb = arg;
+	nfs4_cb_released(cb->n, ino);
+}
+
 int nfs4_cb_start(struct nfs4_server *n, struct gfs_vfs *vfs)
 {
 	struct nfs4_cb *cb = calloc(1, sizeof(*cb));
@@ -714,6 +731,12 @@ int nfs4_cb_start(struct nfs4_server *n, struct gfs_vfs *vfs)
 	}
 	cb->running = true;
 	n->cb = cb;
+	/* Without it, releases through other gateways are still found by the
+	 * periodic check of each waiter, a second later at most. */
+	rc = vfs ? gfs_lock_watch_start(vfs, watch_released, cb, &cb->watch) : 0;
+	if (rc < 0)
+		log_warn("nfs4: cannot watch lock releases (%s); blocked lockers are told within a second",
+			 gfs_strerror(rc));
 	return 0;
 }
 
@@ -722,6 +745,8 @@ void nfs4_cb_stop(struct nfs4_server *n)
 	struct nfs4_cb *cb = n->cb;
 	if (!cb)
 		return;
+	gfs_lock_watch_stop(cb->watch); /* it calls into cb */
+	cb->watch = NULL;
 	pthread_mutex_lock(&cb->mu);
 	cb->stopping = true;
 	pthread_cond_signal(&cb->cond);

@@ -267,7 +267,7 @@ static void check_notify(const struct cb_seen *cb, const struct v4 *s, uint32_t 
 {
 	CHECK_EQ(cb->proc, CB_COMPOUND);
 	CHECK_EQ(cb->vers, NFS_CB);
-	CHECK_EQ(cb->args.minorversion, 1);
+	CHECK_EQ(cb->args.minorversion, 1); /* the session's (v4client speaks 4.1) */
 	REQUIRE_EQ(cb->args.argarray.argarray_len, 2);
 	const nfs_cb_argop4 *o = cb->args.argarray.argarray_val;
 	REQUIRE_EQ(o[0].argop, OP_CB_SEQUENCE);

@@ -79,12 +79,21 @@ local function unindex(lkey, ino, client)
   redis.call('SREM', index_key(client), ino)
 end
 
+-- Tells every gateway that a lock on ino may have gone (docs/FORMAT.md
+-- section 13, channel "unlocked"): they test their blocked lockers at once
+-- instead of at their next periodic check.  A hint only: a gateway that
+-- misses it (not subscribed yet, reconnecting) still finds out that way.
+local function announce(ino)
+  redis.call('PUBLISH', P .. 'unlocked', ino)
+end
+
 -- Every field of a client whose lease ran out is deleted; returns the
 -- remaining {field, value} pairs.  The asking client is alive whatever its
 -- lease key says (it is asking), so its own locks are never dropped here.
 local function live_locks(lkey, ino, asker)
   local all = redis.call('HGETALL', lkey)
   local live, dead = {}, {[asker] = false}
+  local gone = false
   for i = 1, #all, 2 do
     local c = client_of(all[i])
     if dead[c] == nil then
@@ -92,6 +101,7 @@ local function live_locks(lkey, ino, asker)
     end
     if dead[c] then
       redis.call('HDEL', lkey, all[i])
+      gone = true
     else
       live[#live + 1] = {all[i], all[i + 1]}
     end
@@ -100,6 +110,9 @@ local function live_locks(lkey, ino, asker)
     if d then
       redis.call('SREM', index_key(c), ino)
     end
+  end
+  if gone then
+    announce(ino)
   end
   return live
 end
@@ -162,7 +175,9 @@ if op == 'rel_owner' or op == 'rel_client' then
     local lkey = P .. 'lk' .. inos[i]
     if op == 'rel_owner' then
       -- the owner's locks and its share reservations
-      redis.call('HDEL', lkey, client .. '/' .. ARGV[A + 2], client .. ':' .. ARGV[A + 2])
+      if redis.call('HDEL', lkey, client .. '/' .. ARGV[A + 2], client .. ':' .. ARGV[A + 2]) > 0 then
+        announce(inos[i])
+      end
       unindex(lkey, inos[i], client)
     else
       local fields = redis.call('HKEYS', lkey)
@@ -171,6 +186,7 @@ if op == 'rel_owner' or op == 'rel_client' then
           redis.call('HDEL', lkey, fields[j])
         end
       end
+      announce(inos[i])
     end
   end
   if op == 'rel_client' then
@@ -281,6 +297,7 @@ if op == 'unlock' then
     else
       redis.call('HSET', lkey, field, pack(left))
     end
+    announce(ino)
   end
   return {0}
 end
