@@ -36,7 +36,7 @@
  * session's backchannel down: OPEN stops offering MAY_NOTIFY_LOCK to it
  * (its clients poll, as without a backchannel), SEQUENCE reports
  * CB_PATH_DOWN, and nothing is sent on it again until the client binds a
- * connection anew (at most MAX_REBINDS times, so a client whose callbacks
+ * connection anew (until MAX_FAILURES callbacks failed, so a client whose callbacks
  * never work does not cycle forever).
  */
 #include <errno.h>
@@ -57,7 +57,7 @@
 #define MAX_WAITERS 1024
 #define POLL_MS 1000
 #define CB_TIMEOUT_S 2
-#define MAX_REBINDS 3
+#define MAX_FAILURES 3
 #define MAX_DUE 64
 
 /* One CB_COMPOUND in flight.  Heap-allocated as a whole because ntirpc
@@ -85,12 +85,12 @@ struct cb_session {
 	 * it (Linux finds the session of a callback only among clients of
 	 * that minor version, and answers BADSESSION otherwise). */
 	uint32_t minorversion;
-	bool want; /* the client asked for a backchannel */
-	bool up;   /* bound and no callback failed since */
-	bool gone; /* DESTROY_SESSION: freed by the sender thread */
-	uint32_t rebinds;
-	sequenceid4 seq; /* the last CB_SEQUENCE sequence id on slot 0 */
-	SVCXPRT *xprt;	 /* SVC_REF'ed */
+	bool want;	   /* the client asked for a backchannel */
+	bool up;	   /* bound and no callback failed since */
+	bool gone;	   /* DESTROY_SESSION: freed by the sender thread */
+	uint32_t failures; /* callbacks that failed; a lost connection is not one */
+	sequenceid4 seq;   /* the last CB_SEQUENCE sequence id on slot 0 */
+	SVCXPRT *xprt;	   /* SVC_REF'ed */
 	CLIENT *clnt;
 	AUTH *auth;
 };
@@ -305,7 +305,7 @@ nfsstat4 nfs4_cb_bind(struct nfs4_compound *c, const uint8_t sessionid[NFS4_SESS
 		s->next = cb->sessions;
 		cb->sessions = s;
 	} else if (!set_sec) {
-		if (s->rebinds >= MAX_REBINDS && !s->up) {
+		if (s->failures >= MAX_FAILURES) {
 			/* Its callbacks failed again and again: it polls. */
 			pthread_mutex_unlock(&cb->mu);
 			CLNT_DESTROY(clnt);
@@ -313,7 +313,6 @@ nfsstat4 nfs4_cb_bind(struct nfs4_compound *c, const uint8_t sessionid[NFS4_SESS
 			*bound = true;
 			return NFS4_OK;
 		}
-		s->rebinds++;
 	}
 	if (!bury_handles(cb, s)) {
 		pthread_mutex_unlock(&cb->mu);
@@ -402,7 +401,7 @@ uint32_t nfs4_cb_sequence_flags(struct nfs4_server *n, const uint8_t sessionid[N
 	struct cb_session *s = find_session(cb, sessionid);
 	/* Only a session that asked for a backchannel, and only while the
 	 * client may still fix it by binding a connection. */
-	if (s && s->want && !session_usable(s) && s->rebinds < MAX_REBINDS)
+	if (s && s->want && !session_usable(s) && s->failures < MAX_FAILURES)
 		flags = SEQ4_STATUS_CB_PATH_DOWN | SEQ4_STATUS_CB_PATH_DOWN_SESSION;
 	pthread_mutex_unlock(&cb->mu);
 	return flags;
@@ -603,6 +602,7 @@ static bool send_notify(struct nfs4_cb *cb, const struct cb_waiter *w)
 		cb->failed++;
 		if (s && s->clnt == clnt) {
 			s->up = false;
+			s->failures++;
 			log_warn("nfs4: a callback to client %llx failed (%s, status %d); its backchannel is down, "
 				 "its blocked locks poll",
 				 (unsigned long long)w->clientid, clnt_sperrno(rs), (int)status);

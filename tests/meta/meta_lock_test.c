@@ -5,8 +5,11 @@
  * splitting, upgrades, expired leases (on Redis's clock, whatever the
  * gateways' clocks say), release of an owner and a client, share
  * reservations in the same table,
- * 64-bit range edges, and random operations checked against a model.
+ * 64-bit range edges, random operations checked against a model, and the
+ * release announcements another gateway's watch receives (pub/sub).
  */
+#include <pthread.h>
+#include <stdbool.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -438,6 +441,75 @@ TEST(random_ops_against_model)
 		for (int k = 0; k < NOWN; k++)
 			REQUIRE_EQ(count(own_client[k], own_name[k]), runs(k));
 	}
+	down();
+}
+
+/* What a watch received: inodes, in order (0: (re)connected). */
+static struct {
+	pthread_mutex_t mu;
+	gfs_ino_t seen[64];
+	int n;
+} W = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
+
+static void watched(void *arg, gfs_ino_t ino)
+{
+	(void)arg;
+	pthread_mutex_lock(&W.mu);
+	if (W.n < 64)
+		W.seen[W.n++] = ino;
+	pthread_mutex_unlock(&W.mu);
+}
+
+/* Whether ino was announced (and forgets that one announcement), waiting up to ms. */
+static bool announced(gfs_ino_t ino, int ms)
+{
+	for (int waited = 0;; waited += 10) {
+		bool hit = false;
+		pthread_mutex_lock(&W.mu);
+		for (int i = 0; i < W.n && !hit; i++) {
+			if (W.seen[i] == ino) {
+				hit = true;
+				memmove(&W.seen[i], &W.seen[i + 1], (size_t)(W.n - i - 1) * sizeof(W.seen[0]));
+				W.n--;
+			}
+		}
+		pthread_mutex_unlock(&W.mu);
+		if (hit || waited >= ms)
+			return hit;
+		usleep(10000);
+	}
+}
+
+TEST(release_announcements)
+{
+	up();
+	struct meta_lock_watch *w = NULL;
+	REQUIRE_EQ(meta_lock_watch_start(G2, watched, NULL, &w), 0);
+	REQUIRE(announced(0, 3000)); /* subscribed */
+	/* a grant announces nothing; unlock of a held range does */
+	CHECK_EQ(meta_lock_set(F.m, 9, "wa", "o", 1, GFS_LOCK_WRITE, 0, 10, LEASE, NULL), 0);
+	CHECK(!announced(9, 200));
+	CHECK_EQ(meta_lock_unlock(F.m, 9, "wa", "o", 1, 0, 5), 0);
+	CHECK(announced(9, 2000));
+	/* nothing held there: nothing to announce */
+	CHECK_EQ(meta_lock_unlock(F.m, 9, "wa", "o", 1, 100, 5), 0);
+	CHECK(!announced(9, 200));
+	/* an owner's and a client's release announce each inode */
+	CHECK_EQ(meta_lock_set(F.m, 10, "wb", "o", 1, GFS_LOCK_READ, 0, EOFL, LEASE, NULL), 0);
+	CHECK_EQ(meta_lock_release_owner(F.m, "wb", "o", 1), 0);
+	CHECK(announced(10, 2000));
+	CHECK_EQ(meta_lock_set(F.m, 11, "wc", "o", 1, GFS_LOCK_READ, 0, EOFL, LEASE, NULL), 0);
+	CHECK_EQ(meta_lock_set(F.m, 12, "wc", "p", 1, GFS_LOCK_READ, 0, EOFL, LEASE, NULL), 0);
+	CHECK_EQ(meta_lock_release_client(F.m, "wc"), 0);
+	CHECK(announced(11, 2000));
+	CHECK(announced(12, 2000));
+	/* an expired holder's lock, dropped by another client's test */
+	CHECK_EQ(meta_lock_set(F.m, 13, "wd", "o", 1, GFS_LOCK_WRITE, 0, EOFL, 100, NULL), 0);
+	usleep(300 * 1000);
+	CHECK_EQ(meta_lock_test(F.m, 13, "we", "o", 1, GFS_LOCK_WRITE, 0, EOFL, NULL), 0);
+	CHECK(announced(13, 2000));
+	meta_lock_watch_stop(w);
+	CHECK_EQ(meta_lock_release_owner(F.m, "wa", "o", 1), 0);
 	down();
 }
 

@@ -291,13 +291,16 @@ if op == 'unlock' then
   local v = redis.call('HGET', lkey, field)
   if v then
     local left = cut(recs(v), s, e)
-    if #left == 0 then
-      redis.call('HDEL', lkey, field)
-      unindex(lkey, ino, client)
-    else
-      redis.call('HSET', lkey, field, pack(left))
+    local packed = pack(left)
+    if packed ~= v then -- the range held something
+      if #left == 0 then
+        redis.call('HDEL', lkey, field)
+        unindex(lkey, ino, client)
+      else
+        redis.call('HSET', lkey, field, packed)
+      end
+      announce(ino)
     end
-    announce(ino)
   end
   return {0}
 end
