@@ -24,7 +24,8 @@
  * an expired holder, is seen within a second.  A waiter whose lock could
  * now be granted gets CB_NOTIFY_LOCK and is dropped; the client then sends
  * LOCK again (a new denial makes a new waiter).  Waiters are bounded
- * (MAX_WAITERS) and dropped after a lease.  Other gateways' releases
+ * (MAX_WAITERS) and dropped after a lease (at least 40 s: the Linux
+ * client sleeps up to 30 s between its own retries).  Other gateways' releases
  * arrive through vfs.h gfs_lock_watch (Redis pub/sub, FORMAT.md section
  * 13) and wake the check at once too; the periodic check stays, because
  * pub/sub may drop a message.
@@ -55,6 +56,7 @@
 #include "vfs.h"
 
 #define MAX_WAITERS 1024
+#define MIN_WAITER_MS 40000
 #define POLL_MS 1000
 #define CB_TIMEOUT_S 2
 #define MAX_FAILURES 3
@@ -444,7 +446,12 @@ void nfs4_cb_wait(struct nfs4_compound *c, uint64_t ino, const char *key, const 
 	nfs4_fh_bytes(c, &c->cur, &w->fh);
 	w->owner_len = owner_len;
 	memcpy(w->owner, owner, owner_len);
-	w->expires_ms = now + nfs4_state_lease(c->nfs4->state) * 1000ull;
+	/* A lease, but never less than the longest a Linux client told
+	 * MAY_NOTIFY_LOCK sleeps before it sends LOCK again (30 s): a waiter
+	 * dropped before that would leave the client asleep after a release.
+	 * Each new denial renews it. */
+	uint64_t keep = nfs4_state_lease(c->nfs4->state) * 1000ull;
+	w->expires_ms = now + (keep > MIN_WAITER_MS ? keep : MIN_WAITER_MS);
 	w->next_ms = now + POLL_MS;
 	w->kicked = false;
 	pthread_mutex_unlock(&cb->mu);
