@@ -39,7 +39,7 @@ static const struct nfs4_op ops[] = {
     [OP_PUTFH] = OP("PUTFH", PUTFH4args, PUTFH4res, nfs4_op_putfh, 0),
     [OP_PUTPUBFH] = OP_NOARGS("PUTPUBFH", PUTPUBFH4res, nfs4_op_putpubfh, 0),
     [OP_PUTROOTFH] = OP_NOARGS("PUTROOTFH", PUTROOTFH4res, nfs4_op_putrootfh, 0),
-    [OP_READ] = OP("READ", READ4args, READ4res, nfs4_op_read, FH),
+    [OP_READ] = {"READ", XDR_FN(xdr_READ4args), XDR_FN(nfs4_xdr_read_res), nfs4_op_read, FH},
     [OP_READDIR] = {"READDIR", XDR_FN(xdr_READDIR4args), XDR_FN(nfs4_xdr_readdir_res), nfs4_op_readdir, FH},
     [OP_READLINK] = OP_NOARGS("READLINK", READLINK4res, nfs4_op_readlink, FH),
     [OP_REMOVE] = OP("REMOVE", REMOVE4args, REMOVE4res, nfs4_op_remove, FH),
@@ -70,6 +70,9 @@ static const struct nfs4_op ops[] = {
     [OP_CLONE] = OP("CLONE", CLONE4args, CLONE4res, nfs4_op_clone, FH),
     [OP_COPY] = OP("COPY", COPY4args, COPY4res, nfs4_op_copy, FH),
 };
+
+/* READ's result carries more than the rpcgen type, in the same union. */
+_Static_assert(sizeof(struct nfs4_read_res) <= sizeof(((nfs_resop4 *)0)->nfs_resop4_u), "READ result too big");
 
 const struct nfs4_op *nfs4_op_find(uint32_t opnum)
 {
