@@ -243,6 +243,41 @@ NFS4_HANDLER(nfs4_op_write)
 	return NFS4_OK;
 }
 
+bool nfs4_xdr_write_args(XDR *xdrs, void *obj)
+{
+	struct nfs4_write_args *w = obj;
+	WRITE4args *a = &w->args;
+
+	if (xdrs->x_op == XDR_FREE) {
+		if (w->data_in_place)
+			a->data.data_val = NULL; /* the receive buffer's, not ours */
+		w->data_in_place = false;
+		return xdr_WRITE4args(xdrs, a);
+	}
+	if (xdrs->x_op != XDR_DECODE)
+		return xdr_WRITE4args(xdrs, a);
+	uint32_t len;
+	if (!xdr_stateid4(xdrs, &a->stateid) || !xdr_offset4(xdrs, &a->offset) || !xdr_stable_how4(xdrs, &a->stable) ||
+	    !xdr_uint32_t(xdrs, &len) || len > NFS4_MAXIO)
+		return false;
+	a->data.data_len = len;
+	if (len == 0)
+		return true;
+	size_t padded = ((size_t)len + 3) & ~(size_t)3;
+	if (xdr_tail_inline(xdrs) >= padded) {
+		/* Contiguous in the record as received: the write buffer
+		 * copies it once from there. */
+		a->data.data_val = (char *)xdrs->x_data;
+		xdrs->x_data += padded;
+		w->data_in_place = true;
+		return true;
+	}
+	/* Spread over the stream's buffers, or cut short (a malformed
+	 * record: decoding fails, and the op is BADXDR). */
+	a->data.data_val = malloc(len);
+	return a->data.data_val && xdr_opaque_decode(xdrs, a->data.data_val, len);
+}
+
 NFS4_HANDLER(nfs4_op_commit)
 {
 	COMMIT4res *r = res;

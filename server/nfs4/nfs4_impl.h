@@ -131,6 +131,14 @@ struct nfs4_read_res {
 	struct gfs_lent lent;
 };
 bool nfs4_xdr_read_res(XDR *xdrs, void *obj);
+/* WRITE's arguments: the payload is left where it lies in the received
+ * record when it is contiguous there (valid while the call runs), as the
+ * v3 WRITE does, instead of a copy.  In the nfs_argop4 union. */
+struct nfs4_write_args {
+	WRITE4args args;
+	bool data_in_place;
+};
+bool nfs4_xdr_write_args(XDR *xdrs, void *obj);
 
 /* nfs4_util.c */
 nfsstat4 nfs4_status(int err);

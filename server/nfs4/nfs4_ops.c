@@ -49,7 +49,7 @@ static const struct nfs4_op ops[] = {
     [OP_SECINFO] = OP("SECINFO", SECINFO4args, SECINFO4res, nfs4_op_secinfo, FH),
     [OP_SETATTR] = OP("SETATTR", SETATTR4args, SETATTR4res, nfs4_op_setattr, FH),
     [OP_VERIFY] = OP("VERIFY", VERIFY4args, VERIFY4res, nfs4_op_verify, FH),
-    [OP_WRITE] = OP("WRITE", WRITE4args, WRITE4res, nfs4_op_write, FH),
+    [OP_WRITE] = {"WRITE", XDR_FN(nfs4_xdr_write_args), XDR_FN(xdr_WRITE4res), nfs4_op_write, FH},
     [OP_BIND_CONN_TO_SESSION] = OP("BIND_CONN_TO_SESSION", BIND_CONN_TO_SESSION4args, BIND_CONN_TO_SESSION4res,
 				   nfs4_op_bind_conn_to_session, NOSESS),
     [OP_EXCHANGE_ID] = OP("EXCHANGE_ID", EXCHANGE_ID4args, EXCHANGE_ID4res, nfs4_op_exchange_id, NOSESS),
@@ -71,8 +71,10 @@ static const struct nfs4_op ops[] = {
     [OP_COPY] = OP("COPY", COPY4args, COPY4res, nfs4_op_copy, FH),
 };
 
-/* READ's result carries more than the rpcgen type, in the same union. */
+/* READ's result and WRITE's arguments carry more than the rpcgen types, in
+ * the same unions. */
 _Static_assert(sizeof(struct nfs4_read_res) <= sizeof(((nfs_resop4 *)0)->nfs_resop4_u), "READ result too big");
+_Static_assert(sizeof(struct nfs4_write_args) <= sizeof(((nfs_argop4 *)0)->nfs_argop4_u), "WRITE args too big");
 
 const struct nfs4_op *nfs4_op_find(uint32_t opnum)
 {
