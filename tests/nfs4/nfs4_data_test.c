@@ -234,7 +234,9 @@ TEST(read_replay_follows_cachethis)
 
 /* WRITE payloads are used where they lie in the received record: a 1 MiB
  * UNSTABLE write, and three WRITEs of odd lengths in one compound (each
- * payload padded), read back exactly after COMMIT. */
+ * payload padded), read back exactly after COMMIT; sent as one fragment
+ * (the Linux client's records: in place), then as libtirpc's 64 KiB
+ * fragments (the payload spans receive buffers: copied). */
 TEST(write_decoded_in_place_reads_back)
 {
 	struct v4 s;
@@ -243,42 +245,45 @@ TEST(write_decoded_in_place_reads_back)
 	REQUIRE(v4_root_session(&s, "data-write") == 0);
 	REQUIRE(v4_export_fh(&s, "hf", &hf) == 0);
 	REQUIRE_EQ(v4_open(&s, &hf, "o1", "in-place", OPEN4_SHARE_ACCESS_BOTH, 0, true, &sid, &f), 0);
-	static uint8_t data[MIB + 333345];
-	tl_fill_random(data, sizeof(data), 45);
+	static uint8_t data[MIB + 333345], back[MIB];
 
-	v4_begin(&s);
-	v4_seq(&s, 0);
-	s.ops[0].nfs_argop4_u.opsequence.sa_cachethis = FALSE;
-	v4_putfh(&s, &f);
-	add_write(&s, &sid, 0, data, MIB, UNSTABLE4);
-	REQUIRE_EQ(v4_send(&s), RPC_SUCCESS);
-	REQUIRE_EQ(v4_status(&s, 2), NFS4_OK);
-	CHECK_EQ(s.res.resarray.resarray_val[2].nfs_resop4_u.opwrite.WRITE4res_u.resok4.count, MIB);
+	for (int fragmented = 0; fragmented < 2; fragmented++) {
+		s.one_fragment = !fragmented;
+		tl_fill_random(data, sizeof(data), 45 + (uint64_t)fragmented);
+		v4_begin(&s);
+		v4_seq(&s, 0);
+		s.ops[0].nfs_argop4_u.opsequence.sa_cachethis = FALSE;
+		v4_putfh(&s, &f);
+		add_write(&s, &sid, 0, data, MIB, UNSTABLE4);
+		REQUIRE_EQ(v4_send(&s), RPC_SUCCESS);
+		REQUIRE_EQ(v4_status(&s, 2), NFS4_OK);
+		CHECK_EQ(s.res.resarray.resarray_val[2].nfs_resop4_u.opwrite.WRITE4res_u.resok4.count, MIB);
 
-	v4_begin(&s);
-	v4_seq(&s, 0);
-	s.ops[0].nfs_argop4_u.opsequence.sa_cachethis = FALSE;
-	v4_putfh(&s, &f);
-	add_write(&s, &sid, MIB, data + MIB, 5, UNSTABLE4);
-	add_write(&s, &sid, MIB + 5, data + MIB + 5, 333333, UNSTABLE4);
-	add_write(&s, &sid, MIB + 333338, data + MIB + 333338, 7, UNSTABLE4);
-	v4_add(&s, OP_COMMIT);
-	v4_getattr(&s);
-	REQUIRE_EQ(v4_send(&s), RPC_SUCCESS);
-	REQUIRE_EQ(s.res.resarray.resarray_len, 7);
-	for (u_int i = 2; i < 7; i++)
-		CHECK_EQ(v4_status(&s, i), NFS4_OK);
-	struct v4_attrs a;
-	REQUIRE_EQ(v4_decode_attrs(
-		       &s.res.resarray.resarray_val[6].nfs_resop4_u.opgetattr.GETATTR4res_u.resok4.obj_attributes, &a),
-		   0);
-	CHECK_EQ(a.size, sizeof(data));
+		v4_begin(&s);
+		v4_seq(&s, 0);
+		s.ops[0].nfs_argop4_u.opsequence.sa_cachethis = FALSE;
+		v4_putfh(&s, &f);
+		add_write(&s, &sid, MIB, data + MIB, 5, UNSTABLE4);
+		add_write(&s, &sid, MIB + 5, data + MIB + 5, 333333, UNSTABLE4);
+		add_write(&s, &sid, MIB + 333338, data + MIB + 333338, 7, UNSTABLE4);
+		v4_add(&s, OP_COMMIT);
+		v4_getattr(&s);
+		REQUIRE_EQ(v4_send(&s), RPC_SUCCESS);
+		REQUIRE_EQ(s.res.resarray.resarray_len, 7);
+		for (u_int i = 2; i < 7; i++)
+			CHECK_EQ(v4_status(&s, i), NFS4_OK);
+		struct v4_attrs a;
+		REQUIRE_EQ(
+		    v4_decode_attrs(
+			&s.res.resarray.resarray_val[6].nfs_resop4_u.opgetattr.GETATTR4res_u.resok4.obj_attributes, &a),
+		    0);
+		CHECK_EQ(a.size, sizeof(data));
 
-	static uint8_t back[MIB];
-	for (uint32_t off = 0; off < sizeof(data); off += MIB) {
-		uint32_t n = sizeof(data) - off < MIB ? sizeof(data) - off : MIB;
-		CHECK_EQ(v4_io(&s, &f, &sid, false, off, back, n), NFS4_OK);
-		CHECK(memcmp(back, data + off, n) == 0);
+		for (uint32_t off = 0; off < sizeof(data); off += MIB) {
+			uint32_t n = sizeof(data) - off < MIB ? sizeof(data) - off : MIB;
+			CHECK_EQ(v4_io(&s, &f, &sid, false, off, back, n), NFS4_OK);
+			CHECK(memcmp(back, data + off, n) == 0);
+		}
 	}
 	CHECK_EQ(v4_close_file(&s, &f, &sid), NFS4_OK);
 	free(f.nfs_fh4_val);
