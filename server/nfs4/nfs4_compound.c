@@ -363,9 +363,12 @@ static enum rpc_disposition nfs4_compound(struct rpc_call *call, void *args, voi
 		reply->tcp_ops = call->req->rq_xdrs->x_ops;
 	}
 	free_results(res, nres);
+	/* A lone SEQUENCE is kept whatever it says: its whole reply is the
+	 * SEQUENCE result a slot keeps anyway (RFC 8881 section 2.10.6.1.3),
+	 * as knfsd does. */
+	bool keep = (c.cachethis || a->nops == 1) && reply->len <= c.grant.params.max_response_cached;
 	if (c.in_session)
-		nfs4_slot_finish(c.nfs4->state, c.sessionid, c.slot, rc == 0 ? reply->data : NULL, reply->len,
-				 c.cachethis && reply->len <= c.grant.params.max_response_cached);
+		nfs4_slot_finish(c.nfs4->state, c.sessionid, c.slot, rc == 0 ? reply->data : NULL, reply->len, keep);
 	if (rc < 0) {
 		log_warn("nfs4: xid %08x: reply of %u ops could not be encoded", call->xid, nres);
 		return RPC_SYSTEM_ERR;

@@ -210,6 +210,15 @@ TEST(read_replay_follows_cachethis)
 	REQUIRE_EQ(v4_send(&s), RPC_SUCCESS);
 	CHECK_EQ(v4_status(&s, 0), NFS4ERR_RETRY_UNCACHED_REP);
 
+	/* a lone SEQUENCE is kept all the same, as knfsd keeps it */
+	v4_begin(&s);
+	v4_seq(&s, 1);
+	s.ops[0].nfs_argop4_u.opsequence.sa_cachethis = FALSE;
+	REQUIRE_EQ(v4_send(&s), RPC_SUCCESS);
+	CHECK_EQ(v4_status(&s, 0), NFS4_OK);
+	REQUIRE_EQ(v4_send(&s), RPC_SUCCESS);
+	CHECK_EQ(v4_status(&s, 0), NFS4_OK);
+
 	/* cachethis: the replay is the first reply, not a new read */
 	begin_read(&s, 2, true, &f, &sid, 0, sizeof(a));
 	REQUIRE_EQ(v4_send(&s), RPC_SUCCESS);
