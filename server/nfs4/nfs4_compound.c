@@ -365,8 +365,10 @@ static enum rpc_disposition nfs4_compound(struct rpc_call *call, void *args, voi
 	free_results(res, nres);
 	/* A lone SEQUENCE is kept whatever it says: its whole reply is the
 	 * SEQUENCE result a slot keeps anyway (RFC 8881 section 2.10.6.1.3),
-	 * as knfsd does. */
-	bool keep = (c.cachethis || a->nops == 1) && reply->len <= c.grant.params.max_response_cached;
+	 * as knfsd does.  A reply with lent segments is never whole in data,
+	 * so it is never kept. */
+	bool keep =
+	    (c.cachethis || a->nops == 1) && reply->nsegs == 0 && reply->len <= c.grant.params.max_response_cached;
 	if (c.in_session)
 		nfs4_slot_finish(c.nfs4->state, c.sessionid, c.slot, rc == 0 ? reply->data : NULL, reply->len, keep);
 	if (rc < 0) {
