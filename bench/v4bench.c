@@ -563,6 +563,9 @@ int main(int argc, char **argv)
 		snprintf(B.w[i].owner, sizeof(B.w[i].owner), "v4bench.%d.%d", (int)getpid(), i);
 		if (v4_open_session(&B.w[i].s, B.port, 0, 0, B.w[i].owner) != 0)
 			die("session %d: EXCHANGE_ID/CREATE_SESSION on port %d failed", i, B.port);
+		/* Records of one fragment, as the Linux client sends them (not
+		 * libtirpc's 64 KiB fragments, which every server must join). */
+		B.w[i].s.one_fragment = true;
 		/* As a client does after CREATE_SESSION: ganesha answers a v4.1
 		 * client's OPEN with NFS4ERR_GRACE until it has sent this. */
 		struct v4 *s = &B.w[i].s;

@@ -55,30 +55,21 @@ enum rpc_disposition nfs3_read(struct rpc_call *call, void *args, void *result)
 	return RPC_OK;
 }
 
-/* The lent bytes of a READ reply handed to ntirpc's TCP sender by
- * reference (XDR_PUTBUFS): ntirpc holds one reference per vector and calls
- * uio_release for each once it has written the reply; the last release
- * gives the bytes back to the vfs. */
-struct lent_uio {
+/* What gives a READ's lent bytes back to the vfs once they are sent. */
+struct read_lent {
 	struct gfs_vfs *vfs;
 	struct gfs_lent lent;
-	xdr_uio uio; /* last: uio_vio[] follows */
 };
 
-static void lent_uio_release(xdr_uio *uio, u_int flags)
+static void read_lent_give_back(void *ctx)
 {
-	(void)flags;
-	if (__atomic_sub_fetch(&uio->uio_references, 1, __ATOMIC_ACQ_REL) != 0)
-		return;
-	struct lent_uio *lu = (struct lent_uio *)((char *)uio - offsetof(struct lent_uio, uio));
-	gfs_read_release(lu->vfs, &lu->lent);
-	free(lu);
-	rpc_borrowed_reply_end();
+	struct read_lent *rl = ctx;
+	gfs_read_release(rl->vfs, &rl->lent);
 }
 
-/* READ3resok with the data by reference; the lent bytes move into the uio.
- * Only for ntirpc's TCP record stream (xdr_ioq), whose reference counting
- * this follows. */
+/* READ3resok with the data by reference; the lent bytes move to the
+ * transport.  Only for ntirpc's TCP record stream (xdr_ioq), whose
+ * reference counting rpc_put_lent follows. */
 static bool encode_read_ok_borrowed(XDR *xdrs, struct nfs3_read_result *rr)
 {
 	READ3resok *ok = &rr->res.READ3res_u.resok;
@@ -86,25 +77,10 @@ static bool encode_read_ok_borrowed(XDR *xdrs, struct nfs3_read_result *rr)
 	if (!xdr_nfsstat3(xdrs, &rr->res.status) || !xdr_post_op_attr(xdrs, &ok->file_attributes) ||
 	    !xdr_count3(xdrs, &ok->count) || !xdr_bool(xdrs, &ok->eof) || !xdr_uint32_t(xdrs, &len))
 		return false;
-	struct lent_uio *lu = malloc(sizeof(*lu) + sizeof(xdr_vio));
-	if (!lu)
-		return xdr_opaque_encode(xdrs, ok->data.data_val, len); /* copy it then */
-	*lu = (struct lent_uio){.vfs = rr->vfs, .lent = rr->lent};
-	rr->vfs = NULL; /* the uio owns the bytes now */
+	struct read_lent rl = {.vfs = rr->vfs, .lent = rr->lent};
+	rr->vfs = NULL; /* the transport owns the bytes now */
 	ok->data.data_val = NULL;
-	uint8_t *p = (uint8_t *)lu->lent.data;
-	lu->uio.uio_vio[0] = (xdr_vio){.vio_base = p,
-				       .vio_head = p,
-				       .vio_tail = p + len,
-				       .vio_wrap = p + len,
-				       .vio_length = len,
-				       .vio_type = VIO_DATA};
-	lu->uio.uio_count = 1;
-	lu->uio.uio_release = lent_uio_release;
-	lu->uio.uio_references = 1; /* ours, until XDR_PUTBUFS has taken its own */
-	rpc_borrowed_reply_begin();
-	bool put = XDR_PUTBUFS(xdrs, &lu->uio, XDR_PUTBUFS_FLAG_RDNLY);
-	lent_uio_release(&lu->uio, 0);
+	bool put = rpc_put_lent(xdrs, rl.lent.data, len, read_lent_give_back, &rl, sizeof(rl));
 	static const char zeros[4];
 	return put && (len % 4 == 0 || XDR_PUTBYTES(xdrs, zeros, 4 - len % 4));
 }

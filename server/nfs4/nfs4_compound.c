@@ -11,10 +11,12 @@
 #include <time.h>
 
 #include <openssl/rand.h>
+#include <rpc/svc.h>
 
 #include "log.h"
 #include "metrics.h"
 #include "nfs4_impl.h"
+#include "rpc_transport.h"
 #include "server.h"
 
 #define XDR_FN(fn) ((rpc_xdr_fn)(void (*)(void))(fn))
@@ -76,21 +78,86 @@ bool nfs4_xdr_compound_args(XDR *xdrs, void *obj)
 	return true;
 }
 
+static void read_lent_give_back(void *ctx)
+{
+	struct nfs4_reply_seg *seg = ctx;
+	gfs_read_release(seg->vfs, &seg->lent);
+}
+
 bool nfs4_xdr_compound_reply(XDR *xdrs, void *obj)
 {
 	struct nfs4_compound_reply *r = obj;
 
 	if (xdrs->x_op == XDR_FREE) {
+		for (uint32_t i = 0; i < r->nsegs; i++)
+			if (r->segs[i].vfs)
+				read_lent_give_back(&r->segs[i]);
+		r->nsegs = 0;
 		free(r->data);
 		r->data = NULL;
 		return true;
 	}
-	return r->len == 0 || XDR_PUTBYTES(xdrs, r->data, r->len);
+	static const char zeros[4];
+	bool by_reference = r->tcp_ops && xdrs->x_ops == r->tcp_ops;
+	uint32_t pos = 0;
+	for (uint32_t i = 0; i < r->nsegs; i++) {
+		struct nfs4_reply_seg *seg = &r->segs[i];
+		uint32_t len = seg->len;
+		if (!XDR_PUTBYTES(xdrs, (char *)r->data + pos, seg->at - pos))
+			return false;
+		pos = seg->at;
+		if (!by_reference) {
+			if (!XDR_PUTBYTES(xdrs, (const char *)seg->lent.data, len))
+				return false;
+		} else {
+			struct nfs4_reply_seg lent = *seg;
+			seg->vfs = NULL; /* the transport gives the bytes back once sent */
+			if (!rpc_put_lent(xdrs, lent.lent.data, len, read_lent_give_back, &lent, sizeof(lent)))
+				return false;
+		}
+		/* The padding is sent here, not kept in data, where it would
+		 * leave what follows unaligned. */
+		if (len % 4 && !XDR_PUTBYTES(xdrs, zeros, 4 - len % 4))
+			return false;
+	}
+	return r->len == pos || XDR_PUTBYTES(xdrs, (char *)r->data + pos, r->len - pos);
+}
+
+/* What goes on the wire: data, and the segments with their padding. */
+static uint64_t reply_bytes(const struct nfs4_compound_reply *r)
+{
+	uint64_t n = r->len;
+	for (uint32_t i = 0; i < r->nsegs; i++)
+		n += (r->segs[i].len + 3ull) & ~3ull;
+	return n;
+}
+
+/* A READ result whose data can go out by reference. */
+static bool read_lendable(const nfs_resop4 *r)
+{
+	const struct nfs4_read_res *rr = (const struct nfs4_read_res *)&r->nfs_resop4_u;
+	return r->resop == OP_READ && rr->res.status == NFS4_OK && rr->vfs && rr->res.READ4res_u.resok4.data.data_len;
+}
+
+/* READ4res up to its data, which segment seg (at the position after the
+ * length) stands for with its XDR padding. */
+static bool encode_read_lent(XDR *x, const nfs_resop4 *r, uint32_t i, struct nfs4_reply_seg *seg)
+{
+	const struct nfs4_read_res *rr = (const struct nfs4_read_res *)&r->nfs_resop4_u;
+	nfsstat4 st = NFS4_OK;
+	bool_t eof = rr->res.READ4res_u.resok4.eof;
+	uint32_t len = rr->res.READ4res_u.resok4.data.data_len;
+
+	if (!xdr_nfsstat4(x, &st) || !xdr_bool(x, &eof) || !xdr_u_int32_t(x, &len))
+		return false;
+	*seg = (struct nfs4_reply_seg){.at = XDR_GETPOS(x), .len = len, .res = i};
+	return true;
 }
 
 /* One op's result: its number, then its result (status only for an op
- * without a table row). */
-static bool encode_result(XDR *x, const nfs_resop4 *r)
+ * without a table row).  With lend, a READ's data is left out and noted in
+ * out's segments instead, while there is room for them. */
+static bool encode_result(XDR *x, const nfs_resop4 *r, uint32_t i, bool lend, struct nfs4_compound_reply *out)
 {
 	uint32_t opnum = r->resop;
 	const struct nfs4_op *op = nfs4_op_find(opnum);
@@ -101,20 +168,26 @@ static bool encode_result(XDR *x, const nfs_resop4 *r)
 		nfsstat4 st = r->nfs_resop4_u.opillegal.status;
 		return xdr_nfsstat4(x, &st);
 	}
+	if (lend && out->nsegs < NFS4_REPLY_SEGS && read_lendable(r))
+		return encode_read_lent(x, r, i, &out->segs[out->nsegs++]);
 	return NFS4_XDRPROC(op->encode_result)(x, (void *)&r->nfs_resop4_u);
 }
 
-/* Room for the reply's bulk: READ data and READDIR entries.  Without it a
- * 1 MiB READ was encoded into five growing buffers (8 KiB to 2 MiB) before
- * one held it; the v4 benchmark's READ rate was half ganesha's. */
-static size_t reply_size_hint(const nfs_resop4 *res, uint32_t nres)
+/* Room for the reply's bulk: READ data (when copied) and READDIR entries.
+ * Without it a 1 MiB READ was encoded into five growing buffers (8 KiB to
+ * 2 MiB) before one held it; the v4 benchmark's READ rate was half
+ * ganesha's. */
+static size_t reply_size_hint(const nfs_resop4 *res, uint32_t nres, bool lend)
 {
 	size_t n = 8192;
+	uint32_t lent = 0;
 
 	for (uint32_t i = 0; i < nres; i++) {
 		if (res[i].nfs_resop4_u.opillegal.status != NFS4_OK)
 			continue;
-		if (res[i].resop == OP_READ)
+		if (lend && lent < NFS4_REPLY_SEGS && read_lendable(&res[i]))
+			lent++;
+		else if (res[i].resop == OP_READ)
 			n += res[i].nfs_resop4_u.opread.READ4res_u.resok4.data.data_len;
 		else if (res[i].resop == OP_READDIR)
 			n += ((const struct nfs4_readdir_res *)&res[i].nfs_resop4_u)->entries_len;
@@ -122,20 +195,24 @@ static size_t reply_size_hint(const nfs_resop4 *res, uint32_t nres)
 	return n < REPLY_LIMIT ? n : REPLY_LIMIT;
 }
 
-static int encode_reply(nfsstat4 status, utf8str_cs *tag, const nfs_resop4 *res, uint32_t nres,
+/* Encodes the reply into out.  With lend, READ data stays out of out->data
+ * and out->segs name the results it is in (their bytes still the
+ * results'; take_segments moves them). */
+static int encode_reply(nfsstat4 status, utf8str_cs *tag, const nfs_resop4 *res, uint32_t nres, bool lend,
 			struct nfs4_compound_reply *out)
 {
-	for (size_t cap = reply_size_hint(res, nres); cap <= REPLY_LIMIT; cap *= 4) {
+	for (size_t cap = reply_size_hint(res, nres, lend); cap <= REPLY_LIMIT; cap *= 4) {
 		char *buf = malloc(cap);
 		XDR x;
 		bool ok;
 
 		if (!buf)
 			return -ENOMEM;
+		out->nsegs = 0;
 		xdrmem_ncreate(&x, buf, (u_int)cap, XDR_ENCODE);
 		ok = xdr_nfsstat4(&x, &status) && xdr_utf8str_cs(&x, tag) && xdr_u_int32_t(&x, &nres);
 		for (uint32_t i = 0; ok && i < nres; i++)
-			ok = encode_result(&x, &res[i]);
+			ok = encode_result(&x, &res[i], i, lend, out);
 		if (ok)
 			out->len = XDR_GETPOS(&x);
 		if (x.x_ops->x_destroy)
@@ -146,7 +223,22 @@ static int encode_reply(nfsstat4 status, utf8str_cs *tag, const nfs_resop4 *res,
 		}
 		free(buf);
 	}
+	out->nsegs = 0;
 	return -EMSGSIZE;
+}
+
+/* The lent bytes of the reply's segments move from the READ results into
+ * the reply, which gives them back once sent (or freed). */
+static void take_segments(nfs_resop4 *res, struct nfs4_compound_reply *reply)
+{
+	for (uint32_t i = 0; i < reply->nsegs; i++) {
+		struct nfs4_reply_seg *seg = &reply->segs[i];
+		struct nfs4_read_res *rr = (struct nfs4_read_res *)&res[seg->res].nfs_resop4_u;
+		seg->vfs = rr->vfs;
+		seg->lent = rr->lent;
+		rr->vfs = NULL;
+		rr->res.READ4res_u.resok4.data.data_val = NULL;
+	}
 }
 
 /* The reply is larger than the session's ca_maxresponsesize: the client
@@ -165,7 +257,7 @@ static int shrink_reply(utf8str_cs *tag, const nfs_resop4 *res, uint32_t nres, u
 		tmp[k] = (nfs_resop4){.resop = res[k].resop};
 		tmp[k].nfs_resop4_u.opillegal.status = NFS4ERR_REP_TOO_BIG;
 		struct nfs4_compound_reply out = {0};
-		rc = encode_reply(NFS4ERR_REP_TOO_BIG, tag, tmp, k + 1, &out);
+		rc = encode_reply(NFS4ERR_REP_TOO_BIG, tag, tmp, k + 1, false, &out);
 		if (rc == 0 && out.len > limit) {
 			free(out.data);
 			rc = -EMSGSIZE;
@@ -258,12 +350,27 @@ static enum rpc_disposition nfs4_compound(struct rpc_call *call, void *args, voi
 		reply->len = (uint32_t)c.replay_len;
 		return RPC_OK;
 	}
-	int rc = encode_reply(status, &a->tag, res, nres, reply);
-	if (rc == 0 && c.in_session && reply->len > c.grant.params.max_response)
+	/* A reply the slot does not keep (sa_cachethis false: a replay gets
+	 * RETRY_UNCACHED_REP, RFC 8881 section 2.10.6.1.3) sends its READ data
+	 * by reference, as the v3 READ does; one the slot keeps is copied
+	 * whole. */
+	bool lend = c.in_session && !c.cachethis && call->req->rq_xprt->xp_type == XPRT_TCP;
+	int rc = encode_reply(status, &a->tag, res, nres, lend, reply);
+	if (rc == 0 && c.in_session && reply_bytes(reply) > c.grant.params.max_response)
 		rc = shrink_reply(&a->tag, res, nres, c.grant.params.max_response, reply);
+	if (rc == 0 && reply->nsegs) {
+		take_segments(res, reply);
+		reply->tcp_ops = call->req->rq_xdrs->x_ops;
+	}
 	free_results(res, nres);
+	/* A lone SEQUENCE is kept whatever it says: its whole reply is the
+	 * SEQUENCE result a slot keeps anyway (RFC 8881 section 2.10.6.1.3),
+	 * as knfsd does.  A reply with lent segments is never whole in data,
+	 * so it is never kept. */
+	bool keep =
+	    (c.cachethis || a->nops == 1) && reply->nsegs == 0 && reply->len <= c.grant.params.max_response_cached;
 	if (c.in_session)
-		nfs4_slot_finish(c.nfs4->state, c.sessionid, c.slot, rc == 0 ? reply->data : NULL, reply->len, true);
+		nfs4_slot_finish(c.nfs4->state, c.sessionid, c.slot, rc == 0 ? reply->data : NULL, reply->len, keep);
 	if (rc < 0) {
 		log_warn("nfs4: xid %08x: reply of %u ops could not be encoded", call->xid, nres);
 		return RPC_SYSTEM_ERR;

@@ -198,7 +198,7 @@ NFS4_HANDLER(nfs4_op_open_downgrade)
 NFS4_HANDLER(nfs4_op_read)
 {
 	READ4args *a = args;
-	READ4res *r = res;
+	struct nfs4_read_res *rr = res;
 	size_t count = a->count < NFS4_MAX_IO ? a->count : NFS4_MAX_IO, nread = 0;
 	struct gfs_attr attr;
 	int eof = 0;
@@ -208,18 +208,33 @@ NFS4_HANDLER(nfs4_op_read)
 		st = nfs4_check_stateid(c, &a->stateid, OPEN4_SHARE_ACCESS_READ);
 	if (st != NFS4_OK)
 		return st;
-	char *buf = malloc(count ? count : 1);
-	if (!buf)
-		return NFS4ERR_DELAY;
-	int rc = gfs_read(c->call->vfs, &c->cur.acc.cred, c->cur.acc.ref, a->offset, count, buf, &nread, &eof, &attr);
-	if (rc < 0) {
-		free(buf);
+	/* The bytes stay the vfs's (a cached block, or its own buffer when
+	 * the range spans blocks): the reply either copies them (a reply the
+	 * slot keeps) or sends them by reference (nfs4_compound.c). */
+	int rc = gfs_read_lend(c->call->vfs, &c->cur.acc.cred, c->cur.acc.ref, a->offset, count, &rr->lent, &nread,
+			       &eof, &attr);
+	if (rc < 0)
 		return nfs4_status(rc);
-	}
-	r->READ4res_u.resok4.eof = eof != 0;
-	r->READ4res_u.resok4.data.data_val = buf;
-	r->READ4res_u.resok4.data.data_len = (u_int)nread;
+	rr->vfs = c->call->vfs;
+	rr->res.READ4res_u.resok4.eof = eof != 0;
+	rr->res.READ4res_u.resok4.data.data_val = (char *)rr->lent.data;
+	rr->res.READ4res_u.resok4.data.data_len = (u_int)nread;
 	return NFS4_OK;
+}
+
+bool nfs4_xdr_read_res(XDR *xdrs, void *obj)
+{
+	struct nfs4_read_res *rr = obj;
+
+	if (xdrs->x_op != XDR_FREE)
+		return xdr_READ4res(xdrs, &rr->res);
+	/* The bytes are the vfs's, not ours to free(); nothing else in a
+	 * READ4res is allocated. */
+	if (rr->vfs)
+		gfs_read_release(rr->vfs, &rr->lent);
+	rr->vfs = NULL;
+	rr->res.READ4res_u.resok4.data.data_val = NULL;
+	return true;
 }
 
 NFS4_HANDLER(nfs4_op_write)
@@ -244,6 +259,41 @@ NFS4_HANDLER(nfs4_op_write)
 	r->WRITE4res_u.resok4.committed = (stable_how4)committed;
 	nfs4_put_verifier(c, r->WRITE4res_u.resok4.writeverf);
 	return NFS4_OK;
+}
+
+bool nfs4_xdr_write_args(XDR *xdrs, void *obj)
+{
+	struct nfs4_write_args *w = obj;
+	WRITE4args *a = &w->args;
+
+	if (xdrs->x_op == XDR_FREE) {
+		if (w->data_in_place)
+			a->data.data_val = NULL; /* the receive buffer's, not ours */
+		w->data_in_place = false;
+		return xdr_WRITE4args(xdrs, a);
+	}
+	if (xdrs->x_op != XDR_DECODE)
+		return xdr_WRITE4args(xdrs, a);
+	uint32_t len;
+	if (!xdr_stateid4(xdrs, &a->stateid) || !xdr_offset4(xdrs, &a->offset) || !xdr_stable_how4(xdrs, &a->stable) ||
+	    !xdr_uint32_t(xdrs, &len) || len > NFS4_MAXIO)
+		return false;
+	a->data.data_len = len;
+	if (len == 0)
+		return true;
+	size_t padded = ((size_t)len + 3) & ~(size_t)3;
+	if (xdr_tail_inline(xdrs) >= padded) {
+		/* Contiguous in the record as received: the write buffer
+		 * copies it once from there. */
+		a->data.data_val = (char *)xdrs->x_data;
+		xdrs->x_data += padded;
+		w->data_in_place = true;
+		return true;
+	}
+	/* Spread over the stream's buffers, or cut short (a malformed
+	 * record: decoding fails, and the op is BADXDR). */
+	a->data.data_val = malloc(len);
+	return a->data.data_val && xdr_opaque_decode(xdrs, a->data.data_val, len);
 }
 
 NFS4_HANDLER(nfs4_op_commit)

@@ -101,12 +101,45 @@ struct nfs4_compound_args {
 	uint32_t request_bytes;
 };
 bool nfs4_xdr_compound_args(XDR *xdrs, void *obj);
-/* The reply, encoded already (for the slot's reply cache). */
+/* READ data that goes out by reference (nfs4_compound.c): the vfs lent
+ * it, and it follows byte at of the encoded part of the reply, with its
+ * XDR padding. */
+struct nfs4_reply_seg {
+	uint32_t at, len;
+	uint32_t res;	     /* index of the READ result it came from */
+	struct gfs_vfs *vfs; /* set while lent holds the bytes */
+	struct gfs_lent lent;
+};
+#define NFS4_REPLY_SEGS 4
+/* The reply, encoded already (for the slot's reply cache), except for the
+ * READ data of a compound whose reply is not kept (sa_cachethis false),
+ * which is lent to the transport in segs. */
 struct nfs4_compound_reply {
 	void *data;
-	uint32_t len;
+	uint32_t len; /* the bytes in data */
+	uint32_t nsegs;
+	struct nfs4_reply_seg segs[NFS4_REPLY_SEGS];
+	const void *tcp_ops; /* the xdr_ioq ops of a TCP call, else NULL */
 };
 bool nfs4_xdr_compound_reply(XDR *xdrs, void *obj);
+
+/* READ's result (nfs4_data.c): the data is lent by the vfs, given back by
+ * XDR_FREE, or moved into the reply's segs by the compound.  It lives in
+ * the nfs_resop4 union, as READ4res would. */
+struct nfs4_read_res {
+	READ4res res;
+	struct gfs_vfs *vfs; /* set while lent holds the bytes */
+	struct gfs_lent lent;
+};
+bool nfs4_xdr_read_res(XDR *xdrs, void *obj);
+/* WRITE's arguments: the payload is left where it lies in the received
+ * record when it is contiguous there (valid while the call runs), as the
+ * v3 WRITE does, instead of a copy.  In the nfs_argop4 union. */
+struct nfs4_write_args {
+	WRITE4args args;
+	bool data_in_place;
+};
+bool nfs4_xdr_write_args(XDR *xdrs, void *obj);
 
 /* nfs4_util.c */
 nfsstat4 nfs4_status(int err);

@@ -39,7 +39,7 @@ static const struct nfs4_op ops[] = {
     [OP_PUTFH] = OP("PUTFH", PUTFH4args, PUTFH4res, nfs4_op_putfh, 0),
     [OP_PUTPUBFH] = OP_NOARGS("PUTPUBFH", PUTPUBFH4res, nfs4_op_putpubfh, 0),
     [OP_PUTROOTFH] = OP_NOARGS("PUTROOTFH", PUTROOTFH4res, nfs4_op_putrootfh, 0),
-    [OP_READ] = OP("READ", READ4args, READ4res, nfs4_op_read, FH),
+    [OP_READ] = {"READ", XDR_FN(xdr_READ4args), XDR_FN(nfs4_xdr_read_res), nfs4_op_read, FH},
     [OP_READDIR] = {"READDIR", XDR_FN(xdr_READDIR4args), XDR_FN(nfs4_xdr_readdir_res), nfs4_op_readdir, FH},
     [OP_READLINK] = OP_NOARGS("READLINK", READLINK4res, nfs4_op_readlink, FH),
     [OP_REMOVE] = OP("REMOVE", REMOVE4args, REMOVE4res, nfs4_op_remove, FH),
@@ -49,7 +49,7 @@ static const struct nfs4_op ops[] = {
     [OP_SECINFO] = OP("SECINFO", SECINFO4args, SECINFO4res, nfs4_op_secinfo, FH),
     [OP_SETATTR] = OP("SETATTR", SETATTR4args, SETATTR4res, nfs4_op_setattr, FH),
     [OP_VERIFY] = OP("VERIFY", VERIFY4args, VERIFY4res, nfs4_op_verify, FH),
-    [OP_WRITE] = OP("WRITE", WRITE4args, WRITE4res, nfs4_op_write, FH),
+    [OP_WRITE] = {"WRITE", XDR_FN(nfs4_xdr_write_args), XDR_FN(xdr_WRITE4res), nfs4_op_write, FH},
     [OP_BACKCHANNEL_CTL] = OP("BACKCHANNEL_CTL", BACKCHANNEL_CTL4args, BACKCHANNEL_CTL4res, nfs4_op_backchannel_ctl, 0),
     [OP_BIND_CONN_TO_SESSION] = OP("BIND_CONN_TO_SESSION", BIND_CONN_TO_SESSION4args, BIND_CONN_TO_SESSION4res,
 				   nfs4_op_bind_conn_to_session, NOSESS),
@@ -71,6 +71,11 @@ static const struct nfs4_op ops[] = {
     [OP_CLONE] = OP("CLONE", CLONE4args, CLONE4res, nfs4_op_clone, FH),
     [OP_COPY] = OP("COPY", COPY4args, COPY4res, nfs4_op_copy, FH),
 };
+
+/* READ's result and WRITE's arguments carry more than the rpcgen types, in
+ * the same unions. */
+_Static_assert(sizeof(struct nfs4_read_res) <= sizeof(((nfs_resop4 *)0)->nfs_resop4_u), "READ result too big");
+_Static_assert(sizeof(struct nfs4_write_args) <= sizeof(((nfs_argop4 *)0)->nfs_argop4_u), "WRITE args too big");
 
 const struct nfs4_op *nfs4_op_find(uint32_t opnum)
 {

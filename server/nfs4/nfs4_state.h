@@ -125,8 +125,11 @@ struct nfs4_slot_grant {
 nfsstat4 nfs4_slot_begin(struct nfs4_state *st, const uint8_t sessionid[NFS4_SESSIONID_SIZE], slotid4 slot,
 			 sequenceid4 seq, struct nfs4_slot_grant *out);
 /* Ends the request on the slot; keeps a copy of reply when cache is set
- * and it fits the session's cached-reply size, else remembers that it was
- * not kept.  reply may be NULL (nothing to keep). */
+ * (the client's sa_cachethis) and it fits the session's cached-reply
+ * size, else remembers that it was not kept, so that a replay is
+ * RETRY_UNCACHED_REP.  reply may be NULL (nothing to keep).  The caller
+ * passes cache only for a reply within the session's cached-reply size:
+ * the copy is made before the state's lock is taken. */
 void nfs4_slot_finish(struct nfs4_state *st, const uint8_t sessionid[NFS4_SESSIONID_SIZE], slotid4 slot,
 		      const void *reply, size_t len, bool cache);
 

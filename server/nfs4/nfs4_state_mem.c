@@ -197,15 +197,23 @@ static struct client *find_client(struct nfs4_state *st, clientid4 id)
 	return NULL;
 }
 
+/* A session id starts with its client's id (nfs4_session_create): only
+ * that client's sessions are compared. */
 static struct session *find_session(struct nfs4_state *st, const uint8_t *id, struct client **owner)
 {
-	for (struct client *c = st->clients; c; c = c->next)
+	clientid4 cid = 0;
+	for (int i = 0; i < 8; i++)
+		cid = cid << 8 | id[i];
+	for (struct client *c = st->clients; c; c = c->next) {
+		if (c->id != cid)
+			continue;
 		for (struct session *s = c->sessions; s; s = s->next)
 			if (memcmp(s->id, id, NFS4_SESSIONID_SIZE) == 0) {
 				if (owner)
 					*owner = c;
 				return s;
 			}
+	}
 	return NULL;
 }
 
@@ -490,6 +498,9 @@ nfsstat4 nfs4_slot_begin(struct nfs4_state *st, const uint8_t sessionid[NFS4_SES
 {
 	nfsstat4 status = NFS4_OK;
 	struct client *c;
+	void *old_reply = NULL; /* freed once the lock is dropped */
+	time_t t = now();
+	uint64_t t_ms = now_ms();
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&st->lock);
@@ -526,14 +537,13 @@ nfsstat4 nfs4_slot_begin(struct nfs4_state *st, const uint8_t sessionid[NFS4_SES
 	sl->seq = seq;
 	sl->busy = true;
 	sl->cached = false;
-	free(sl->reply);
+	old_reply = sl->reply;
 	sl->reply = NULL;
 	sl->reply_len = 0;
-	c->renewed = now();
+	c->renewed = t;
 	if (c->has_locks) {
-		uint64_t t = now_ms();
-		if (c->lease_renewed_ms == 0 || t - c->lease_renewed_ms >= st->cfg.lease_seconds * 1000ull / 3) {
-			c->lease_renewed_ms = t;
+		if (c->lease_renewed_ms == 0 || t_ms - c->lease_renewed_ms >= st->cfg.lease_seconds * 1000ull / 3) {
+			c->lease_renewed_ms = t_ms;
 			out->renew_lease = true;
 			memcpy(out->key, c->key, sizeof(c->key));
 		}
@@ -543,27 +553,32 @@ nfsstat4 nfs4_slot_begin(struct nfs4_state *st, const uint8_t sessionid[NFS4_SES
 	out->highest_slot = s->params.slots - 1;
 out:
 	pthread_mutex_unlock(&st->lock);
+	free(old_reply);
 	return status;
 }
 
 void nfs4_slot_finish(struct nfs4_state *st, const uint8_t sessionid[NFS4_SESSIONID_SIZE], slotid4 slotid,
 		      const void *reply, size_t len, bool cache)
 {
+	/* The copy is made before the lock is taken: every SEQUENCE of every
+	 * session waits for that lock. */
+	void *copy = NULL;
+	if (cache && reply && (copy = malloc(len ? len : 1)) != NULL)
+		memcpy(copy, reply, len);
 	pthread_mutex_lock(&st->lock);
 	struct session *s = find_session(st, sessionid, NULL);
 	if (s && slotid < s->params.slots) {
 		struct slot *sl = &s->slots[slotid];
 		sl->busy = false;
-		if (cache && reply && len <= s->params.max_response_cached) {
-			sl->reply = malloc(len);
-			if (sl->reply) {
-				memcpy(sl->reply, reply, len);
-				sl->reply_len = len;
-				sl->cached = true;
-			}
+		if (copy && len <= s->params.max_response_cached) {
+			sl->reply = copy;
+			sl->reply_len = len;
+			sl->cached = true;
+			copy = NULL;
 		}
 	}
 	pthread_mutex_unlock(&st->lock);
+	free(copy);
 }
 
 /* other = {open id (4 bytes), MAC (8 bytes)}; the MAC binds it to the

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <netinet/in.h>
@@ -50,6 +51,57 @@ void rpc_borrowed_reply_begin(void)
 void rpc_borrowed_reply_end(void)
 {
 	atomic_fetch_sub(&borrowed_replies, 1);
+}
+
+/* Bytes handed to ntirpc's TCP sender by reference (XDR_PUTBUFS): ntirpc
+ * holds one reference per vector and calls uio_release for each once it
+ * has written the reply, possibly after the call returned; the last
+ * release gives the bytes back to their owner.  The owner's context is
+ * copied behind the vector, so one allocation carries it all. */
+struct lent_uio {
+	void (*give_back)(void *ctx);
+	void *ctx;
+	xdr_uio uio; /* last: uio_vio[1] follows, then the context */
+};
+
+static void lent_uio_release(xdr_uio *uio, u_int flags)
+{
+	(void)flags;
+	if (__atomic_sub_fetch(&uio->uio_references, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	struct lent_uio *lu = (struct lent_uio *)((char *)uio - offsetof(struct lent_uio, uio));
+	lu->give_back(lu->ctx);
+	free(lu);
+	rpc_borrowed_reply_end();
+}
+
+bool rpc_put_lent(XDR *xdrs, const void *data, uint32_t len, void (*give_back)(void *ctx), void *ctx, size_t ctx_size)
+{
+	const size_t align = _Alignof(max_align_t);
+	size_t head = (sizeof(struct lent_uio) + sizeof(xdr_vio) + align - 1) & ~(align - 1);
+	struct lent_uio *lu = malloc(head + ctx_size);
+	if (!lu) {
+		/* No memory for the reference: the bytes are copied instead. */
+		bool put = XDR_PUTBYTES(xdrs, data, len);
+		give_back(ctx);
+		return put;
+	}
+	*lu = (struct lent_uio){.give_back = give_back, .ctx = (char *)lu + head};
+	memcpy(lu->ctx, ctx, ctx_size);
+	uint8_t *p = (uint8_t *)data;
+	lu->uio.uio_vio[0] = (xdr_vio){.vio_base = p,
+				       .vio_head = p,
+				       .vio_tail = p + len,
+				       .vio_wrap = p + len,
+				       .vio_length = len,
+				       .vio_type = VIO_DATA};
+	lu->uio.uio_count = 1;
+	lu->uio.uio_release = lent_uio_release;
+	lu->uio.uio_references = 1; /* ours, until XDR_PUTBUFS has taken its own */
+	rpc_borrowed_reply_begin();
+	bool put = XDR_PUTBUFS(xdrs, &lu->uio, XDR_PUTBUFS_FLAG_RDNLY);
+	lent_uio_release(&lu->uio, 0);
+	return put;
 }
 
 static struct svc_req *request_alloc(SVCXPRT *xprt, XDR *xdrs)

@@ -32,6 +32,16 @@ void rpc_transport_stop(void);
  * back to a volume that has been closed. */
 void rpc_borrowed_reply_begin(void);
 void rpc_borrowed_reply_end(void);
+/* Puts len bytes at data into the reply on xdrs, ntirpc's TCP record
+ * stream (xdr_ioq), by reference: no copy.  The bytes must stay valid
+ * until give_back runs, once, with a copy of ctx (ctx_size bytes): after
+ * ntirpc has sent them, possibly after the call returned, or at once when
+ * they had to be copied for want of memory.  The caller owns neither the
+ * bytes nor ctx's contents afterwards, whatever is returned.  No XDR
+ * padding is added. */
+struct rpc_xdr;
+bool rpc_put_lent(struct rpc_xdr *xdrs, const void *data, uint32_t len, void (*give_back)(void *ctx), void *ctx,
+		  size_t ctx_size);
 
 /* rpc_recordcap.c: the record size bound on TCP connections. */
 void rpc_recordcap_track(int fd, uint32_t max_record);

@@ -1,7 +1,7 @@
 /*
  * nfs4_fuzz_test.c - COMPOUNDs a client library would never send: too
  * many operations, unknown and unimplemented operation numbers, truncated
- * arguments, and a fuzz of the decoders (the v4.2 SEEK, DEALLOCATE, CLONE
+ * arguments, WRITE payload lengths beyond the record, and a fuzz of the decoders (the v4.2 SEEK, DEALLOCATE, CLONE
  * and COPY among them) with mutated valid compounds.  The
  * gateway must answer each with the RFC status (or GARBAGE_ARGS), never
  * crash, and keep serving.
@@ -120,6 +120,40 @@ TEST(unknown_and_unsupported_ops)
 	REQUIRE_EQ(send_raw(&s, buf, n), RPC_SUCCESS);
 	CHECK_EQ(s.res.status, NFS4ERR_BADXDR);
 	CHECK_EQ(s.res.resarray.resarray_len, 3);
+	CHECK_EQ(v4_status(&s, 1), NFS4_OK);
+	v4_close(&s);
+}
+
+/* WRITE arguments whose payload length lies (the payload is decoded where
+ * it lies in the record): past the end of the record, over NFS4_MAXIO,
+ * all ones.  Each is BADXDR at the WRITE, with the ops before it run, and
+ * the session goes on. */
+TEST(write_length_beyond_the_record)
+{
+	struct v4 s;
+	static uint8_t buf[4096];
+	REQUIRE(v4_root_session(&s, "fuzz-write") == 0);
+	static const uint32_t lengths[] = {1u << 20, 1001, (1u << 20) + 1, 0x7fffffffu, 0xffffffffu};
+	for (size_t i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++) {
+		size_t n = header_and_sequence(&s, buf, sizeof(buf), 3);
+		REQUIRE(n > 0);
+		n += put32(buf + n, OP_PUTROOTFH);
+		n += put32(buf + n, OP_WRITE);
+		memset(buf + n, 0, 16 + 8 + 4); /* stateid, offset, stable */
+		n += 16 + 8 + 4;
+		n += put32(buf + n, lengths[i]);
+		memset(buf + n, 0x5a, 1000); /* less than any length says */
+		n += 1000;
+		REQUIRE_EQ(send_raw(&s, buf, n), RPC_SUCCESS);
+		CHECK_EQ(s.res.status, NFS4ERR_BADXDR);
+		CHECK_EQ(s.res.resarray.resarray_len, 3);
+		CHECK_EQ(v4_status(&s, 1), NFS4_OK);
+		CHECK_EQ(v4_status(&s, 2), NFS4ERR_BADXDR);
+	}
+	v4_begin(&s);
+	v4_seq(&s, 0);
+	v4_add(&s, OP_PUTROOTFH);
+	REQUIRE_EQ(v4_send(&s), RPC_SUCCESS);
 	CHECK_EQ(v4_status(&s, 1), NFS4_OK);
 	v4_close(&s);
 }

@@ -60,6 +60,34 @@ TEST(reply_larger_than_the_session_allows_is_rep_too_big)
 	CHECK_EQ(v4_status(&s, 0), NFS4_OK);
 	CHECK_EQ(v4_status(&s, 1), NFS4_OK);
 	CHECK_EQ(v4_status(&s, 2), NFS4ERR_REP_TOO_BIG);
+	/* the same with sa_cachethis false, where the READ data would have
+	 * gone out by reference: it counts all the same */
+	v4_begin(&s);
+	v4_seq(&s, 0);
+	s.ops[0].nfs_argop4_u.opsequence.sa_cachethis = FALSE;
+	v4_putfh(&s, &f);
+	r = &v4_add(&s, OP_READ)->nfs_argop4_u.opread;
+	r->stateid = sid;
+	r->offset = 0;
+	r->count = 4000;
+	v4_getattr(&s);
+	REQUIRE_EQ(v4_send(&s), RPC_SUCCESS);
+	CHECK_EQ(s.res.status, NFS4ERR_REP_TOO_BIG);
+	CHECK_EQ(s.res.resarray.resarray_len, 3);
+	CHECK_EQ(v4_status(&s, 2), NFS4ERR_REP_TOO_BIG);
+	/* ... and one that fits is whole */
+	v4_begin(&s);
+	v4_seq(&s, 0);
+	s.ops[0].nfs_argop4_u.opsequence.sa_cachethis = FALSE;
+	v4_putfh(&s, &f);
+	r = &v4_add(&s, OP_READ)->nfs_argop4_u.opread;
+	r->stateid = sid;
+	r->offset = 1;
+	r->count = 1501;
+	REQUIRE_EQ(v4_send(&s), RPC_SUCCESS);
+	REQUIRE_EQ(v4_status(&s, 2), NFS4_OK);
+	const READ4resok *ok = &s.res.resarray.resarray_val[2].nfs_resop4_u.opread.READ4res_u.resok4;
+	CHECK(ok->data.data_len == 1501 && memcmp(ok->data.data_val, data + 1, 1501) == 0);
 	/* the slot moved on: the next request on it works */
 	CHECK_EQ(v4_io(&s, &f, &sid, false, 0, back, 1000), NFS4_OK);
 	CHECK_EQ(v4_close_file(&s, &f, &sid), NFS4_OK);

@@ -343,20 +343,7 @@ TEST(reclaim_after_gateway_restart)
 	REQUIRE_EQ(gw_spawn(&g1), 0);
 	v4_close(&a);
 	REQUIRE_EQ(session(&a, &g1, "reclaim-a"), 0);
-	v4_begin(&a);
-	v4_seq(&a, 0);
-	v4_putfh(&a, &f);
-	OPEN4args *o = &v4_add(&a, OP_OPEN)->nfs_argop4_u.opopen;
-	o->share_access = OPEN4_SHARE_ACCESS_BOTH;
-	o->owner.clientid = a.clientid;
-	o->owner.owner.owner_val = "oa";
-	o->owner.owner.owner_len = 2;
-	o->openhow.opentype = OPEN4_NOCREATE;
-	o->claim.claim = CLAIM_PREVIOUS;
-	o->claim.open_claim4_u.delegate_type = OPEN_DELEGATE_NONE;
-	REQUIRE_EQ(v4_send(&a), RPC_SUCCESS);
-	REQUIRE_EQ(v4_status(&a, 2), NFS4_OK);
-	oa = a.res.resarray.resarray_val[2].nfs_resop4_u.opopen.OPEN4res_u.resok4.stateid;
+	REQUIRE_EQ(v4_reclaim_open(&a, &f, "oa", OPEN4_SHARE_ACCESS_BOTH, 0, &oa), NFS4_OK);
 	CHECK_EQ(lock(&a, &f, &oa, "la", WRITE_LT, 0, 10, true, &la), NFS4_OK);
 	/* the lock was never free: the other gateway's client is refused */
 	CHECK_EQ(lock(&b, &f, &ob, "lb", READ_LT, 5, 1, false, &lb), NFS4ERR_DENIED);
@@ -439,20 +426,7 @@ TEST(share_reservations_across_gateways)
 	REQUIRE_EQ(session(&a, &g1, "share-a"), 0);
 	/* a reclaims its open in the grace period: its own reservation in
 	 * Redis does not stand in its way */
-	v4_begin(&a);
-	v4_seq(&a, 0);
-	v4_putfh(&a, &f);
-	OPEN4args *o = &v4_add(&a, OP_OPEN)->nfs_argop4_u.opopen;
-	o->share_access = OPEN4_SHARE_ACCESS_READ;
-	o->share_deny = OPEN4_SHARE_DENY_BOTH;
-	o->owner.clientid = a.clientid;
-	o->owner.owner.owner_val = "oa";
-	o->owner.owner.owner_len = 2;
-	o->openhow.opentype = OPEN4_NOCREATE;
-	o->claim.claim = CLAIM_PREVIOUS;
-	o->claim.open_claim4_u.delegate_type = OPEN_DELEGATE_NONE;
-	REQUIRE_EQ(v4_send(&a), RPC_SUCCESS);
-	CHECK_EQ(v4_status(&a, 2), NFS4_OK);
+	CHECK_EQ(v4_reclaim_open(&a, &f, "oa", OPEN4_SHARE_ACCESS_READ, OPEN4_SHARE_DENY_BOTH, NULL), NFS4_OK);
 	CHECK_EQ(open_share(&b, &hf, "ob", "sh1", OPEN4_SHARE_ACCESS_READ, 0, &sx), NFS4ERR_SHARE_DENIED);
 
 	/* a goes silent: once its Redis lease (1.5 leases, 3 s) ran out, its

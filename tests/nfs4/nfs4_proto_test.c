@@ -139,6 +139,28 @@ int v4_io(struct v4 *s, const nfs_fh4 *fh, const stateid4 *sid, bool write, uint
 	return st;
 }
 
+int v4_reclaim_open(struct v4 *s, const nfs_fh4 *fh, const char *owner, uint32_t access, uint32_t deny, stateid4 *sid)
+{
+	v4_begin(s);
+	v4_seq(s, 0);
+	v4_putfh(s, fh);
+	OPEN4args *o = &v4_add(s, OP_OPEN)->nfs_argop4_u.opopen;
+	o->share_access = access;
+	o->share_deny = deny;
+	o->owner.clientid = s->clientid;
+	o->owner.owner.owner_val = (char *)owner;
+	o->owner.owner.owner_len = (u_int)strlen(owner);
+	o->openhow.opentype = OPEN4_NOCREATE;
+	o->claim.claim = CLAIM_PREVIOUS;
+	o->claim.open_claim4_u.delegate_type = OPEN_DELEGATE_NONE;
+	if (v4_send(s) != RPC_SUCCESS)
+		return -1;
+	int st = v4_status(s, 2);
+	if (st == NFS4_OK && sid)
+		*sid = s->res.resarray.resarray_val[2].nfs_resop4_u.opopen.OPEN4res_u.resok4.stateid;
+	return st;
+}
+
 int v4_close_file(struct v4 *s, const nfs_fh4 *fh, const stateid4 *sid)
 {
 	v4_begin(s);
@@ -807,25 +829,6 @@ TEST(readdir_pages)
 	v4_close(&s);
 }
 
-/* OPEN CLAIM_PREVIOUS of the current file by owner: the status. */
-static int reclaim_open(struct v4 *s, const nfs_fh4 *fh, const char *owner)
-{
-	v4_begin(s);
-	v4_seq(s, 0);
-	v4_putfh(s, fh);
-	OPEN4args *o = &v4_add(s, OP_OPEN)->nfs_argop4_u.opopen;
-	o->share_access = OPEN4_SHARE_ACCESS_READ;
-	o->owner.clientid = s->clientid;
-	o->owner.owner.owner_val = (char *)owner;
-	o->owner.owner.owner_len = (u_int)strlen(owner);
-	o->openhow.opentype = OPEN4_NOCREATE;
-	o->claim.claim = CLAIM_PREVIOUS;
-	o->claim.open_claim4_u.delegate_type = OPEN_DELEGATE_NONE;
-	if (v4_send(s) != RPC_SUCCESS)
-		return -1;
-	return v4_status(s, 2);
-}
-
 static int reclaim_complete(struct v4 *s)
 {
 	v4_begin(s);
@@ -851,11 +854,12 @@ TEST(reclaim_ends_with_reclaim_complete)
 		 v4_open(&a, &hf, "oa", "graced", OPEN4_SHARE_ACCESS_BOTH, 0, true, &sid, &f) == 0;
 	CHECK(ok);
 	if (ok) {
-		CHECK_EQ(reclaim_open(&a, &f, "oa"), NFS4_OK);
+		CHECK_EQ(v4_reclaim_open(&a, &f, "oa", OPEN4_SHARE_ACCESS_READ, 0, NULL), NFS4_OK);
 		CHECK_EQ(reclaim_complete(&a), NFS4_OK);
-		CHECK_EQ(reclaim_open(&a, &f, "oa"), NFS4ERR_NO_GRACE);
+		CHECK_EQ(v4_reclaim_open(&a, &f, "oa", OPEN4_SHARE_ACCESS_READ, 0, NULL), NFS4ERR_NO_GRACE);
 		CHECK_EQ(reclaim_complete(&a), NFS4ERR_COMPLETE_ALREADY);
-		CHECK_EQ(reclaim_open(&b, &f, "ob"), NFS4_OK); /* b has not completed */
+		CHECK_EQ(v4_reclaim_open(&b, &f, "ob", OPEN4_SHARE_ACCESS_READ, 0, NULL),
+			 NFS4_OK); /* b has not completed */
 		free(f.nfs_fh4_val);
 		free(hf.nfs_fh4_val);
 	}

@@ -27,6 +27,9 @@ int v4_open(struct v4 *s, const nfs_fh4 *dir, const char *owner, const char *nam
 /* READ (exactly len bytes expected) or WRITE FILE_SYNC: the op's status. */
 int v4_io(struct v4 *s, const nfs_fh4 *fh, const stateid4 *sid, bool write, uint64_t off, void *data, u_int len);
 int v4_close_file(struct v4 *s, const nfs_fh4 *fh, const stateid4 *sid);
+/* SEQUENCE, PUTFH fh, OPEN CLAIM_PREVIOUS (a reclaim) by owner: the
+ * status, and the stateid into *sid (may be NULL). */
+int v4_reclaim_open(struct v4 *s, const nfs_fh4 *fh, const char *owner, uint32_t access, uint32_t deny, stateid4 *sid);
 int v4_attrs_of(struct v4 *s, const nfs_fh4 *fh, struct v4_attrs *a);
 
 #endif

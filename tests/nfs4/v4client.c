@@ -102,6 +102,116 @@ void v4_getattr(struct v4 *s)
 	a->attr_request.bitmap4_len = 2;
 }
 
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int read_all(int fd, uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t r = read(fd, p, n);
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* One record, all its fragments joined: *out malloc'ed. */
+static int read_record(int fd, uint8_t **out, size_t *len)
+{
+	uint8_t *rec = NULL;
+	size_t n = 0;
+	for (;;) {
+		uint32_t mark;
+		if (read_all(fd, (uint8_t *)&mark, 4) < 0)
+			break;
+		mark = ntohl(mark);
+		size_t frag = mark & 0x7fffffffu;
+		uint8_t *grown = frag > (64u << 20) ? NULL : realloc(rec, n + frag + 1);
+		if (!grown)
+			break;
+		rec = grown;
+		if (read_all(fd, rec + n, frag) < 0)
+			break;
+		n += frag;
+		if (mark & 0x80000000u) {
+			*out = rec;
+			*len = n;
+			return 0;
+		}
+	}
+	free(rec);
+	return -1;
+}
+
+/* The call as one record of one fragment, on the CLIENT's socket and with
+ * its credentials; the reply is read and decoded here too. */
+static enum clnt_stat send_one_fragment(struct v4 *s, COMPOUND4args *args)
+{
+	int fd;
+	if (!clnt_control(s->cl, CLGET_FD, (char *)&fd))
+		return RPC_CANTSEND;
+	size_t cap = 4 + 1024 + xdr_sizeof((xdrproc_t)xdr_COMPOUND4args, args);
+	uint8_t *buf = malloc(cap);
+	if (!buf)
+		return RPC_SYSTEMERROR;
+	struct rpc_msg call = {0};
+	call.rm_xid = ++s->xid;
+	call.rm_direction = CALL;
+	call.rm_call.cb_rpcvers = RPC_MSG_VERSION;
+	call.rm_call.cb_prog = 100003;
+	call.rm_call.cb_vers = 4;
+	call.rm_call.cb_proc = NFSPROC4_COMPOUND;
+	call.rm_call.cb_cred = s->cl->cl_auth->ah_cred;
+	call.rm_call.cb_verf = s->cl->cl_auth->ah_verf;
+	XDR x;
+	xdrmem_create(&x, (char *)buf + 4, (u_int)(cap - 4), XDR_ENCODE);
+	bool ok = xdr_callmsg(&x, &call) && xdr_COMPOUND4args(&x, args);
+	uint32_t len = xdr_getpos(&x);
+	xdr_destroy(&x);
+	uint32_t mark = htonl(0x80000000u | len);
+	memcpy(buf, &mark, 4);
+	if (!ok || write_all(fd, buf, 4 + (size_t)len) < 0) {
+		free(buf);
+		return ok ? RPC_CANTSEND : RPC_CANTENCODEARGS;
+	}
+	free(buf);
+
+	uint8_t *rec;
+	size_t rec_len;
+	if (read_record(fd, &rec, &rec_len) < 0)
+		return RPC_CANTRECV;
+	struct rpc_msg reply = {0};
+	reply.acpted_rply.ar_verf = _null_auth;
+	reply.acpted_rply.ar_results.where = (char *)&s->res;
+	reply.acpted_rply.ar_results.proc = (xdrproc_t)xdr_COMPOUND4res;
+	xdrmem_create(&x, (char *)rec, (u_int)rec_len, XDR_DECODE);
+	enum clnt_stat st = RPC_CANTDECODERES;
+	if (xdr_replymsg(&x, &reply) && reply.rm_xid == call.rm_xid) {
+		if (reply.rm_reply.rp_stat != MSG_ACCEPTED)
+			st = RPC_AUTHERROR;
+		else if (reply.acpted_rply.ar_stat == GARBAGE_ARGS)
+			st = RPC_CANTDECODEARGS;
+		else if (reply.acpted_rply.ar_stat != SUCCESS)
+			st = RPC_FAILED;
+		else
+			st = RPC_SUCCESS;
+	}
+	xdr_destroy(&x);
+	free(rec);
+	return st;
+}
+
 enum clnt_stat v4_send_minor(struct v4 *s, uint32_t minor)
 {
 	COMPOUND4args args = {.minorversion = minor};
@@ -109,6 +219,8 @@ enum clnt_stat v4_send_minor(struct v4 *s, uint32_t minor)
 	args.argarray.argarray_len = s->nops;
 	xdr_free((xdrproc_t)xdr_COMPOUND4res, (char *)&s->res);
 	memset(&s->res, 0, sizeof(s->res));
+	if (s->one_fragment)
+		return send_one_fragment(s, &args);
 	return clnt_call(s->cl, NFSPROC4_COMPOUND, (xdrproc_t)xdr_COMPOUND4args, (char *)&args,
 			 (xdrproc_t)xdr_COMPOUND4res, (char *)&s->res, call_timeout);
 }

@@ -25,6 +25,12 @@ struct v4 {
 	/* the fore channel's negotiated compound sizes (CREATE_SESSION) */
 	count4 max_request, max_response;
 	bool back_chan; /* CREATE_SESSION granted CONN_BACK_CHAN */
+	/* Send each call as one record of one fragment, as the Linux client
+	 * does, instead of through libtirpc, which cuts a record into
+	 * fragments of 64 KiB (256 KiB at most) that the server receives
+	 * into separate buffers.  Set after v4_open_session. */
+	bool one_fragment;
+	uint32_t xid; /* the last one sent that way */
 	/* The compound being built: ops and the storage their names point at. */
 	nfs_argop4 ops[V4_MAX_OPS];
 	u_int nops;
