@@ -9,7 +9,9 @@ file through its symlink with cold caches and check its SHA-256.
 
 With NFSv3 nolock the FileLock is local to each guest, so both may write the
 same blob: temporary names are unique per writer and rename is atomic, so a
-blob is written once or by both with identical bytes, never torn.
+blob is written once or by both with identical bytes, never torn.  With
+real locks (NFSv4, or NLM) every blob must have been written by one guest
+only: the lock excludes.
 """
 import hashlib
 import json
@@ -182,6 +184,10 @@ def main():
         wa, wb = json.load(fa), json.load(fb)
     both = [n for n in FILES if wa.get(n) and wb.get(n)]
     step(f"blobs written by both guests (identical bytes): {both or 'none'}")
+    # With real locks (NLM or NFSv4: no nolock) the FileLock excludes across
+    # guests: whoever takes it second finds the blob and writes nothing.
+    if "nolock" not in os.environ.get("GK_OPTS", "").split(",") and both:
+        raise SystemExit(f"both guests downloaded {both} although the lock is shared: it did not exclude")
 
 
 if __name__ == "__main__":
