@@ -24,38 +24,12 @@
 #define CB_CONF "nfs4 = on\n"
 #define EOF64 UINT64_MAX
 
-static struct gateway g1, g2;
-static int up_state;
-
-static void stop_all(void)
-{
-	if (up_state == 1) {
-		gw_stop(&g2);
-		gw_stop(&g1);
-		up_state = 0;
-	}
-}
+static struct v4_pair pair = {.conf = CB_CONF};
+static struct gateway *const g1 = &pair.g1, *const g2 = &pair.g2;
 
 static bool up(void)
 {
-	if (up_state == 0) {
-		up_state = -1;
-		if (gw_start(&g1, CB_CONF GW_TEST_EXPORTS) == 0) {
-			if (gw_start_peer(&g2, &g1, CB_CONF) == 0) {
-				up_state = 1;
-				atexit(stop_all);
-			} else
-				gw_stop(&g1);
-		}
-	}
-	return up_state == 1;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return v4_pair_up(&pair);
 }
 
 static int read_full(int fd, void *buf, size_t len)
@@ -300,7 +274,7 @@ static void blocked_then_notified(struct gateway *gb, const char *tag, uint32_t 
 	snprintf(owner_a, sizeof(owner_a), "cb-a-%s", tag);
 	snprintf(owner_b, sizeof(owner_b), "cb-b-%s", tag);
 	snprintf(name, sizeof(name), "cbfile-%s", tag);
-	REQUIRE_EQ(v4_open_session_cb(&a, g1.nfs_port, 0, 0, owner_a, true), 0);
+	REQUIRE_EQ(v4_open_session_cb(&a, g1->nfs_port, 0, 0, owner_a, true), 0);
 	CHECK(a.back_chan);
 	REQUIRE_EQ(v4_open_session(&b, gb->nfs_port, 0, 0, owner_b), 0);
 	REQUIRE_EQ(v4_export_fh(&a, "hf", &hf), 0);
@@ -314,9 +288,9 @@ static void blocked_then_notified(struct gateway *gb, const char *tag, uint32_t 
 	struct cb_seen cb;
 	CHECK(receive_callback(&a, 300, &cb) < 0); /* nothing while it is held */
 	REQUIRE_EQ(locku(&b, &f, &lb, NULL), NFS4_OK);
-	double t0 = now_s();
+	double t0 = v4_now_s();
 	REQUIRE_EQ(receive_callback(&a, 5000, &cb), 0);
-	double waited = now_s() - t0;
+	double waited = v4_now_s() - t0;
 	fprintf(stderr, "  %s: CB_NOTIFY_LOCK %.3f s after the release\n", tag, waited);
 	CHECK(waited < limit_s);
 	CHECK_EQ(cb.prog, NFS4_CALLBACK);
@@ -341,7 +315,7 @@ static void blocked_then_notified(struct gateway *gb, const char *tag, uint32_t 
 TEST(cb_notify_lock_same_gateway)
 {
 	REQUIRE(up());
-	blocked_then_notified(&g1, "same", 1, 1.0);
+	blocked_then_notified(g1, "same", 1, 1.0);
 }
 
 TEST(cb_notify_lock_across_gateways)
@@ -351,7 +325,7 @@ TEST(cb_notify_lock_across_gateways)
 	 * (pub/sub): within 0.5 s, which g1's once-a-second check of the
 	 * waiter alone would not make (it comes about 0.7 s after the
 	 * release here: the waiter was made 0.3 s before it). */
-	blocked_then_notified(&g2, "cross", 1, 0.5);
+	blocked_then_notified(g2, "cross", 1, 0.5);
 }
 
 TEST(cb_backchannel_ctl_and_sequence)
@@ -361,8 +335,8 @@ TEST(cb_backchannel_ctl_and_sequence)
 	nfs_fh4 hf, f;
 	stateid4 oa, ob, lb;
 	uint32_t rflags = 0;
-	REQUIRE_EQ(v4_open_session_cb(&a, g1.nfs_port, 0, 0, "cb-ctl-a", true), 0);
-	REQUIRE_EQ(v4_open_session(&b, g1.nfs_port, 0, 0, "cb-ctl-b"), 0);
+	REQUIRE_EQ(v4_open_session_cb(&a, g1->nfs_port, 0, 0, "cb-ctl-a", true), 0);
+	REQUIRE_EQ(v4_open_session(&b, g1->nfs_port, 0, 0, "cb-ctl-b"), 0);
 	REQUIRE_EQ(v4_export_fh(&a, "hf", &hf), 0);
 	REQUIRE_EQ(open_flags(&b, &hf, "ob", "cbctl", true, &ob, NULL, &rflags), 0);
 	REQUIRE_EQ(open_flags(&a, &hf, "oa", "cbctl", false, &oa, &f, &rflags), 0);
@@ -423,8 +397,8 @@ TEST(cb_silent_client_does_not_hang_the_gateway)
 	nfs_fh4 hf, f;
 	stateid4 oa, ob, lb;
 	uint32_t rflags = 0, flags = 0;
-	REQUIRE_EQ(v4_open_session_cb(&a, g1.nfs_port, 0, 0, "cb-silent-a", true), 0);
-	REQUIRE_EQ(v4_open_session(&b, g1.nfs_port, 0, 0, "cb-silent-b"), 0);
+	REQUIRE_EQ(v4_open_session_cb(&a, g1->nfs_port, 0, 0, "cb-silent-a", true), 0);
+	REQUIRE_EQ(v4_open_session(&b, g1->nfs_port, 0, 0, "cb-silent-b"), 0);
 	REQUIRE_EQ(v4_export_fh(&a, "hf", &hf), 0);
 	REQUIRE_EQ(open_flags(&b, &hf, "ob", "cbsilent", true, &ob, NULL, &rflags), 0);
 	REQUIRE_EQ(open_flags(&a, &hf, "oa", "cbsilent", false, &oa, &f, &rflags), 0);
@@ -436,18 +410,18 @@ TEST(cb_silent_client_does_not_hang_the_gateway)
 	 * also a's own fore channel (libtirpc skips the callback record). */
 	double worst = 0;
 	for (int i = 0; i < 20; i++) {
-		double t = now_s();
+		double t = v4_now_s();
 		CHECK_EQ(sequence_flags(&b, &flags), NFS4_OK);
-		double d = now_s() - t;
+		double d = v4_now_s() - t;
 		worst = d > worst ? d : worst;
 		struct timespec ts = {0, 100 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
 	CHECK(worst < 0.5);
 	/* after the callback's time limit (2 s) its backchannel is down */
-	double t0 = now_s();
+	double t0 = v4_now_s();
 	flags = 0;
-	while (now_s() - t0 < 10) {
+	while (v4_now_s() - t0 < 10) {
 		CHECK_EQ(sequence_flags(&a, &flags), NFS4_OK);
 		if (flags)
 			break;
@@ -500,15 +474,15 @@ TEST(cb_silent_client_does_not_hang_the_gateway)
 	/* the gateway still answers, and stops cleanly (no leak of the
 	 * connection references the backchannels held) */
 	struct v4 c;
-	CHECK_EQ(v4_open_session(&c, g1.nfs_port, 0, 0, "cb-after"), 0);
+	CHECK_EQ(v4_open_session(&c, g1->nfs_port, 0, 0, "cb-after"), 0);
 	v4_close(&c);
 }
 
 TEST(cb_gateways_stop_cleanly)
 {
-	if (up_state != 1)
+	if (pair.state != 1)
 		return;
-	CHECK_EQ(gw_stop(&g2), 0);
-	CHECK_EQ(gw_stop(&g1), 0);
-	up_state = 0;
+	CHECK_EQ(gw_stop(g2), 0);
+	CHECK_EQ(gw_stop(g1), 0);
+	pair.state = 0;
 }

@@ -19,32 +19,12 @@
 #define LEASE_CONF "nfs4 = on\nnfs4_lease_time = 2\n"
 #define EOF64 UINT64_MAX
 
-static struct gateway g1, g2;
-static int up_state; /* 0 not tried, 1 up, -1 failed */
+static struct v4_pair pair = {.conf = LEASE_CONF};
+static struct gateway *const g1 = &pair.g1, *const g2 = &pair.g2;
 
-static void stop_all(void)
-{
-	if (up_state == 1) {
-		gw_stop(&g2);
-		gw_stop(&g1);
-		up_state = 0;
-	}
-}
-
-/* Two gateways of one volume, lease 2 s. */
 static bool up(void)
 {
-	if (up_state == 0) {
-		up_state = -1;
-		if (gw_start(&g1, LEASE_CONF GW_TEST_EXPORTS) == 0) {
-			if (gw_start_peer(&g2, &g1, LEASE_CONF) == 0) {
-				up_state = 1;
-				atexit(stop_all);
-			} else
-				gw_stop(&g1);
-		}
-	}
-	return up_state == 1;
+	return v4_pair_up(&pair);
 }
 
 static int session(struct v4 *s, struct gateway *g, const char *owner)
@@ -160,13 +140,6 @@ static int renew(struct v4 *s)
 	return v4_status(s, 0);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 TEST(lock_conflicts_between_clients)
 {
 	REQUIRE(up());
@@ -174,8 +147,8 @@ TEST(lock_conflicts_between_clients)
 	nfs_fh4 hf, f;
 	stateid4 oa, ob;
 	struct lk la = {0}, lb = {0}, t = {0};
-	REQUIRE_EQ(session(&a, &g1, "lock-a"), 0);
-	REQUIRE_EQ(session(&b, &g1, "lock-b"), 0);
+	REQUIRE_EQ(session(&a, g1, "lock-a"), 0);
+	REQUIRE_EQ(session(&b, g1, "lock-b"), 0);
 	REQUIRE_EQ(v4_export_fh(&a, "hf", &hf), 0);
 	REQUIRE_EQ(v4_open(&a, &hf, "oa", "lk1", OPEN4_SHARE_ACCESS_BOTH, 0, true, &oa, &f), 0);
 	REQUIRE_EQ(v4_open(&b, &hf, "ob", "lk1", OPEN4_SHARE_ACCESS_BOTH, 0, false, &ob, NULL), 0);
@@ -275,8 +248,8 @@ TEST(locks_across_gateways)
 	nfs_fh4 hf, f, hf2;
 	stateid4 oa, oc;
 	struct lk la = {0}, lc = {0}, t = {0};
-	REQUIRE_EQ(session(&a, &g1, "cross-a"), 0);
-	REQUIRE_EQ(session(&c, &g2, "cross-c"), 0);
+	REQUIRE_EQ(session(&a, g1, "cross-a"), 0);
+	REQUIRE_EQ(session(&c, g2, "cross-c"), 0);
 	REQUIRE_EQ(v4_export_fh(&a, "hf", &hf), 0);
 	REQUIRE_EQ(v4_export_fh(&c, "hf", &hf2), 0);
 	REQUIRE_EQ(v4_open(&a, &hf, "oa", "lk2", OPEN4_SHARE_ACCESS_BOTH, 0, true, &oa, &f), 0);
@@ -294,12 +267,12 @@ TEST(locks_across_gateways)
 
 	/* c goes silent: its lease (2 s; 3 s in Redis) runs out and a, polling
 	 * as a client does for a blocking lock, gets the range */
-	double start = now_s(), granted = 0;
-	while (now_s() - start < 10) {
+	double start = v4_now_s(), granted = 0;
+	while (v4_now_s() - start < 10) {
 		int st = lock(&a, &f, &la.sid, NULL, WRITEW_LT, 0, 20, false, &t);
 		if (st == NFS4_OK) {
 			la.sid = t.sid;
-			granted = now_s() - start;
+			granted = v4_now_s() - start;
 			break;
 		}
 		CHECK_EQ(st, NFS4ERR_DENIED);
@@ -325,8 +298,8 @@ TEST(reclaim_after_gateway_restart)
 	nfs_fh4 hf, f;
 	stateid4 oa, ob;
 	struct lk la = {0}, lb = {0};
-	REQUIRE_EQ(session(&a, &g1, "reclaim-a"), 0);
-	REQUIRE_EQ(session(&b, &g2, "reclaim-b"), 0);
+	REQUIRE_EQ(session(&a, g1, "reclaim-a"), 0);
+	REQUIRE_EQ(session(&b, g2, "reclaim-b"), 0);
 	REQUIRE_EQ(v4_export_fh(&a, "hf", &hf), 0);
 	REQUIRE_EQ(v4_open(&a, &hf, "oa", "lk3", OPEN4_SHARE_ACCESS_BOTH, 0, true, &oa, &f), 0);
 	REQUIRE_EQ(lock(&a, &f, &oa, "la", WRITE_LT, 0, 10, false, &la), NFS4_OK);
@@ -335,14 +308,14 @@ TEST(reclaim_after_gateway_restart)
 	sleep(2);
 	CHECK_EQ(lock(&a, &f, &la.sid, NULL, WRITE_LT, 0, 10, true, &lb), NFS4ERR_NO_GRACE);
 
-	gw_kill(&g1);
+	gw_kill(g1);
 	/* the lock is in Redis while its gateway is down */
 	REQUIRE_EQ(v4_open(&b, &hf, "ob", "lk3", OPEN4_SHARE_ACCESS_BOTH, 0, false, &ob, NULL), 0);
 	CHECK_EQ(lockt(&b, &f, "lb", READ_LT, 0, 1, &lb), NFS4ERR_DENIED);
 	CHECK_STR(lb.owner, "la");
-	REQUIRE_EQ(gw_spawn(&g1), 0);
+	REQUIRE_EQ(gw_spawn(g1), 0);
 	v4_close(&a);
-	REQUIRE_EQ(session(&a, &g1, "reclaim-a"), 0);
+	REQUIRE_EQ(session(&a, g1, "reclaim-a"), 0);
 	REQUIRE_EQ(v4_reclaim_open(&a, &f, "oa", OPEN4_SHARE_ACCESS_BOTH, 0, &oa), NFS4_OK);
 	CHECK_EQ(lock(&a, &f, &oa, "la", WRITE_LT, 0, 10, true, &la), NFS4_OK);
 	/* the lock was never free: the other gateway's client is refused */
@@ -396,8 +369,8 @@ TEST(share_reservations_across_gateways)
 	struct v4 a, b;
 	nfs_fh4 hf, f;
 	stateid4 sa, sb, sb2, sx;
-	REQUIRE_EQ(session(&a, &g1, "share-a"), 0);
-	REQUIRE_EQ(session(&b, &g2, "share-b"), 0);
+	REQUIRE_EQ(session(&a, g1, "share-a"), 0);
+	REQUIRE_EQ(session(&b, g2, "share-b"), 0);
 	REQUIRE_EQ(v4_export_fh(&a, "hf", &hf), 0);
 	REQUIRE_EQ(v4_open(&a, &hf, "oa", "sh1", OPEN4_SHARE_ACCESS_BOTH, OPEN4_SHARE_DENY_WRITE, true, &sa, &f), 0);
 	/* b on the other gateway: writing is denied, reading is not, and a
@@ -419,11 +392,11 @@ TEST(share_reservations_across_gateways)
 	CHECK_EQ(open_share(&b, &hf, "ob", "sh1", OPEN4_SHARE_ACCESS_READ, 0, &sx), NFS4ERR_SHARE_DENIED);
 
 	/* g1 dies: the reservation stays in Redis, b is still refused */
-	gw_kill(&g1);
+	gw_kill(g1);
 	CHECK_EQ(open_share(&b, &hf, "ob", "sh1", OPEN4_SHARE_ACCESS_READ, 0, &sx), NFS4ERR_SHARE_DENIED);
-	REQUIRE_EQ(gw_spawn(&g1), 0);
+	REQUIRE_EQ(gw_spawn(g1), 0);
 	v4_close(&a);
-	REQUIRE_EQ(session(&a, &g1, "share-a"), 0);
+	REQUIRE_EQ(session(&a, g1, "share-a"), 0);
 	/* a reclaims its open in the grace period: its own reservation in
 	 * Redis does not stand in its way */
 	CHECK_EQ(v4_reclaim_open(&a, &f, "oa", OPEN4_SHARE_ACCESS_READ, OPEN4_SHARE_DENY_BOTH, NULL), NFS4_OK);
@@ -431,10 +404,10 @@ TEST(share_reservations_across_gateways)
 
 	/* a goes silent: once its Redis lease (1.5 leases, 3 s) ran out, its
 	 * reservation yields to b, who keeps its own lease alive */
-	double t0 = now_s(), granted = -1;
-	while (now_s() - t0 < 10) {
+	double t0 = v4_now_s(), granted = -1;
+	while (v4_now_s() - t0 < 10) {
 		if (open_share(&b, &hf, "ob", "sh1", OPEN4_SHARE_ACCESS_READ, OPEN4_SHARE_DENY_WRITE, &sb) == NFS4_OK) {
-			granted = now_s() - t0;
+			granted = v4_now_s() - t0;
 			break;
 		}
 		usleep(250 * 1000);
@@ -478,16 +451,16 @@ TEST(reboot_and_destroy_release_locks)
 	nfs_fh4 hf, f;
 	stateid4 oa, ob, oc;
 	struct lk la = {0}, lb = {0}, lc = {0};
-	REQUIRE_EQ(session(&a, &g1, "reboot-a"), 0);
-	REQUIRE_EQ(session(&b, &g1, "reboot-b"), 0);
-	REQUIRE_EQ(session(&c, &g2, "reboot-c"), 0);
+	REQUIRE_EQ(session(&a, g1, "reboot-a"), 0);
+	REQUIRE_EQ(session(&b, g1, "reboot-b"), 0);
+	REQUIRE_EQ(session(&c, g2, "reboot-c"), 0);
 	REQUIRE_EQ(v4_export_fh(&a, "hf", &hf), 0);
 	REQUIRE_EQ(v4_open(&a, &hf, "oa", "lk5", OPEN4_SHARE_ACCESS_BOTH, 0, true, &oa, &f), 0);
 	REQUIRE_EQ(v4_open(&b, &hf, "ob", "lk5", OPEN4_SHARE_ACCESS_BOTH, 0, false, &ob, NULL), 0);
 	REQUIRE_EQ(v4_open(&c, &hf, "oc", "lk5", OPEN4_SHARE_ACCESS_BOTH, 0, false, &oc, NULL), 0);
 	REQUIRE_EQ(lock(&a, &f, &oa, "la", WRITE_LT, 0, EOF64, false, &la), NFS4_OK);
 	CHECK_EQ(lock(&b, &f, &ob, "lb", WRITE_LT, 0, 1, false, &lb), NFS4ERR_DENIED);
-	CHECK_EQ(exchange_rebooted(&g1, "reboot-a"), NFS4_OK);
+	CHECK_EQ(exchange_rebooted(g1, "reboot-a"), NFS4_OK);
 	CHECK_EQ(lock(&b, &f, &ob, "lb", WRITE_LT, 0, 1, false, &lb), NFS4_OK);
 
 	/* DESTROY_CLIENTID (after DESTROY_SESSION) frees b's lock for c, a
@@ -510,8 +483,8 @@ TEST(reboot_and_destroy_release_locks)
 	struct v4 m1, m2;
 	stateid4 om;
 	struct lk lm = {0};
-	REQUIRE_EQ(session(&m1, &g1, "reboot-multi"), 0);
-	REQUIRE_EQ(session(&m2, &g2, "reboot-multi"), 0);
+	REQUIRE_EQ(session(&m1, g1, "reboot-multi"), 0);
+	REQUIRE_EQ(session(&m2, g2, "reboot-multi"), 0);
 	REQUIRE_EQ(v4_open(&m2, &hf, "om", "lk5", OPEN4_SHARE_ACCESS_BOTH, 0, false, &om, NULL), 0);
 	REQUIRE_EQ(lock(&m2, &f, &om, "lm", WRITE_LT, 100, 1, false, &lm), NFS4_OK);
 	v4_begin(&m1);
@@ -560,17 +533,17 @@ TEST(vanished_client_locks_are_released)
 	nfs_fh4 hf, f;
 	stateid4 ox;
 	struct lk lx = {0};
-	REQUIRE_EQ(session(&x, &g1, "vanish-x"), 0);
+	REQUIRE_EQ(session(&x, g1, "vanish-x"), 0);
 	REQUIRE_EQ(v4_export_fh(&x, "hf", &hf), 0);
-	long long before = redis_keys(&g1.redis, "lockinos:*");
+	long long before = redis_keys(&g1->redis, "lockinos:*");
 	/* the open's share reservation and the lock: one index, x's */
 	REQUIRE_EQ(v4_open(&x, &hf, "ox", "lk6", OPEN4_SHARE_ACCESS_BOTH, 0, true, &ox, &f), 0);
 	REQUIRE_EQ(lock(&x, &f, &ox, "lx", WRITE_LT, 0, EOF64, false, &lx), NFS4_OK);
-	CHECK_EQ(redis_keys(&g1.redis, "lockinos:*"), before + 1);
+	CHECK_EQ(redis_keys(&g1->redis, "lockinos:*"), before + 1);
 	v4_close(&x);
-	sleep(5);				     /* > two leases (2 s) */
-	REQUIRE_EQ(session(&y, &g1, "vanish-y"), 0); /* EXCHANGE_ID reaps x */
-	long long after = redis_keys(&g1.redis, "lockinos:*");
+	sleep(5);				    /* > two leases (2 s) */
+	REQUIRE_EQ(session(&y, g1, "vanish-y"), 0); /* EXCHANGE_ID reaps x */
+	long long after = redis_keys(&g1->redis, "lockinos:*");
 	fprintf(stderr, "lock index keys: %lld before x's lock, %lld after x was reaped\n", before, after);
 	CHECK(after <= before);
 	free(f.nfs_fh4_val);
@@ -580,7 +553,7 @@ TEST(vanished_client_locks_are_released)
 
 static long long script_calls(void)
 {
-	return tl_redis_calls(&g1.redis, "fcall") + tl_redis_calls(&g1.redis, "evalsha");
+	return tl_redis_calls(&g1->redis, "fcall") + tl_redis_calls(&g1->redis, "evalsha");
 }
 
 /* SEQUENCE of a client holding locks writes its Redis lease at most every
@@ -593,14 +566,14 @@ TEST(lease_renewal_is_throttled)
 	nfs_fh4 hf, f;
 	stateid4 oa;
 	struct lk la = {0};
-	REQUIRE_EQ(session(&a, &g1, "renew-a"), 0);
+	REQUIRE_EQ(session(&a, g1, "renew-a"), 0);
 	REQUIRE_EQ(v4_export_fh(&a, "hf", &hf), 0);
 	REQUIRE_EQ(v4_open(&a, &hf, "oa", "lk4", OPEN4_SHARE_ACCESS_BOTH, 0, true, &oa, &f), 0);
 	REQUIRE_EQ(lock(&a, &f, &oa, "la", WRITE_LT, 0, 1, false, &la), NFS4_OK);
 	long long before = script_calls();
-	double start = now_s();
+	double start = v4_now_s();
 	int n = 0;
-	while (now_s() - start < 2.0) {
+	while (v4_now_s() - start < 2.0) {
 		CHECK_EQ(renew(&a), NFS4_OK);
 		n++;
 		usleep(20 * 1000);
@@ -612,7 +585,7 @@ TEST(lease_renewal_is_throttled)
 
 	/* LOCK + LOCKU round trips, one client, one gateway */
 	int pairs = 300;
-	start = now_s();
+	start = v4_now_s();
 	for (int i = 0; i < pairs; i++) {
 		if (lock(&a, &f, &la.sid, NULL, WRITE_LT, 100, 10, false, &la) != NFS4_OK ||
 		    locku(&a, &f, &la.sid, 100, 10, &la.sid) != NFS4_OK) {
@@ -620,7 +593,7 @@ TEST(lease_renewal_is_throttled)
 			break;
 		}
 	}
-	double took = now_s() - start;
+	double took = v4_now_s() - start;
 	fprintf(stderr, "%d LOCK+LOCKU pairs in %.2f s: %.0f us per operation\n", pairs, took,
 		took / (2 * pairs) * 1e6);
 	free(f.nfs_fh4_val);
@@ -630,9 +603,9 @@ TEST(lease_renewal_is_throttled)
 
 TEST(lock_gateways_stop_cleanly)
 {
-	if (up_state != 1)
+	if (pair.state != 1)
 		return;
-	up_state = 0;
-	CHECK_EQ(gw_stop(&g2), 0);
-	CHECK_EQ(gw_stop(&g1), 0);
+	pair.state = 0;
+	CHECK_EQ(gw_stop(g2), 0);
+	CHECK_EQ(gw_stop(g1), 0);
 }

@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nfs4_test.h"
@@ -23,6 +24,45 @@ static void stop_gateway(void)
 		fprintf(stderr, "FAIL gateway did not stop cleanly\n");
 		_exit(1);
 	}
+}
+
+static struct v4_pair *pairs_up;
+
+static void stop_pairs(void)
+{
+	for (struct v4_pair *p = pairs_up; p; p = p->next_up)
+		if (p->state == 1) {
+			gw_stop(&p->g2);
+			gw_stop(&p->g1);
+			p->state = 0;
+		}
+}
+
+bool v4_pair_up(struct v4_pair *p)
+{
+	if (p->state == 0) {
+		char conf[1024];
+		snprintf(conf, sizeof(conf), "%s%s", p->conf, GW_TEST_EXPORTS);
+		p->state = -1;
+		if (gw_start(&p->g1, conf) == 0) {
+			if (gw_start_peer(&p->g2, &p->g1, p->conf) == 0) {
+				p->state = 1;
+				if (!pairs_up)
+					atexit(stop_pairs);
+				p->next_up = pairs_up;
+				pairs_up = p;
+			} else
+				gw_stop(&p->g1);
+		}
+	}
+	return p->state == 1;
+}
+
+double v4_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 struct gateway *v4_gateway(void)

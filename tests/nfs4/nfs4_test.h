@@ -14,6 +14,17 @@
 #include "v4client.h"
 
 struct gateway *v4_gateway(void);
+/* Two gateways of one volume: g1 with conf and the test exports, g2 its
+ * peer with conf.  Started on the first v4_pair_up, stopped at exit. */
+struct v4_pair {
+	const char *conf;
+	struct gateway g1, g2;
+	int state; /* 0 not tried, 1 up, -1 failed */
+	struct v4_pair *next_up;
+};
+bool v4_pair_up(struct v4_pair *p);
+/* CLOCK_MONOTONIC in seconds. */
+double v4_now_s(void);
 /* A session as root (uid 0) on the shared gateway. */
 int v4_root_session(struct v4 *s, const char *owner);
 /* The handle of export (looked up from the pseudo root). */
